@@ -1,0 +1,43 @@
+import { parseArgs } from 'node:util';
+import { commands } from './commands.ts';
+import { UsageError } from './usage-error.ts';
+
+const USAGE = `vigil <command> [options]
+
+  serve      [--port 8080] [--host 127.0.0.1] [--data ./.vigil]   run the key server and control API
+  token      --session <id> --resource <id> --ip <addr> [--ttl 3600] [--sub <user>]   mint a viewer token
+  apikey     create [--role admin|operator|readonly] [--name <text>] | list | revoke <prefix>
+  ban        --session <id> | --ip <addr> [--reason <text>] [--expires <ISO date>]
+  unban      <ban id> | --session <id> | --ip <addr>
+  bans       list the bans
+  config     [get] | set <field>=<value> ...   watermark config (enabled, mode, textIntervalSeconds, ...)
+  keys       create --resource <id> [--periods 1] [--track all|audio|sd|hd|uhd]... | list --resource <id>
+  tenant     create <id> [--name <text>] | list
+
+Every command takes --data <dir> (default ./.vigil, or VIGIL_DATA) and --tenant <id> (default "default").
+With DATABASE_URL set, the store is that PostgreSQL database instead of the --data folder.`;
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const command = commands[name];
+  if (!command) throw new UsageError(`unknown command "${name}" (try: vigil --help)`);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: command.options,
+    allowPositionals: true,
+    strict: true,
+  });
+  await command.run(values as Record<string, string | boolean | string[] | undefined>, positionals);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`vigil: ${message}\n`);
+  process.exit(
+    err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1,
+  );
+});

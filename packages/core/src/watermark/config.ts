@@ -1,0 +1,120 @@
+import { BadRequest } from '../errors.ts';
+
+/**
+ * A tenant's watermark configuration. The player receives it (as a directive) with every license and
+ * heartbeat answer, so a change reaches every viewer within one key period or heartbeat interval.
+ */
+export interface WatermarkConfig {
+  enabled: boolean;
+  mode: 'text' | 'color';
+  /** Text mode: how often the session id jumps to a new random position. */
+  textIntervalSeconds: number;
+  /** Text mode: opacity of the mark, 0.05..1. */
+  textOpacity: number;
+  /** Colour mode: the box, in percent of the picture. */
+  box: { x: number; y: number; width: number; height: number };
+  /** Colour mode: how long each colour symbol stays on screen. */
+  symbolSeconds: number;
+  /** How often the player calls /v1/heartbeat. */
+  heartbeatSeconds: number;
+  /** What the player does when it detects tampering with the mark. */
+  tamperPolicy: 'report' | 'stop';
+  /** Options of the seed system's admin page, kept verbatim for its compatibility API. */
+  legacyOptions?: Record<string, unknown>;
+}
+
+export const DEFAULT_WATERMARK: WatermarkConfig = {
+  enabled: true,
+  mode: 'text',
+  textIntervalSeconds: 5,
+  textOpacity: 0.6,
+  box: { x: 2, y: 2, width: 4, height: 6 },
+  symbolSeconds: 0.5,
+  heartbeatSeconds: 15,
+  tamperPolicy: 'report',
+};
+
+/** What a player needs to draw the mark for one session. */
+export interface WatermarkDirective extends Omit<WatermarkConfig, 'legacyOptions'> {
+  sessionId: string;
+}
+
+export function directiveFor(config: WatermarkConfig, sessionId: string): WatermarkDirective {
+  const { legacyOptions: _legacy, ...rest } = config;
+  return { ...rest, sessionId };
+}
+
+function num(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new BadRequest('invalid_watermark_config', `"${name}" must be a number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Merges a partial update into a config, validating every field it touches. */
+export function mergeWatermarkConfig(current: WatermarkConfig, patch: unknown): WatermarkConfig {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+    throw new BadRequest('invalid_watermark_config', 'watermark config must be a JSON object');
+  }
+  const p = patch as Record<string, unknown>;
+  const next: WatermarkConfig = { ...current, box: { ...current.box } };
+  for (const key of Object.keys(p)) {
+    const value = p[key];
+    switch (key) {
+      case 'enabled':
+        if (typeof value !== 'boolean')
+          throw new BadRequest('invalid_watermark_config', '"enabled" must be a boolean');
+        next.enabled = value;
+        break;
+      case 'mode':
+        if (value !== 'text' && value !== 'color') {
+          throw new BadRequest('invalid_watermark_config', '"mode" must be "text" or "color"');
+        }
+        next.mode = value;
+        break;
+      case 'textIntervalSeconds':
+        next.textIntervalSeconds = num(value, key, 0.5, 3600);
+        break;
+      case 'textOpacity':
+        next.textOpacity = num(value, key, 0.05, 1);
+        break;
+      case 'symbolSeconds':
+        next.symbolSeconds = num(value, key, 0.1, 10);
+        break;
+      case 'heartbeatSeconds':
+        next.heartbeatSeconds = num(value, key, 2, 3600);
+        break;
+      case 'tamperPolicy':
+        if (value !== 'report' && value !== 'stop') {
+          throw new BadRequest('invalid_watermark_config', '"tamperPolicy" must be "report" or "stop"');
+        }
+        next.tamperPolicy = value;
+        break;
+      case 'box': {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+          throw new BadRequest('invalid_watermark_config', '"box" must be an object');
+        }
+        const b = value as Record<string, unknown>;
+        for (const edge of Object.keys(b)) {
+          if (edge !== 'x' && edge !== 'y' && edge !== 'width' && edge !== 'height') {
+            throw new BadRequest('invalid_watermark_config', `unknown field "box.${edge}"`);
+          }
+          next.box[edge] = num(b[edge], `box.${edge}`, edge === 'x' || edge === 'y' ? 0 : 0.5, 100);
+        }
+        if (next.box.x + next.box.width > 100 || next.box.y + next.box.height > 100) {
+          throw new BadRequest('invalid_watermark_config', 'the box must lie inside the picture');
+        }
+        break;
+      }
+      case 'legacyOptions':
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+          throw new BadRequest('invalid_watermark_config', '"legacyOptions" must be an object');
+        }
+        next.legacyOptions = value as Record<string, unknown>;
+        break;
+      default:
+        throw new BadRequest('invalid_watermark_config', `unknown field "${key}"`);
+    }
+  }
+  return next;
+}

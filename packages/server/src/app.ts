@@ -1,0 +1,101 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { ViewerTokenVerifier } from '@vigil/core';
+import type { VigilStore } from '@vigil/store';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { ViewerGate } from './auth/viewer-gate.ts';
+import { clientIpResolver } from './client-ip.ts';
+import { compatRoutes } from './compat/qualabs.ts';
+import { DEFAULT_CONFIG, type ServerConfig } from './config.ts';
+import { installCors } from './cors.ts';
+import { installErrorHandling } from './errors.ts';
+import { HotState } from './hot-state.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { viewerRoutes } from './routes/viewer.ts';
+import { StatsRecorder } from './stats/recorder.ts';
+
+export interface AppOptions {
+  store: VigilStore;
+  config?: Partial<ServerConfig>;
+  logLevel?: string;
+}
+
+/**
+ * Builds the Vigil HTTP server over a store: key server (viewer tokens), control API (API keys), the
+ * seed-compatible API, metrics and the OpenAPI document generated from the route schemas.
+ */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const config: ServerConfig = { ...DEFAULT_CONFIG, ...opts.config };
+  const { store } = opts;
+  const app = Fastify({
+    bodyLimit: config.bodyLimitBytes,
+    // Per-request log lines would cost more than the license itself; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    logger: {
+      level: opts.logLevel ?? 'warn',
+      // Tokens and API keys never reach a log line.
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split('?')[0] }),
+      },
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+
+  let verifier: ViewerTokenVerifier | undefined;
+  const hot = new HotState(store, () => verifier?.clear());
+  verifier = new ViewerTokenVerifier({
+    keysFor: (tenantId) => hot.tenant(tenantId).then((t) => t?.tokenKeys),
+    clockSkewSeconds: config.clockSkewSeconds,
+  });
+  const stats = new StatsRecorder(store, config.statsFlushMs);
+  const gate = new ViewerGate(hot, verifier, stats, store, clientIpResolver(config.trustedProxies));
+
+  installErrorHandling(app);
+  installCors(app, hot);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Vigil', version: '0.1.0', description: 'Key server and control API of Vigil.' },
+      components: {
+        securitySchemes: {
+          viewerToken: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'Viewer token from the tenant backend',
+          },
+          apiKey: { type: 'http', scheme: 'bearer', description: 'Tenant API key (vk_...)' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(viewerRoutes, { gate, hot, stats });
+  await app.register(adminRoutes, { store, hot, stats, config });
+  await app.register(compatRoutes, { prefix: config.compatBasePath, store, hot, gate, stats, config });
+
+  app.get(
+    '/healthz',
+    { schema: { tags: ['ops'], summary: 'Liveness and store reachability' } },
+    async (_request, reply) => {
+      try {
+        await store.listTenants();
+        return { status: 'ok', store: store.kind };
+      } catch {
+        return reply.code(503).send({ status: 'unavailable', store: store.kind });
+      }
+    },
+  );
+
+  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_request, reply) =>
+    reply.type(stats.registry.contentType).send(await stats.registry.metrics()),
+  );
+
+  app.addHook('onClose', async () => {
+    hot.close();
+    await stats.close();
+  });
+  return app;
+}

@@ -1,0 +1,29 @@
+/** Settings of one Vigil server instance. */
+export interface ServerConfig {
+  /** Addresses or CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP are believed. */
+  trustedProxies: string[];
+  /** Tolerance for clock differences with the tenant's token issuer. */
+  clockSkewSeconds: number;
+  /** Base path of the seed-compatible API. */
+  compatBasePath: string;
+  /** How long a seed-style token stays valid after its `createdAt`. */
+  compatTokenTtlSeconds: number;
+  /** Default lifetime of content keys created without an explicit expiry. */
+  keyTtlSeconds: number;
+  /** How often in-memory request counters are added to the shared stats table. */
+  statsFlushMs: number;
+  /** Largest request body accepted anywhere. */
+  bodyLimitBytes: number;
+  /** Public base URL, used to tell integrators where the license endpoints are. */
+  publicUrl?: string | undefined;
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  trustedProxies: [],
+  clockSkewSeconds: 30,
+  compatBasePath: '/qualabs',
+  compatTokenTtlSeconds: 4 * 3600,
+  keyTtlSeconds: 7 * 24 * 3600,
+  statsFlushMs: 5_000,
+  bodyLimitBytes: 1024 * 1024,
+};

@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import type { HotState } from './hot-state.ts';
+
+/**
+ * Browsers call the key server cross-origin, some with credentials (dash.js), so the allowed origin is
+ * echoed (never `*`) with Allow-Credentials. A preflight carries no token, so it is answered for any
+ * origin some tenant allows; the request itself is then checked against its own tenant's origins.
+ */
+export function installCors(app: FastifyInstance, hot: HotState): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (!origin) return;
+    const allowed = await hot.corsOrigins();
+    if (allowed && !allowed.has(origin)) {
+      if (request.method === 'OPTIONS') {
+        return reply
+          .code(403)
+          .send({ statusCode: 403, code: 'origin_not_allowed', message: 'origin not allowed' });
+      }
+      return;
+    }
+    reply
+      .header('access-control-allow-origin', origin)
+      .header('access-control-allow-credentials', 'true')
+      .header('access-control-expose-headers', 'vigil-watermark')
+      .header('vary', 'Origin');
+    if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
+      const requested = request.headers['access-control-request-headers'];
+      return reply
+        .header('access-control-allow-methods', 'GET, POST, PUT, DELETE, OPTIONS')
+        .header(
+          'access-control-allow-headers',
+          typeof requested === 'string' ? requested.slice(0, 1000) : 'authorization, content-type',
+        )
+        .header('access-control-max-age', '600')
+        .code(204)
+        .send();
+    }
+  });
+}

@@ -1,0 +1,162 @@
+import { BanIndex, type TenantTokenKeys, type WatermarkConfig } from '@vigil/core';
+import type { ContentKey } from '@vigil/keys';
+import type { ApiKeyRecord, Change, VigilStore } from '@vigil/store';
+
+/** What the license path needs of one tenant, held in memory. */
+export interface TenantState {
+  id: string;
+  tokenKeys: TenantTokenKeys;
+  bans: BanIndex;
+  watermark: WatermarkConfig;
+  /** null allows any origin. */
+  origins: Set<string> | null;
+  /** Content keys by kid; `missAt` remembers a miss for NEGATIVE_TTL_MS. */
+  contentKeys: Map<string, ContentKey | { missAt: number }>;
+}
+
+const NEGATIVE_TTL_MS = 2_000;
+const MAX_CACHED_KEYS_PER_TENANT = 100_000;
+
+/**
+ * The in-memory view the hot path reads: tenants (token keys, bans, watermark config, origins), content
+ * keys and API keys. Loaded on first use and dropped when the store announces a change, so in the steady
+ * state a license request makes no database round trip.
+ */
+export class HotState {
+  readonly #tenants = new Map<string, TenantState | { missAt: number }>();
+  readonly #loading = new Map<string, Promise<TenantState | undefined>>();
+  readonly #apiKeys = new Map<string, ApiKeyRecord | null>();
+  /** Kept apart from #tenants so that a ban or config change doesn't drop the tenant's cached keys. */
+  readonly #contentKeys = new Map<string, TenantState['contentKeys']>();
+  #origins: Promise<Set<string> | null> | undefined;
+  /** Bumped on every change, so a load that raced with a change is not kept. */
+  #generation = 0;
+  readonly #onTenantKeysChange: () => void;
+  readonly #unsubscribe: () => void;
+
+  constructor(
+    private readonly store: VigilStore,
+    onTenantKeysChange: () => void,
+  ) {
+    this.#onTenantKeysChange = onTenantKeysChange;
+    this.#unsubscribe = store.changes.subscribe((change) => this.#invalidate(change));
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  #invalidate(change: Change): void {
+    this.#generation++;
+    const all = change.tenantId === '*';
+    switch (change.topic) {
+      case 'apikey':
+        this.#apiKeys.clear();
+        return;
+      case 'key':
+        for (const [id, keys] of this.#contentKeys) {
+          if (all || id === change.tenantId) {
+            // Keys are immutable once written: only forget misses and purged keys.
+            for (const [kid, k] of keys) if ('missAt' in k || k.expiresAt <= Date.now()) keys.delete(kid);
+          }
+        }
+        return;
+      default:
+        if (change.topic === 'tenant' || change.topic === '*') {
+          this.#origins = undefined;
+          this.#onTenantKeysChange();
+        }
+        if (change.topic === '*') this.#apiKeys.clear();
+        if (all) this.#tenants.clear();
+        else this.#tenants.delete(change.tenantId);
+    }
+  }
+
+  /** The tenant's state if it is in memory (the steady state), without a promise. */
+  peek(tenantId: string): TenantState | undefined {
+    const t = this.#tenants.get(tenantId);
+    return t && 'id' in t ? t : undefined;
+  }
+
+  async tenant(tenantId: string): Promise<TenantState | undefined> {
+    const cached = this.#tenants.get(tenantId);
+    if (cached) {
+      if ('id' in cached) return cached;
+      if (Date.now() - cached.missAt < NEGATIVE_TTL_MS) return undefined;
+    }
+    let loading = this.#loading.get(tenantId);
+    if (!loading) {
+      loading = this.#load(tenantId).finally(() => this.#loading.delete(tenantId));
+      this.#loading.set(tenantId, loading);
+    }
+    return loading;
+  }
+
+  async #load(tenantId: string): Promise<TenantState | undefined> {
+    const generation = this.#generation;
+    const tenant = await this.store.getTenant(tenantId);
+    if (!tenant) {
+      if (generation === this.#generation) this.#tenants.set(tenantId, { missAt: Date.now() });
+      return undefined;
+    }
+    const [bans, watermark] = await Promise.all([
+      this.store.activeBans(tenantId, Date.now()),
+      this.store.getWatermarkConfig(tenantId),
+    ]);
+    const state: TenantState = {
+      id: tenantId,
+      tokenKeys: { tenantId, secret: tenant.secret, jwks: tenant.jwks as TenantTokenKeys['jwks'] },
+      bans: new BanIndex(bans),
+      watermark,
+      origins: tenant.allowedOrigins.includes('*') ? null : new Set(tenant.allowedOrigins),
+      contentKeys: this.#keysOf(tenantId),
+    };
+    if (generation === this.#generation) this.#tenants.set(tenantId, state);
+    return state;
+  }
+
+  #keysOf(tenantId: string): TenantState['contentKeys'] {
+    let keys = this.#contentKeys.get(tenantId);
+    if (!keys) {
+      keys = new Map();
+      this.#contentKeys.set(tenantId, keys);
+    }
+    return keys;
+  }
+
+  /** A content key of the tenant, from memory or (once) from the store. Expired keys are never returned. */
+  async contentKey(tenant: TenantState, kid: string, now: number): Promise<ContentKey | undefined> {
+    let entry = tenant.contentKeys.get(kid);
+    if (entry === undefined || ('missAt' in entry && now - entry.missAt >= NEGATIVE_TTL_MS)) {
+      const generation = this.#generation;
+      const key = await this.store.getContentKey(tenant.id, kid);
+      entry = key ?? { missAt: now };
+      if (generation === this.#generation && tenant.contentKeys.size < MAX_CACHED_KEYS_PER_TENANT) {
+        tenant.contentKeys.set(kid, entry);
+      }
+    }
+    return 'missAt' in entry || entry.expiresAt <= now ? undefined : entry;
+  }
+
+  /** The API key with this hash, or undefined if unknown or revoked. */
+  async apiKey(hash: string): Promise<ApiKeyRecord | undefined> {
+    let record = this.#apiKeys.get(hash);
+    if (record === undefined) {
+      const generation = this.#generation;
+      record = (await this.store.findApiKey(hash)) ?? null;
+      if (generation === this.#generation) {
+        if (this.#apiKeys.size > 10_000) this.#apiKeys.clear();
+        this.#apiKeys.set(hash, record);
+      }
+    }
+    return record && record.revokedAt === null ? record : undefined;
+  }
+
+  /** Union of all tenants' allowed origins; null when some tenant allows any origin. */
+  corsOrigins(): Promise<Set<string> | null> {
+    this.#origins ??= this.store
+      .listAllowedOrigins()
+      .then((list) => (list.includes('*') ? null : new Set(list)));
+    return this.#origins;
+  }
+}

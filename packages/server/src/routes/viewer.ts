@@ -1,0 +1,206 @@
+import {
+  BadRequest,
+  buildClearKeyLicense,
+  type ClearKeyLicense,
+  Denial,
+  directiveFor,
+  parseClearKeyRequest,
+  parseKid,
+} from '@vigil/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ViewerGate } from '../auth/viewer-gate.ts';
+import type { HotState, TenantState } from '../hot-state.ts';
+import type { StatsRecorder } from '../stats/recorder.ts';
+
+export const WATERMARK_HEADER = 'vigil-watermark';
+
+export interface ViewerRoutesOptions {
+  gate: ViewerGate;
+  hot: HotState;
+  stats: StatsRecorder;
+}
+
+const errorSchema = {
+  type: 'object',
+  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } },
+};
+
+const directiveSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    sessionId: { type: 'string' },
+    enabled: { type: 'boolean' },
+    mode: { type: 'string', enum: ['text', 'color'] },
+  },
+};
+
+export function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  const query = (request.query as { token?: unknown } | undefined)?.token;
+  return typeof query === 'string' ? query : undefined;
+}
+
+/** The watermark directive, base64url JSON in a header so standard ClearKey clients ignore it. */
+export function directiveHeader(tenant: TenantState, sessionId: string): string {
+  return Buffer.from(JSON.stringify(directiveFor(tenant.watermark, sessionId))).toString('base64url');
+}
+
+/** Looks up every requested kid for the viewer's resource; unknown kids are left out, none at all is a 404. */
+export async function licenseFor(
+  hot: HotState,
+  tenant: TenantState,
+  resourceId: string,
+  kids: string[],
+  now: number,
+): Promise<ClearKeyLicense> {
+  const entries = [];
+  let foreign = false;
+  for (const kid of kids) {
+    const key = await hot.contentKey(tenant, kid, now);
+    if (!key) continue;
+    if (key.resourceId !== resourceId) {
+      foreign = true;
+      continue;
+    }
+    entries.push({ kid, key: key.key });
+  }
+  if (entries.length === 0) {
+    if (foreign) throw new Denial('resource_mismatch', 'the token does not grant keys of this resource');
+    throw new Denial('unknown_kid', 'none of the requested key ids is known');
+  }
+  return buildClearKeyLicense(entries);
+}
+
+/** The viewer-facing key server: ClearKey licenses, HLS AES-128 keys, heartbeats. */
+export async function viewerRoutes(app: FastifyInstance, opts: ViewerRoutesOptions): Promise<void> {
+  const { gate, hot, stats } = opts;
+
+  // Players send the license request with various content types (or none): take any, as JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 16 * 1024 }, (_req, body, done) => {
+    if ((body as Buffer).length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse((body as Buffer).toString('utf8')));
+    } catch {
+      done(new BadRequest('invalid_json', 'body is not valid JSON'), undefined);
+    }
+  });
+
+  app.post(
+    '/v1/license/clearkey',
+    {
+      schema: {
+        summary: 'W3C EME ClearKey license',
+        description:
+          "Answers a ClearKey license request with the keys of the viewer token's resource. The watermark directive comes in the `Vigil-Watermark` header (base64url JSON).",
+        tags: ['license'],
+        security: [{ viewerToken: [] }],
+        body: {
+          type: 'object',
+          required: ['kids'],
+          properties: {
+            kids: { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', maxLength: 64 } },
+            type: { type: 'string', enum: ['temporary', 'persistent-license'] },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              keys: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: { kty: { type: 'string' }, k: { type: 'string' }, kid: { type: 'string' } },
+                },
+              },
+              type: { type: 'string' },
+            },
+          },
+          '4xx': errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const now = Date.now();
+      const end = stats.latency.startTimer({ endpoint: 'clearkey' });
+      const { claims, tenant } = await gate.admit(bearer(request), request.raw, 'clearkey', now);
+      try {
+        const { kids } = parseClearKeyRequest(request.body);
+        const license = await licenseFor(hot, tenant, claims.resourceId, kids, now);
+        stats.record(tenant.id, 'clearkey', 'granted', now);
+        reply
+          .header(WATERMARK_HEADER, directiveHeader(tenant, claims.sessionId))
+          .header('cache-control', 'no-store');
+        end();
+        return license;
+      } catch (err) {
+        if (err instanceof Denial) stats.record(tenant.id, 'clearkey', err.reason, now);
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/v1/license/hls/:kid',
+    {
+      schema: {
+        summary: 'HLS AES-128 key',
+        description:
+          'The 16 raw key bytes. The token may come as `?token=` since HLS key URIs cannot always carry headers.',
+        tags: ['license'],
+        security: [{ viewerToken: [] }],
+        params: { type: 'object', properties: { kid: { type: 'string', maxLength: 64 } } },
+        querystring: { type: 'object', properties: { token: { type: 'string', maxLength: 8192 } } },
+        response: { '4xx': errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const now = Date.now();
+      const { claims, tenant } = await gate.admit(bearer(request), request.raw, 'hls', now);
+      const kid = parseKid((request.params as { kid: string }).kid);
+      if (!kid)
+        throw new BadRequest('invalid_kid', 'kid must be 32 hex digits, a UUID or base64url of 16 bytes');
+      try {
+        const key = await hot.contentKey(tenant, kid, now);
+        if (!key) throw new Denial('unknown_kid', 'unknown key id');
+        if (key.resourceId !== claims.resourceId) {
+          throw new Denial('resource_mismatch', 'the token does not grant keys of this resource');
+        }
+        stats.record(tenant.id, 'hls', 'granted', now);
+        return reply
+          .header(WATERMARK_HEADER, directiveHeader(tenant, claims.sessionId))
+          .header('cache-control', 'no-store')
+          .type('application/octet-stream')
+          .send(key.key);
+      } catch (err) {
+        if (err instanceof Denial) stats.record(tenant.id, 'hls', err.reason, now);
+        throw err;
+      }
+    },
+  );
+
+  app.post(
+    '/v1/heartbeat',
+    {
+      schema: {
+        summary: 'Player heartbeat',
+        description: 'The current watermark directive, or 403 with code `banned`.',
+        tags: ['license'],
+        security: [{ viewerToken: [] }],
+        response: {
+          200: { type: 'object', properties: { status: { type: 'string' }, watermark: directiveSchema } },
+          '4xx': errorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const now = Date.now();
+      const { claims, tenant } = await gate.admit(bearer(request), request.raw, 'heartbeat', now);
+      reply.header('cache-control', 'no-store');
+      return { status: 'ok', watermark: directiveFor(tenant.watermark, claims.sessionId) };
+    },
+  );
+}

@@ -1,0 +1,28 @@
+/** What changed, so caches can drop exactly that. `*` means "anything, reload all". */
+export interface Change {
+  tenantId: string | '*';
+  topic: 'tenant' | 'apikey' | 'key' | 'config' | 'ban' | '*';
+}
+
+/**
+ * How a store tells every instance that data changed: in-process for the embedded store, LISTEN/NOTIFY
+ * for PostgreSQL. Listeners on the writing instance hear the change before the write's promise resolves.
+ */
+export interface ChangeFeed {
+  publish(change: Change): Promise<void>;
+  subscribe(listener: (change: Change) => void): () => void;
+  close(): Promise<void>;
+}
+
+export class LocalListeners {
+  readonly #listeners = new Set<(change: Change) => void>();
+
+  subscribe(listener: (change: Change) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(change: Change): void {
+    for (const listener of this.#listeners) listener(change);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The one schema both adapters share (SQLite for the embedded store, PostgreSQL to scale out).
+ * Portable types only: text, integer and bigint; times are milliseconds since the epoch; JSON is text;
+ * secrets are sealed (see @vigil/keys Envelope) before they reach a row.
+ */
+export interface Database {
+  vigil_meta: { key: string; value: string };
+  tenants: {
+    id: string;
+    name: string;
+    secret_sealed: string;
+    jwks: string | null;
+    allowed_origins: string;
+    created_at: number;
+    updated_at: number;
+  };
+  api_keys: {
+    hash: string;
+    tenant_id: string;
+    prefix: string;
+    name: string;
+    role: string;
+    created_at: number;
+    revoked_at: number | null;
+  };
+  content_keys: {
+    tenant_id: string;
+    kid: string;
+    resource_id: string;
+    key_sealed: string;
+    iv: string;
+    key_period: number;
+    track_type: string;
+    expires_at: number;
+    created_at: number;
+  };
+  watermark_configs: { tenant_id: string; config: string; updated_at: number };
+  bans: {
+    id: string;
+    tenant_id: string;
+    kind: string;
+    value: string;
+    reason: string;
+    created_at: number;
+    expires_at: number | null;
+  };
+  ban_sightings: {
+    ban_id: string;
+    tenant_id: string;
+    ip: string;
+    first_seen: number;
+    last_seen: number;
+    hits: number;
+  };
+  stats_minutes: { tenant_id: string; minute: number; outcome: string; count: number };
+}

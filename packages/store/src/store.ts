@@ -1,0 +1,538 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Ban, WatermarkConfig } from '@vigil/core';
+import { DEFAULT_WATERMARK } from '@vigil/core';
+import type { ContentKey, Envelope, TrackType } from '@vigil/keys';
+import { type Kysely, Migrator } from 'kysely';
+import type { Change, ChangeFeed } from './changes.ts';
+import { migrationProvider } from './migrations.ts';
+import type { Database } from './schema.ts';
+
+export type Role = 'admin' | 'operator' | 'readonly' | 'platform';
+export const ROLES: readonly Role[] = ['admin', 'operator', 'readonly', 'platform'];
+
+export interface Tenant {
+  id: string;
+  name: string;
+  secret: Buffer;
+  jwks: { keys: Record<string, unknown>[] } | null;
+  /** Origins allowed to call the license endpoints from a browser; "*" allows any. */
+  allowedOrigins: string[];
+  createdAt: number;
+}
+
+export interface ApiKeyRecord {
+  hash: string;
+  tenantId: string;
+  prefix: string;
+  name: string;
+  role: Role;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface BanSighting {
+  ip: string;
+  firstSeen: number;
+  lastSeen: number;
+  hits: number;
+}
+
+export interface StatsRow {
+  tenantId: string;
+  minute: number;
+  outcome: string;
+  count: number;
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The storage port: every read and write Vigil makes, over either adapter. Secrets are sealed with the
+ * envelope before they are written and opened after they are read; every write publishes a change.
+ */
+export class VigilStore {
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly changes: ChangeFeed,
+    readonly envelope: Envelope,
+    readonly kind: 'sqlite' | 'postgres',
+    private readonly closeDb: () => Promise<void>,
+  ) {}
+
+  /** Applies pending migrations and checks the master key is the one the data was sealed with. */
+  async init(): Promise<void> {
+    const { error, results } = await new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+    }).migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+      throw new Error(`database migration ${failed} failed: ${(error as Error).message}`);
+    }
+    const fingerprint = this.envelope.fingerprint();
+    const row = await this.db
+      .selectFrom('vigil_meta')
+      .select('value')
+      .where('key', '=', 'master_key_check')
+      .executeTakeFirst();
+    if (!row) {
+      await this.db
+        .insertInto('vigil_meta')
+        .values({ key: 'master_key_check', value: fingerprint })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .execute();
+    } else if (row.value !== fingerprint) {
+      throw new Error(
+        'the master key does not match the one this data was written with (check VIGIL_MASTER_KEY)',
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.changes.close();
+    await this.closeDb();
+  }
+
+  private publish(tenantId: string, topic: Change['topic']): Promise<void> {
+    return this.changes.publish({ tenantId, topic });
+  }
+
+  // ---- tenants
+
+  async createTenant(input: {
+    id: string;
+    name?: string;
+    secret?: Buffer;
+    allowedOrigins?: string[];
+  }): Promise<Tenant> {
+    const now = Date.now();
+    // Secrets are strings to the tenant's JWT library: a generated one is random base64url text.
+    const secret = input.secret ?? Buffer.from(randomBytes(32).toString('base64url'), 'utf8');
+    await this.db
+      .insertInto('tenants')
+      .values({
+        id: input.id,
+        name: input.name ?? input.id,
+        secret_sealed: this.envelope.seal(secret, `tenant-secret:${input.id}`),
+        jwks: null,
+        allowed_origins: JSON.stringify(input.allowedOrigins ?? ['*']),
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    await this.publish(input.id, 'tenant');
+    return {
+      id: input.id,
+      name: input.name ?? input.id,
+      secret,
+      jwks: null,
+      allowedOrigins: input.allowedOrigins ?? ['*'],
+      createdAt: now,
+    };
+  }
+
+  async getTenant(id: string): Promise<Tenant | undefined> {
+    const row = await this.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      name: row.name,
+      secret: this.envelope.open(row.secret_sealed, `tenant-secret:${row.id}`),
+      jwks: row.jwks ? JSON.parse(row.jwks) : null,
+      allowedOrigins: JSON.parse(row.allowed_origins),
+      createdAt: Number(row.created_at),
+    };
+  }
+
+  async listTenants(): Promise<{ id: string; name: string; createdAt: number }[]> {
+    const rows = await this.db
+      .selectFrom('tenants')
+      .select(['id', 'name', 'created_at'])
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: Number(r.created_at) }));
+  }
+
+  /** Every tenant's allowed browser origins, for answering CORS preflights (which carry no token). */
+  async listAllowedOrigins(): Promise<string[]> {
+    const rows = await this.db.selectFrom('tenants').select('allowed_origins').execute();
+    return [...new Set(rows.flatMap((r) => JSON.parse(r.allowed_origins) as string[]))];
+  }
+
+  async updateTenant(
+    id: string,
+    patch: { secret?: Buffer; jwks?: Tenant['jwks']; allowedOrigins?: string[]; name?: string },
+  ): Promise<void> {
+    const values: Partial<Database['tenants']> = { updated_at: Date.now() };
+    if (patch.secret) values.secret_sealed = this.envelope.seal(patch.secret, `tenant-secret:${id}`);
+    if (patch.jwks !== undefined) values.jwks = patch.jwks ? JSON.stringify(patch.jwks) : null;
+    if (patch.allowedOrigins) values.allowed_origins = JSON.stringify(patch.allowedOrigins);
+    if (patch.name) values.name = patch.name;
+    await this.db.updateTable('tenants').set(values).where('id', '=', id).execute();
+    await this.publish(id, 'tenant');
+  }
+
+  // ---- API keys
+
+  /** Creates an API key; the key itself is returned once and only its hash is stored. */
+  async createApiKey(
+    tenantId: string,
+    role: Role,
+    name: string,
+  ): Promise<{ key: string; record: ApiKeyRecord }> {
+    return this.storeApiKey(tenantId, role, name, `vk_${randomBytes(24).toString('base64url')}`);
+  }
+
+  /** Stores a key chosen by the operator (VIGIL_API_KEY); idempotent. */
+  async storeApiKey(
+    tenantId: string,
+    role: Role,
+    name: string,
+    key: string,
+  ): Promise<{ key: string; record: ApiKeyRecord }> {
+    const record: ApiKeyRecord = {
+      hash: hashApiKey(key),
+      tenantId,
+      prefix: key.slice(0, 8),
+      name,
+      role,
+      createdAt: Date.now(),
+      revokedAt: null,
+    };
+    await this.db
+      .insertInto('api_keys')
+      .values({
+        hash: record.hash,
+        tenant_id: tenantId,
+        prefix: record.prefix,
+        name,
+        role,
+        created_at: record.createdAt,
+        revoked_at: null,
+      })
+      .onConflict((oc) =>
+        oc.column('hash').doUpdateSet({ role, name, tenant_id: tenantId, revoked_at: null }),
+      )
+      .execute();
+    await this.publish(tenantId, 'apikey');
+    return { key, record };
+  }
+
+  async findApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.db.selectFrom('api_keys').selectAll().where('hash', '=', hash).executeTakeFirst();
+    return row ? apiKeyFromRow(row) : undefined;
+  }
+
+  async listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(apiKeyFromRow);
+  }
+
+  async revokeApiKey(tenantId: string, prefix: string): Promise<number> {
+    const result = await this.db
+      .updateTable('api_keys')
+      .set({ revoked_at: Date.now() })
+      .where('tenant_id', '=', tenantId)
+      .where('prefix', '=', prefix)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    await this.publish(tenantId, 'apikey');
+    return Number(result.numUpdatedRows);
+  }
+
+  // ---- content keys
+
+  async putContentKeys(keys: ContentKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.db.transaction().execute(async (tx) => {
+      for (const k of keys) {
+        await tx
+          .insertInto('content_keys')
+          .values({
+            tenant_id: k.tenantId,
+            kid: k.kid,
+            resource_id: k.resourceId,
+            key_sealed: this.envelope.seal(k.key, `content-key:${k.tenantId}:${k.kid}`),
+            iv: k.iv,
+            key_period: k.keyPeriod,
+            track_type: k.trackType,
+            expires_at: k.expiresAt,
+            created_at: k.createdAt,
+          })
+          .execute();
+      }
+    });
+    for (const tenantId of new Set(keys.map((k) => k.tenantId))) await this.publish(tenantId, 'key');
+  }
+
+  async getContentKey(tenantId: string, kid: string): Promise<ContentKey | undefined> {
+    const row = await this.db
+      .selectFrom('content_keys')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('kid', '=', kid)
+      .executeTakeFirst();
+    return row ? this.contentKeyFromRow(row) : undefined;
+  }
+
+  async listContentKeys(tenantId: string, resourceId: string): Promise<Omit<ContentKey, 'key'>[]> {
+    const rows = await this.db
+      .selectFrom('content_keys')
+      .select([
+        'tenant_id',
+        'kid',
+        'resource_id',
+        'iv',
+        'key_period',
+        'track_type',
+        'expires_at',
+        'created_at',
+      ])
+      .where('tenant_id', '=', tenantId)
+      .where('resource_id', '=', resourceId)
+      .orderBy('key_period')
+      .orderBy('track_type')
+      .execute();
+    return rows.map((r) => ({
+      tenantId: r.tenant_id,
+      kid: r.kid,
+      resourceId: r.resource_id,
+      iv: r.iv,
+      keyPeriod: Number(r.key_period),
+      trackType: r.track_type as TrackType,
+      expiresAt: Number(r.expires_at),
+      createdAt: Number(r.created_at),
+    }));
+  }
+
+  async purgeExpiredKeys(now: number): Promise<number> {
+    const result = await this.db.deleteFrom('content_keys').where('expires_at', '<=', now).executeTakeFirst();
+    const n = Number(result.numDeletedRows);
+    if (n > 0) await this.changes.publish({ tenantId: '*', topic: 'key' });
+    return n;
+  }
+
+  private contentKeyFromRow(row: Database['content_keys']): ContentKey {
+    return {
+      tenantId: row.tenant_id,
+      kid: row.kid,
+      resourceId: row.resource_id,
+      key: this.envelope.open(row.key_sealed, `content-key:${row.tenant_id}:${row.kid}`),
+      iv: row.iv,
+      keyPeriod: Number(row.key_period),
+      trackType: row.track_type as TrackType,
+      expiresAt: Number(row.expires_at),
+      createdAt: Number(row.created_at),
+    };
+  }
+
+  // ---- watermark config
+
+  async getWatermarkConfig(tenantId: string): Promise<WatermarkConfig> {
+    const row = await this.db
+      .selectFrom('watermark_configs')
+      .select('config')
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    return row ? { ...DEFAULT_WATERMARK, ...JSON.parse(row.config) } : { ...DEFAULT_WATERMARK };
+  }
+
+  async putWatermarkConfig(tenantId: string, config: WatermarkConfig): Promise<void> {
+    const now = Date.now();
+    const json = JSON.stringify(config);
+    await this.db
+      .insertInto('watermark_configs')
+      .values({ tenant_id: tenantId, config: json, updated_at: now })
+      .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ config: json, updated_at: now }))
+      .execute();
+    await this.publish(tenantId, 'config');
+  }
+
+  // ---- bans
+
+  /** Bans a session or an IP; banning the same target again updates reason and expiry. */
+  async upsertBan(input: Omit<Ban, 'id' | 'createdAt'>): Promise<Ban> {
+    const ban: Ban = { ...input, id: randomUUID(), createdAt: Date.now() };
+    await this.db
+      .insertInto('bans')
+      .values({
+        id: ban.id,
+        tenant_id: ban.tenantId,
+        kind: ban.kind,
+        value: ban.value,
+        reason: ban.reason,
+        created_at: ban.createdAt,
+        expires_at: ban.expiresAt,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(['tenant_id', 'kind', 'value'])
+          .doUpdateSet({ reason: ban.reason, expires_at: ban.expiresAt }),
+      )
+      .execute();
+    await this.publish(ban.tenantId, 'ban');
+    const stored = await this.db
+      .selectFrom('bans')
+      .selectAll()
+      .where('tenant_id', '=', ban.tenantId)
+      .where('kind', '=', ban.kind)
+      .where('value', '=', ban.value)
+      .executeTakeFirstOrThrow();
+    return banFromRow(stored);
+  }
+
+  async listBans(tenantId: string): Promise<(Ban & { sightings: BanSighting[] })[]> {
+    const rows = await this.db
+      .selectFrom('bans')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .orderBy('created_at')
+      .execute();
+    const sightings = await this.db
+      .selectFrom('ban_sightings')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .orderBy('first_seen')
+      .execute();
+    return rows.map((r) => ({
+      ...banFromRow(r),
+      sightings: sightings
+        .filter((s) => s.ban_id === r.id)
+        .map((s) => ({
+          ip: s.ip,
+          firstSeen: Number(s.first_seen),
+          lastSeen: Number(s.last_seen),
+          hits: Number(s.hits),
+        })),
+    }));
+  }
+
+  async activeBans(tenantId: string, now: number): Promise<Ban[]> {
+    const rows = await this.db
+      .selectFrom('bans')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .execute();
+    return rows.map(banFromRow);
+  }
+
+  async deleteBan(tenantId: string, id: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('bans')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) > 0;
+    if (deleted) await this.publish(tenantId, 'ban');
+    return deleted;
+  }
+
+  async deleteBanByTarget(tenantId: string, kind: Ban['kind'], value: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('bans')
+      .where('tenant_id', '=', tenantId)
+      .where('kind', '=', kind)
+      .where('value', '=', value)
+      .executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) > 0;
+    if (deleted) await this.publish(tenantId, 'ban');
+    return deleted;
+  }
+
+  /** Records that a banned session called from an IP, so an operator can ban that IP too. */
+  async recordBanSighting(tenantId: string, banId: string, ip: string, now: number): Promise<void> {
+    await this.db
+      .insertInto('ban_sightings')
+      .values({ ban_id: banId, tenant_id: tenantId, ip, first_seen: now, last_seen: now, hits: 1 })
+      .onConflict((oc) =>
+        oc.columns(['ban_id', 'ip']).doUpdateSet((eb) => ({
+          last_seen: now,
+          hits: eb(eb.ref('ban_sightings.hits'), '+', 1),
+        })),
+      )
+      .execute();
+  }
+
+  async purgeExpiredBans(now: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('bans')
+      .where('expires_at', 'is not', null)
+      .where('expires_at', '<=', now)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  // ---- stats
+
+  /** Adds per-minute counters (from every instance) into the shared table. */
+  async addStats(rows: StatsRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.transaction().execute(async (tx) => {
+      for (const r of rows) {
+        await tx
+          .insertInto('stats_minutes')
+          .values({ tenant_id: r.tenantId, minute: r.minute, outcome: r.outcome, count: r.count })
+          .onConflict((oc) =>
+            oc
+              .columns(['tenant_id', 'minute', 'outcome'])
+              .doUpdateSet((eb) => ({ count: eb(eb.ref('stats_minutes.count'), '+', r.count) })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async readStats(tenantId: string, fromMinute: number): Promise<StatsRow[]> {
+    const rows = await this.db
+      .selectFrom('stats_minutes')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('minute', '>=', fromMinute)
+      .orderBy('minute')
+      .execute();
+    return rows.map((r) => ({
+      tenantId: r.tenant_id,
+      minute: Number(r.minute),
+      outcome: r.outcome,
+      count: Number(r.count),
+    }));
+  }
+}
+
+function apiKeyFromRow(row: Database['api_keys']): ApiKeyRecord {
+  return {
+    hash: row.hash,
+    tenantId: row.tenant_id,
+    prefix: row.prefix,
+    name: row.name,
+    role: row.role as Role,
+    createdAt: Number(row.created_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  };
+}
+
+function banFromRow(row: Database['bans']): Ban {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    kind: row.kind as Ban['kind'],
+    value: row.value,
+    reason: row.reason,
+    createdAt: Number(row.created_at),
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+  };
+}

@@ -1,2 +1,3 @@
 export * from './content-keys.ts';
 export * from './envelope.ts';
+export * from './pssh.ts';

@@ -41,10 +41,14 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
     done(null, body),
   );
 
-  app.setErrorHandler((err, _request, reply) => {
+  app.setErrorHandler((err, request, reply) => {
     const body = errorBody(err);
-    if (body.statusCode >= 500) return reply.code(500).send(body);
-    return reply.code(err instanceof Denial && err.reason === 'banned' ? 451 : 400).send(body);
+    if (body.statusCode >= 500) {
+      request.log.error({ err }, 'request failed');
+      return reply.code(500).send(body);
+    }
+    const status = err instanceof Denial && err.reason === 'banned' ? 451 : 400;
+    return reply.code(status).send({ ...body, statusCode: status });
   });
 
   const tokenQuery = { type: 'object', properties: { token: { type: 'string', maxLength: 8192 } } };

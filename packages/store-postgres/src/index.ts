@@ -47,7 +47,13 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Vig
   const store = new VigilStore(db, feed, opts.envelope, 'postgres', async () => {
     await db.destroy();
   });
-  await store.init();
+  try {
+    await store.init();
+  } catch (err) {
+    // Wrong master key or a failed migration: release the connections, or they keep the process alive.
+    await store.close().catch(() => {});
+    throw err;
+  }
   return store;
 }
 

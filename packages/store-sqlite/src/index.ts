@@ -35,7 +35,13 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<VigilSt
   const store = new VigilStore(db, feed, opts.envelope, 'sqlite', async () => {
     await db.destroy();
   });
-  await store.init();
+  try {
+    await store.init();
+  } catch (err) {
+    // Wrong master key or a failed migration: release the connections, or they keep the process alive.
+    await store.close().catch(() => {});
+    throw err;
+  }
   return store;
 }
 

@@ -1,3 +1,4 @@
+import AjvCompiler from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { ViewerTokenVerifier } from '@vigil/core';
@@ -11,8 +12,28 @@ import { installCors } from './cors.ts';
 import { installErrorHandling } from './errors.ts';
 import { HotState } from './hot-state.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { spekeRoutes } from './routes/speke.ts';
 import { viewerRoutes } from './routes/viewer.ts';
 import { StatsRecorder } from './stats/recorder.ts';
+
+/**
+ * Query strings and path params are text, so their schemas coerce ("5" to 5); JSON bodies are checked as
+ * sent, or `{"enabled": null}` would store false and `{"sessionId": ["x"]}` ban session "x".
+ */
+function strictBodyValidators() {
+  const pool = AjvCompiler();
+  type Options = Parameters<typeof pool>[1];
+  return (externalSchemas: Parameters<typeof pool>[0], options: Options) => {
+    const coercing = pool(externalSchemas, options);
+    const strict = pool(externalSchemas, {
+      ...options,
+      customOptions: { ...options?.customOptions, coerceTypes: false },
+    } as Options);
+    const compile = (route: { schema: unknown; httpPart?: string }) =>
+      (route.httpPart === 'body' ? strict : coercing)(route as never);
+    return compile as unknown as ReturnType<typeof pool>;
+  };
+}
 
 export interface AppOptions {
   store: VigilStore;
@@ -40,6 +61,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       },
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: strictBodyValidators() } },
   });
 
   let verifier: ViewerTokenVerifier | undefined;
@@ -74,6 +96,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await app.register(viewerRoutes, { gate, hot, stats });
   await app.register(adminRoutes, { store, hot, stats, config });
+  await app.register(spekeRoutes, { store, hot, config });
   await app.register(compatRoutes, { prefix: config.compatBasePath, store, hot, gate, stats, config });
 
   app.get(

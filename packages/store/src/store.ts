@@ -278,6 +278,55 @@ export class VigilStore {
     for (const tenantId of new Set(keys.map((k) => k.tenantId))) await this.publish(tenantId, 'key');
   }
 
+  /**
+   * Stores keys whose kids the caller chose (SPEKE encoders pick kids, and retry): a kid the tenant already
+   * has keeps its stored key, unless that one has expired, which is replaced. Returns the keys as stored, in
+   * order, so a repeated request gets the same key bytes.
+   */
+  async putContentKeysIfAbsent(keys: ContentKey[]): Promise<ContentKey[]> {
+    if (keys.length === 0) return [];
+    const now = Date.now();
+    const changed = new Set<string>();
+    const stored = await this.db.transaction().execute(async (tx) => {
+      const out: ContentKey[] = [];
+      for (const k of keys) {
+        const values = {
+          tenant_id: k.tenantId,
+          kid: k.kid,
+          resource_id: k.resourceId,
+          key_sealed: this.envelope.seal(k.key, `content-key:${k.tenantId}:${k.kid}`),
+          iv: k.iv,
+          key_period: k.keyPeriod,
+          track_type: k.trackType,
+          expires_at: k.expiresAt,
+          created_at: k.createdAt,
+        };
+        const { tenant_id: _t, kid: _k, ...replacement } = values;
+        const result = await tx
+          .insertInto('content_keys')
+          .values(values)
+          .onConflict((oc) =>
+            oc
+              .columns(['tenant_id', 'kid'])
+              .doUpdateSet(replacement)
+              .where('content_keys.expires_at', '<=', now),
+          )
+          .executeTakeFirst();
+        if (Number(result.numInsertedOrUpdatedRows ?? 0n) > 0) changed.add(k.tenantId);
+        const row = await tx
+          .selectFrom('content_keys')
+          .selectAll()
+          .where('tenant_id', '=', k.tenantId)
+          .where('kid', '=', k.kid)
+          .executeTakeFirstOrThrow();
+        out.push(this.contentKeyFromRow(row));
+      }
+      return out;
+    });
+    for (const tenantId of changed) await this.publish(tenantId, 'key');
+    return stored;
+  }
+
   async getContentKey(tenantId: string, kid: string): Promise<ContentKey | undefined> {
     const row = await this.db
       .selectFrom('content_keys')

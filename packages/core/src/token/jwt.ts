@@ -90,7 +90,7 @@ function toDenial(err: unknown): Denial {
   if (err instanceof Denial) return err;
   if (err instanceof errors.JWTExpired) return new Denial('token_expired', 'token has expired');
   if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.claim === 'nbf' || err.claim === 'iat')
+    if ((err.claim === 'nbf' || err.claim === 'iat') && err.reason === 'check_failed')
       return new Denial('token_not_yet_valid', 'token is not valid yet');
     return new Denial('token_claims_invalid', `token claim "${err.claim}" is invalid`);
   }

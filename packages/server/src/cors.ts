@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HotState } from './hot-state.ts';
 
 /**
@@ -7,34 +7,51 @@ import type { HotState } from './hot-state.ts';
  * origin some tenant allows; the request itself is then checked against its own tenant's origins.
  */
 export function installCors(app: FastifyInstance, hot: HotState): void {
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook that returns at once without an Origin: this runs on every license request.
+  app.addHook('onRequest', (request, reply, done) => {
     const origin = request.headers.origin;
-    if (!origin) return;
-    const allowed = await hot.corsOrigins();
-    if (allowed && !allowed.has(origin)) {
-      if (request.method === 'OPTIONS') {
-        return reply
-          .code(403)
-          .send({ statusCode: 403, code: 'origin_not_allowed', message: 'origin not allowed' });
-      }
+    if (!origin) return done();
+    const allowed = hot.peekCorsOrigins();
+    if (allowed !== undefined) {
+      if (!applyCors(request, reply, origin, allowed)) done();
       return;
     }
-    reply
-      .header('access-control-allow-origin', origin)
-      .header('access-control-allow-credentials', 'true')
-      .header('access-control-expose-headers', 'vigil-watermark')
-      .header('vary', 'Origin');
-    if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
-      const requested = request.headers['access-control-request-headers'];
-      return reply
-        .header('access-control-allow-methods', 'GET, POST, PUT, DELETE, OPTIONS')
-        .header(
-          'access-control-allow-headers',
-          typeof requested === 'string' ? requested.slice(0, 1000) : 'authorization, content-type',
-        )
-        .header('access-control-max-age', '600')
-        .code(204)
-        .send();
-    }
+    hot.corsOrigins().then(
+      (loaded) => {
+        if (!applyCors(request, reply, origin, loaded)) done();
+      },
+      (err: Error) => done(err),
+    );
   });
+}
+
+/** Sets the CORS headers; answers a preflight itself and returns true when it did. */
+function applyCors(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  origin: string,
+  allowed: Set<string> | null,
+): boolean {
+  if (allowed && !allowed.has(origin)) {
+    if (request.method !== 'OPTIONS') return false;
+    reply.code(403).send({ statusCode: 403, code: 'origin_not_allowed', message: 'origin not allowed' });
+    return true;
+  }
+  reply
+    .header('access-control-allow-origin', origin)
+    .header('access-control-allow-credentials', 'true')
+    .header('access-control-expose-headers', 'vigil-watermark')
+    .header('vary', 'Origin');
+  if (request.method !== 'OPTIONS' || !request.headers['access-control-request-method']) return false;
+  const requested = request.headers['access-control-request-headers'];
+  reply
+    .header('access-control-allow-methods', 'GET, POST, PUT, DELETE, OPTIONS')
+    .header(
+      'access-control-allow-headers',
+      typeof requested === 'string' ? requested.slice(0, 1000) : 'authorization, content-type',
+    )
+    .header('access-control-max-age', '600')
+    .code(204)
+    .send();
+  return true;
 }

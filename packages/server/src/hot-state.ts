@@ -29,6 +29,8 @@ export class HotState {
   /** Kept apart from #tenants so that a ban or config change doesn't drop the tenant's cached keys. */
   readonly #contentKeys = new Map<string, TenantState['contentKeys']>();
   #origins: Promise<Set<string> | null> | undefined;
+  /** The resolved #origins, once loaded: undefined while (re)loading. */
+  #originsNow: Set<string> | null | undefined;
   /** Bumped on every change, so a load that raced with a change is not kept. */
   #generation = 0;
   readonly #onTenantKeysChange: () => void;
@@ -64,6 +66,7 @@ export class HotState {
       default:
         if (change.topic === 'tenant' || change.topic === '*') {
           this.#origins = undefined;
+          this.#originsNow = undefined;
           this.#onTenantKeysChange();
         }
         if (change.topic === '*') this.#apiKeys.clear();
@@ -124,6 +127,12 @@ export class HotState {
     return keys;
   }
 
+  /** A content key already in memory and valid (the steady state), without a promise. */
+  peekContentKey(tenant: TenantState, kid: string, now: number): ContentKey | undefined {
+    const entry = tenant.contentKeys.get(kid);
+    return entry !== undefined && !('missAt' in entry) && entry.expiresAt > now ? entry : undefined;
+  }
+
   /** A content key of the tenant, from memory or (once) from the store. Expired keys are never returned. */
   async contentKey(tenant: TenantState, kid: string, now: number): Promise<ContentKey | undefined> {
     let entry = tenant.contentKeys.get(kid);
@@ -154,9 +163,25 @@ export class HotState {
 
   /** Union of all tenants' allowed origins; null when some tenant allows any origin. */
   corsOrigins(): Promise<Set<string> | null> {
-    this.#origins ??= this.store
-      .listAllowedOrigins()
-      .then((list) => (list.includes('*') ? null : new Set(list)));
+    if (!this.#origins) {
+      const generation = this.#generation;
+      const loading = this.store.listAllowedOrigins().then((list) => {
+        const origins = list.includes('*') ? null : new Set(list);
+        if (generation === this.#generation) this.#originsNow = origins;
+        else if (this.#origins === loading) this.#origins = undefined; // raced with a change: reload next time
+        return origins;
+      });
+      // A failed load is retried by the next request.
+      loading.catch(() => {
+        if (this.#origins === loading) this.#origins = undefined;
+      });
+      this.#origins = loading;
+    }
     return this.#origins;
+  }
+
+  /** corsOrigins() without a promise, when loaded; undefined otherwise. */
+  peekCorsOrigins(): Set<string> | null | undefined {
+    return this.#originsNow;
   }
 }

@@ -142,8 +142,8 @@ describe('bad input', () => {
     });
 
     it('refuses JSON that is not a license request', async () => {
-      for (const raw of ['null', '[]', '"kids"', '42', 'true', '{}', '']) {
-        assertClientError(await licenseRaw(raw, 'application/json'), 400, 'invalid_request', raw);
+      for (const raw of ['null', '[]', '"kids"', '42', 'true', '{}', '', '{"kids":[]}', '{"kids":"x"}']) {
+        assertClientError(await licenseRaw(raw, 'application/json'), 400, 'invalid_license_request', raw);
       }
       await assertAlive();
     });
@@ -169,9 +169,10 @@ describe('bad input', () => {
         [[kids[0]!], 'invalid_kid'], // hex is not base64url of 16 bytes
         [['A'], 'invalid_kid'],
         [[kidB64(kids[0]!), 'AAAAAAAAAAA'], 'invalid_kid'], // one bad kid spoils the request
-        [['A'.repeat(65)], 'invalid_request'], // over the schema's length
-        [Array.from({ length: 65 }, () => kidB64(kids[0]!)), 'invalid_request'],
-        [[], 'invalid_request'],
+        [['A'.repeat(65)], 'invalid_kid'],
+        [[42], 'invalid_kid'],
+        [Array.from({ length: 65 }, () => kidB64(kids[0]!)), 'invalid_license_request'],
+        [[], 'invalid_license_request'],
       ];
       for (const [requestKids, code] of cases) {
         assertClientError(await licenseJson({ kids: requestKids }), 400, code, JSON.stringify(requestKids));

@@ -34,17 +34,18 @@ export class ViewerGate {
     endpoint: string,
     now: number,
   ): Promise<Admitted> {
-    let claims: ViewerClaims | undefined;
+    let claims: ViewerClaims;
     try {
       if (!token)
         throw new Denial('token_missing', 'a viewer token is required (Authorization: Bearer <token>)');
       claims = this.verifier.cached(token, now) ?? (await this.verifier.verify(token, now));
-      return await this.admitClaims(claims, req, endpoint, now);
     } catch (err) {
-      if (err instanceof Denial && claims === undefined)
-        this.stats.record(undefined, endpoint, err.reason, now);
+      if (err instanceof Denial) this.stats.record(undefined, endpoint, err.reason, now);
       throw err;
     }
+    // The steady state (token and tenant in memory) waits for no promise.
+    const tenant = this.hot.peek(claims.tenantId) ?? (await this.hot.tenant(claims.tenantId));
+    return this.#check(claims, tenant, req, endpoint, now);
   }
 
   /** Access rules for claims already verified (also used by the compatibility API's own token format). */
@@ -55,6 +56,16 @@ export class ViewerGate {
     now: number,
   ): Promise<Admitted> {
     const tenant = this.hot.peek(claims.tenantId) ?? (await this.hot.tenant(claims.tenantId));
+    return this.#check(claims, tenant, req, endpoint, now);
+  }
+
+  #check(
+    claims: ViewerClaims,
+    tenant: TenantState | undefined,
+    req: IncomingMessage,
+    endpoint: string,
+    now: number,
+  ): Admitted {
     if (!tenant) throw new Denial('unknown_tenant', 'token names an unknown tenant');
     try {
       const origin = req.headers.origin;

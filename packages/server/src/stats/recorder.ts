@@ -9,7 +9,12 @@ export class StatsRecorder {
   readonly registry = new Registry();
   readonly #pending = new Map<string, StatsRow>();
   readonly #timer: NodeJS.Timeout;
-  readonly #requests: Counter<'tenant' | 'endpoint' | 'outcome'>;
+  /** Counts the Prometheus counter gets at the next scrape: no label hashing on the request path. */
+  readonly #unscraped = new Map<
+    string,
+    { labels: { tenant: string; endpoint: string; outcome: string }; n: number }
+  >();
+  readonly #latencyLabels = new Map<string, { endpoint: string }>();
   readonly latency: Histogram<'endpoint'>;
   #flushing: Promise<void> = Promise.resolve();
 
@@ -18,11 +23,16 @@ export class StatsRecorder {
     flushMs: number,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'vigil_' });
-    this.#requests = new Counter({
+    const unscraped = this.#unscraped;
+    new Counter({
       name: 'vigil_license_requests_total',
       help: 'Key requests by tenant, endpoint and outcome (granted, or the denial reason).',
       labelNames: ['tenant', 'endpoint', 'outcome'],
       registers: [this.registry],
+      collect() {
+        for (const { labels, n } of unscraped.values()) this.inc(labels, n);
+        unscraped.clear();
+      },
     });
     this.latency = new Histogram({
       name: 'vigil_license_duration_seconds',
@@ -37,13 +47,27 @@ export class StatsRecorder {
 
   /** outcome: `granted` or a denial reason. tenantId undefined: the request proved no tenant. */
   record(tenantId: string | undefined, endpoint: string, outcome: string, now: number): void {
-    this.#requests.inc({ tenant: tenantId ?? '', endpoint, outcome });
+    const tenant = tenantId ?? '';
+    const key = `${tenant}\n${endpoint}\n${outcome}`;
+    const count = this.#unscraped.get(key);
+    if (count) count.n++;
+    else this.#unscraped.set(key, { labels: { tenant, endpoint, outcome }, n: 1 });
     if (tenantId === undefined) return;
     const minute = now - (now % 60_000);
     const id = `${tenantId}\n${minute}\n${outcome}`;
     const row = this.#pending.get(id);
     if (row) row.count++;
     else this.#pending.set(id, { tenantId, minute, outcome, count: 1 });
+  }
+
+  /** Adds the time since `startedAt` (a performance.now() reading) to the latency histogram. */
+  observeLatency(endpoint: string, startedAt: number): void {
+    let labels = this.#latencyLabels.get(endpoint);
+    if (!labels) {
+      labels = { endpoint };
+      this.#latencyLabels.set(endpoint, labels);
+    }
+    this.latency.observe(labels, (performance.now() - startedAt) / 1000);
   }
 
   /** Writes pending counts; on failure they are kept for the next flush. */

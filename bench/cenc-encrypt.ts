@@ -12,16 +12,32 @@
  * per CPU-second (robust on a shared machine); wall figures are printed alongside.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decryptSegment, encryptInit, encryptSegment, parseInit, type Scheme } from '../packages/packager/src/cenc/index.ts';
+import {
+  decryptSegment,
+  encryptInit,
+  encryptSegment,
+  parseInit,
+  type Scheme,
+} from '../packages/packager/src/cenc/index.ts';
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, not "${raw}"`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`${name} must be a positive number, not "${raw}"`);
   return value;
 }
 
@@ -40,9 +56,43 @@ function ensureClip(): string {
   execFileSync(
     'ffmpeg',
     [
-      ...['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-t', '8'],
-      ...['-vf', 'noise=alls=12:allf=t', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '6M', '-maxrate', '6M'],
-      ...['-bufsize', '12M', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-f', 'dash', '-seg_duration', '2'],
+      ...[
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=1280x720:rate=30',
+        '-t',
+        '8',
+      ],
+      ...[
+        '-vf',
+        'noise=alls=12:allf=t',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-b:v',
+        '6M',
+        '-maxrate',
+        '6M',
+      ],
+      ...[
+        '-bufsize',
+        '12M',
+        '-g',
+        '60',
+        '-keyint_min',
+        '60',
+        '-sc_threshold',
+        '0',
+        '-f',
+        'dash',
+        '-seg_duration',
+        '2',
+      ],
       ...['-use_template', '1', '-use_timeline', '0', '-init_seg_name', 'init-$RepresentationID$.m4s'],
       ...['-media_seg_name', 'chunk-$RepresentationID$-$Number%05d$.m4s', 'manifest.mpd'],
     ],

@@ -13,6 +13,15 @@ const USAGE = `vigil <command> [options]
   config     [get] | set <field>=<value> ...   watermark config (enabled, mode, textIntervalSeconds, ...)
   keys       create --resource <id> [--periods 1] [--track all|audio|sd|hd|uhd]... | list --resource <id>
   tenant     create <id> [--name <text>] | list
+  package    <input> --out <dir> --resource <id> [--scheme cenc|cbcs|none] [--segment-duration 4]
+             [--key-period 15] [--hls-aes128] [--allow-no-audio] [--server <url> --api-key <key>]
+             [--license-url-base <url>] [--key-ttl <seconds>] [--work-dir <dir>]
+             transcode and encrypt a video into <dir>: manifest.mpd (DASH) and master.m3u8 (HLS); keys go to
+             the store, or with --server to a running Vigil over SPEKE. With --hls-aes128, master.m3u8 is
+             the AES-128 TS set and master-cenc.m3u8 the fMP4 one.
+  inspect    <file>   the box tree and encryption metadata of an MP4 segment
+  inspect    <package dir> [--server <url> --token <viewer token>]   check that every segment decrypts
+             with the keys of the store (or of the key server) and decodes
 
 Every command takes --data <dir> (default ./.vigil, or VIGIL_DATA) and --tenant <id> (default "default").
 With DATABASE_URL set, the store is that PostgreSQL database instead of the --data folder.`;

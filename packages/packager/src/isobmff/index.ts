@@ -1,0 +1,3 @@
+export * from './box.ts';
+export * from './fragment.ts';
+export * from './rewrite.ts';

@@ -7,3 +7,4 @@ export * from './token/compat.ts';
 export * from './token/jwt.ts';
 export * from './token/viewer.ts';
 export * from './watermark/config.ts';
+export * from './watermark/tag.ts';

@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { ViewerTokenVerifier } from '@vigil/core';
 import type { VigilStore } from '@vigil/store';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { AccessLog } from './access-log.ts';
 import { ViewerGate } from './auth/viewer-gate.ts';
 import { clientIpResolver } from './client-ip.ts';
 import { compatRoutes } from './compat/qualabs.ts';
@@ -74,7 +75,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     clockSkewSeconds: config.clockSkewSeconds,
   });
   const stats = new StatsRecorder(store, config.statsFlushMs);
-  const gate = new ViewerGate(hot, verifier, stats, store, clientIpResolver(config.trustedProxies));
+  const access = new AccessLog(store, config.accessLogFlushMs);
+  const gate = new ViewerGate(hot, verifier, stats, store, clientIpResolver(config.trustedProxies), access);
 
   installErrorHandling(app);
   installCors(app, hot);
@@ -97,10 +99,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(viewerRoutes, { gate, hot, stats });
-  await app.register(adminRoutes, { store, hot, stats, config });
+  await app.register(viewerRoutes, { gate, hot, stats, access });
+  await app.register(adminRoutes, { store, hot, stats, config, access });
   await app.register(spekeRoutes, { store, hot, config });
-  await app.register(compatRoutes, { prefix: config.compatBasePath, store, hot, gate, stats, config });
+  await app.register(compatRoutes, {
+    prefix: config.compatBasePath,
+    store,
+    hot,
+    gate,
+    stats,
+    config,
+    access,
+  });
 
   app.get(
     '/healthz',
@@ -122,6 +132,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     hot.close();
     await stats.close();
+    await access.close();
   });
   return app;
 }

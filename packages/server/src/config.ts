@@ -12,6 +12,8 @@ export interface ServerConfig {
   keyTtlSeconds: number;
   /** How often in-memory request counters are added to the shared stats table. */
   statsFlushMs: number;
+  /** How often queued access-log entries are written. */
+  accessLogFlushMs: number;
   /** Largest request body accepted anywhere. */
   bodyLimitBytes: number;
   /** Public base URL, used to tell integrators where the license endpoints are. */
@@ -25,5 +27,6 @@ export const DEFAULT_CONFIG: ServerConfig = {
   compatTokenTtlSeconds: 4 * 3600,
   keyTtlSeconds: 7 * 24 * 3600,
   statsFlushMs: 5_000,
+  accessLogFlushMs: 1_000,
   bodyLimitBytes: 1024 * 1024,
 };

@@ -88,6 +88,41 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_access_log': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('access_logs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('resource_id', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('user_agent', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('metadata', 'text')
+        .execute();
+      await db.schema
+        .createIndex('access_logs_session')
+        .on('access_logs')
+        .columns(['tenant_id', 'session_id', 'at'])
+        .execute();
+      await db.schema
+        .createIndex('access_logs_time')
+        .on('access_logs')
+        .columns(['tenant_id', 'at'])
+        .execute();
+      await db.schema
+        .createTable('session_tags')
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('tag', 'bigint', (c) => c.notNull())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('first_seen', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('session_tags_pk', ['tenant_id', 'tag', 'session_id'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -52,5 +52,18 @@ export interface Database {
     last_seen: number;
     hits: number;
   };
+  access_logs: {
+    id: string;
+    tenant_id: string;
+    session_id: string;
+    resource_id: string;
+    user_id: string | null;
+    ip: string;
+    user_agent: string;
+    action: string;
+    at: number;
+    metadata: string | null;
+  };
+  session_tags: { tenant_id: string; tag: number; session_id: string; first_seen: number };
   stats_minutes: { tenant_id: string; minute: number; outcome: string; count: number };
 }

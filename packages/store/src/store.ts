@@ -37,6 +37,29 @@ export interface BanSighting {
   hits: number;
 }
 
+/** One line of a session's access log (the Epic 6 ContentAccessLog). */
+export interface AccessLogEntry {
+  id: string;
+  tenantId: string;
+  sessionId: string;
+  resourceId: string;
+  userId: string | null;
+  ip: string;
+  userAgent: string;
+  /** streamStart, streamProgress, streamComplete, suspiciousActivity, accessDenied, ... */
+  action: string;
+  at: number;
+  metadata: Record<string, unknown> | null;
+}
+
+export interface AccessLogQuery {
+  sessionId?: string | undefined;
+  action?: string | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+  limit: number;
+}
+
 export interface StatsRow {
   tenantId: string;
   minute: number;
@@ -523,6 +546,86 @@ export class VigilStore {
       .where('expires_at', '<=', now)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+
+  // ---- access logs and session tags
+
+  async appendAccessLogs(entries: AccessLogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.db.transaction().execute(async (tx) => {
+      for (let i = 0; i < entries.length; i += 100) {
+        await tx
+          .insertInto('access_logs')
+          .values(
+            entries.slice(i, i + 100).map((e) => ({
+              id: e.id,
+              tenant_id: e.tenantId,
+              session_id: e.sessionId,
+              resource_id: e.resourceId,
+              user_id: e.userId,
+              ip: e.ip,
+              user_agent: e.userAgent,
+              action: e.action,
+              at: e.at,
+              metadata: e.metadata ? JSON.stringify(e.metadata) : null,
+            })),
+          )
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute();
+      }
+    });
+  }
+
+  /** Newest first. */
+  async queryAccessLogs(tenantId: string, q: AccessLogQuery): Promise<AccessLogEntry[]> {
+    let query = this.db.selectFrom('access_logs').selectAll().where('tenant_id', '=', tenantId);
+    if (q.sessionId !== undefined) query = query.where('session_id', '=', q.sessionId);
+    if (q.action !== undefined) query = query.where('action', '=', q.action);
+    if (q.since !== undefined) query = query.where('at', '>=', q.since);
+    if (q.until !== undefined) query = query.where('at', '<', q.until);
+    const rows = await query.orderBy('at', 'desc').orderBy('id').limit(q.limit).execute();
+    return rows.map((r) => ({
+      id: r.id,
+      tenantId: r.tenant_id,
+      sessionId: r.session_id,
+      resourceId: r.resource_id,
+      userId: r.user_id,
+      ip: r.ip,
+      userAgent: r.user_agent,
+      action: r.action,
+      at: Number(r.at),
+      metadata: r.metadata ? JSON.parse(r.metadata) : null,
+    }));
+  }
+
+  /** Remembers which session a colour-watermark tag stands for, so a leak can be traced back. */
+  async recordSessionTags(
+    rows: { tenantId: string; tag: number; sessionId: string; firstSeen: number }[],
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db
+      .insertInto('session_tags')
+      .values(
+        rows.map((r) => ({
+          tenant_id: r.tenantId,
+          tag: r.tag,
+          session_id: r.sessionId,
+          first_seen: r.firstSeen,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['tenant_id', 'tag', 'session_id']).doNothing())
+      .execute();
+  }
+
+  async sessionsByTag(tenantId: string, tag: number): Promise<{ sessionId: string; firstSeen: number }[]> {
+    const rows = await this.db
+      .selectFrom('session_tags')
+      .select(['session_id', 'first_seen'])
+      .where('tenant_id', '=', tenantId)
+      .where('tag', '=', tag)
+      .orderBy('first_seen')
+      .execute();
+    return rows.map((r) => ({ sessionId: r.session_id, firstSeen: Number(r.first_seen) }));
   }
 
   // ---- stats

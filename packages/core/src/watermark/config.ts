@@ -37,11 +37,17 @@ export const DEFAULT_WATERMARK: WatermarkConfig = {
 /** What a player needs to draw the mark for one session. */
 export interface WatermarkDirective extends Omit<WatermarkConfig, 'legacyOptions'> {
   sessionId: string;
+  /** What colour mode encodes: the session's 32-bit tag (see sessionTag). */
+  colorTag: number;
 }
 
-export function directiveFor(config: WatermarkConfig, sessionId: string): WatermarkDirective {
+export function directiveFor(
+  config: WatermarkConfig,
+  sessionId: string,
+  colorTag: number,
+): WatermarkDirective {
   const { legacyOptions: _legacy, ...rest } = config;
-  return { ...rest, sessionId };
+  return { ...rest, sessionId, colorTag };
 }
 
 function num(value: unknown, name: string, min: number, max: number): number {

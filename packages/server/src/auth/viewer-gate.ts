@@ -1,12 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import { checkViewerAccess, Denial, type ViewerClaims, type ViewerTokenVerifier } from '@vigil/core';
 import type { VigilStore } from '@vigil/store';
+import type { AccessLog } from '../access-log.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 
 export interface Admitted {
   claims: ViewerClaims;
   tenant: TenantState;
+  /** The viewer's address (see client-ip.ts). */
+  ip: string;
 }
 
 const SIGHTING_INTERVAL_MS = 60_000;
@@ -25,9 +28,10 @@ export class ViewerGate {
     private readonly stats: StatsRecorder,
     private readonly store: VigilStore,
     private readonly clientIp: (req: IncomingMessage) => string,
+    private readonly access: AccessLog,
   ) {}
 
-  /** Verifies a token and its tenant, then applies `claimsCheck`-free access rules. */
+  /** Verifies a token and its tenant, then applies the access rules. */
   async admit(
     token: string | undefined,
     req: IncomingMessage,
@@ -67,18 +71,20 @@ export class ViewerGate {
     now: number,
   ): Admitted {
     if (!tenant) throw new Denial('unknown_tenant', 'token names an unknown tenant');
+    const ip = this.clientIp(req);
     try {
       const origin = req.headers.origin;
       if (origin && tenant.origins && !tenant.origins.has(origin)) {
         throw new Denial('origin_not_allowed', 'this origin may not request keys for this tenant');
       }
-      checkViewerAccess(claims, this.clientIp(req), tenant.bans, now);
-      return { claims, tenant };
+      checkViewerAccess(claims, ip, tenant.bans, now);
+      return { claims, tenant, ip };
     } catch (err) {
       if (err instanceof Denial) {
         this.stats.record(tenant.id, endpoint, err.reason, now);
+        this.access.record(claims, req, ip, 'accessDenied', now, { endpoint, reason: err.reason });
         if (err.reason === 'banned' && err.detail?.ban === 'session') {
-          this.#recordSighting(tenant.id, String(err.detail.banId), this.clientIp(req), now);
+          this.#recordSighting(tenant.id, String(err.detail.banId), ip, now);
         }
       }
       throw err;

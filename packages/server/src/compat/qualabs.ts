@@ -11,7 +11,8 @@ import {
 } from '@vigil/core';
 import type { VigilStore } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ViewerGate } from '../auth/viewer-gate.ts';
+import type { AccessLog } from '../access-log.ts';
+import type { Admitted, ViewerGate } from '../auth/viewer-gate.ts';
 import type { ServerConfig } from '../config.ts';
 import { errorBody } from '../errors.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
@@ -22,6 +23,7 @@ import type { StatsRecorder } from '../stats/recorder.ts';
 
 export interface CompatOptions {
   store: VigilStore;
+  access: AccessLog;
   hot: HotState;
   gate: ViewerGate;
   stats: StatsRecorder;
@@ -34,7 +36,7 @@ export interface CompatOptions {
  * Its status codes: 400 for any invalid request, 451 for a banned viewer.
  */
 export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): Promise<void> {
-  const { store, hot, gate, stats, config } = opts;
+  const { store, hot, gate, stats, config, access } = opts;
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, body, done) =>
@@ -82,11 +84,7 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
     return { tenant, payload: payload as Record<string, unknown> };
   }
 
-  async function viewer(
-    request: FastifyRequest,
-    endpoint: string,
-    now: number,
-  ): Promise<{ claims: ViewerClaims; tenant: TenantState }> {
+  async function viewer(request: FastifyRequest, endpoint: string, now: number): Promise<Admitted> {
     const token = (request.query as { token?: string }).token;
     let claims: ViewerClaims;
     try {
@@ -124,7 +122,7 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
     },
     async (request) => {
       const now = Date.now();
-      const { claims, tenant } = await viewer(request, 'compat-ck', now);
+      const { claims, tenant, ip } = await viewer(request, 'compat-ck', now);
       let body: unknown;
       try {
         body = JSON.parse(String(request.body ?? ''));
@@ -135,6 +133,7 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
       try {
         const license = await licenseFor(hot, tenant, claims.resourceId, kids, now);
         stats.record(tenant.id, 'compat-ck', 'granted', now);
+        access.keyDelivered(claims, request.raw, ip, now, license.keys.length);
         return answer(tenant, claims.sessionId, Buffer.from(JSON.stringify(license)).toString('base64'));
       } catch (err) {
         if (err instanceof Denial) stats.record(tenant.id, 'compat-ck', err.reason, now);

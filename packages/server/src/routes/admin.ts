@@ -2,6 +2,7 @@ import { BadRequest, isIpAddress, mergeWatermarkConfig, normalizeIp } from '@vig
 import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
 import type { Role, VigilStore } from '@vigil/store';
 import type { FastifyInstance } from 'fastify';
+import type { AccessLog } from '../access-log.ts';
 import { requireRole } from '../auth/admin.ts';
 import type { ServerConfig } from '../config.ts';
 import type { HotState } from '../hot-state.ts';
@@ -11,6 +12,7 @@ import type { StatsRecorder } from '../stats/recorder.ts';
 
 export interface AdminRoutesOptions {
   store: VigilStore;
+  access: AccessLog;
   hot: HotState;
   stats: StatsRecorder;
   config: ServerConfig;
@@ -70,7 +72,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The control API: watermark config, bans, keys, stats, tenant settings, API keys. Scoped to the key's tenant. */
 export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions): Promise<void> {
-  const { store, hot, stats, config } = opts;
+  const { store, hot, stats, config, access } = opts;
   const readonly = requireRole(hot, 'readonly');
   const operator = requireRole(hot, 'operator');
   const admin = requireRole(hot, 'admin');
@@ -624,5 +626,108 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
     async () => ({
       tenants: (await store.listTenants()).map((t) => ({ ...t, createdAt: iso(t.createdAt) })),
     }),
+  );
+
+  app.get(
+    '/v1/access-logs',
+    {
+      preHandler: readonly,
+      schema: {
+        tags: ['control'],
+        summary: 'Access log: license grants, heartbeats, refusals and player reports, newest first',
+        security,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            sessionId: { type: 'string', minLength: 1, maxLength: 128 },
+            action: { type: 'string', maxLength: 64 },
+            since: { type: 'string', format: 'date-time' },
+            until: { type: 'string', format: 'date-time' },
+            limit: { type: 'integer', minimum: 1, maximum: 1000 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              entries: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    id: { type: 'string' },
+                    sessionId: { type: 'string' },
+                    resourceId: { type: 'string' },
+                    userId: { type: ['string', 'null'] },
+                    ip: { type: 'string' },
+                    userAgent: { type: 'string' },
+                    action: { type: 'string' },
+                    at: { type: 'string', format: 'date-time' },
+                    metadata: { type: ['object', 'null'], additionalProperties: true },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const q = request.query as {
+        sessionId?: string;
+        action?: string;
+        since?: string;
+        until?: string;
+        limit?: number;
+      };
+      await access.flush();
+      const entries = await store.queryAccessLogs(request.apiKey.tenantId, {
+        sessionId: q.sessionId,
+        action: q.action,
+        since: q.since === undefined ? undefined : Date.parse(q.since),
+        until: q.until === undefined ? undefined : Date.parse(q.until),
+        limit: q.limit ?? 100,
+      });
+      return { entries: entries.map(({ tenantId: _t, ...e }) => ({ ...e, at: iso(e.at) })) };
+    },
+  );
+
+  app.get(
+    '/v1/sessions/by-tag/:tag',
+    {
+      preHandler: readonly,
+      schema: {
+        tags: ['control'],
+        summary: 'Sessions whose colour watermark shows this tag (leak tracing)',
+        security,
+        params: { type: 'object', properties: { tag: { type: 'integer', minimum: 0, maximum: 4294967295 } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              sessions: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    sessionId: { type: 'string' },
+                    firstSeen: { type: 'string', format: 'date-time' },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      await access.flush();
+      const sessions = await store.sessionsByTag(
+        request.apiKey.tenantId,
+        (request.params as { tag: number }).tag,
+      );
+      return { sessions: sessions.map((s) => ({ sessionId: s.sessionId, firstSeen: iso(s.firstSeen) })) };
+    },
   );
 }

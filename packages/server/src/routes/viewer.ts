@@ -6,17 +6,27 @@ import {
   directiveFor,
   parseClearKeyRequest,
   parseKid,
+  sessionTag,
   type WatermarkConfig,
 } from '@vigil/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AccessLog } from '../access-log.ts';
 import type { ViewerGate } from '../auth/viewer-gate.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 
 export const WATERMARK_HEADER = 'vigil-watermark';
+/** What a player may report (the Epic 6 ContentAccessLog actions a player can see). */
+export const PLAYER_ACTIONS = [
+  'streamProgress',
+  'streamComplete',
+  'suspiciousActivity',
+  'sharingAttempt',
+] as const;
 
 export interface ViewerRoutesOptions {
   gate: ViewerGate;
+  access: AccessLog;
   hot: HotState;
   stats: StatsRecorder;
 }
@@ -60,7 +70,9 @@ export function directiveHeader(tenant: TenantState, sessionId: string): string 
   }
   let header = bySession.get(sessionId);
   if (header === undefined) {
-    header = Buffer.from(JSON.stringify(directiveFor(tenant.watermark, sessionId))).toString('base64url');
+    header = Buffer.from(
+      JSON.stringify(directiveFor(tenant.watermark, sessionId, sessionTag(tenant.id, sessionId))),
+    ).toString('base64url');
     if (bySession.size >= MAX_CACHED_DIRECTIVES) bySession.clear();
     bySession.set(sessionId, header);
   }
@@ -95,7 +107,7 @@ export async function licenseFor(
 
 /** The viewer-facing key server: ClearKey licenses, HLS AES-128 keys, heartbeats. */
 export async function viewerRoutes(app: FastifyInstance, opts: ViewerRoutesOptions): Promise<void> {
-  const { gate, hot, stats } = opts;
+  const { gate, hot, stats, access } = opts;
 
   // Players send the license request with various content types (or none): take any, as JSON.
   app.removeAllContentTypeParsers();
@@ -148,11 +160,12 @@ export async function viewerRoutes(app: FastifyInstance, opts: ViewerRoutesOptio
     async (request, reply) => {
       const started = performance.now();
       const now = Date.now();
-      const { claims, tenant } = await gate.admit(bearer(request), request.raw, 'clearkey', now);
+      const { claims, tenant, ip } = await gate.admit(bearer(request), request.raw, 'clearkey', now);
       try {
         const { kids } = parseClearKeyRequest(request.body);
         const license = await licenseFor(hot, tenant, claims.resourceId, kids, now);
         stats.record(tenant.id, 'clearkey', 'granted', now);
+        access.keyDelivered(claims, request.raw, ip, now, license.keys.length);
         reply
           .header(WATERMARK_HEADER, directiveHeader(tenant, claims.sessionId))
           .header('cache-control', 'no-store');
@@ -181,7 +194,7 @@ export async function viewerRoutes(app: FastifyInstance, opts: ViewerRoutesOptio
     },
     async (request, reply) => {
       const now = Date.now();
-      const { claims, tenant } = await gate.admit(bearer(request), request.raw, 'hls', now);
+      const { claims, tenant, ip } = await gate.admit(bearer(request), request.raw, 'hls', now);
       const kid = parseKid((request.params as { kid: string }).kid);
       if (!kid)
         throw new BadRequest('invalid_kid', 'kid must be 32 hex digits, a UUID or base64url of 16 bytes');
@@ -192,6 +205,7 @@ export async function viewerRoutes(app: FastifyInstance, opts: ViewerRoutesOptio
           throw new Denial('resource_mismatch', 'the token does not grant keys of this resource');
         }
         stats.record(tenant.id, 'hls', 'granted', now);
+        access.keyDelivered(claims, request.raw, ip, now, 1);
         return reply
           .header(WATERMARK_HEADER, directiveHeader(tenant, claims.sessionId))
           .header('cache-control', 'no-store')
@@ -220,9 +234,46 @@ export async function viewerRoutes(app: FastifyInstance, opts: ViewerRoutesOptio
     },
     async (request, reply) => {
       const now = Date.now();
-      const { claims, tenant } = await gate.admit(bearer(request), request.raw, 'heartbeat', now);
+      const { claims, tenant, ip } = await gate.admit(bearer(request), request.raw, 'heartbeat', now);
+      access.record(claims, request.raw, ip, 'streamProgress', now, { event: 'heartbeat' });
       reply.header('cache-control', 'no-store');
-      return { status: 'ok', watermark: directiveFor(tenant.watermark, claims.sessionId) };
+      return {
+        status: 'ok',
+        watermark: directiveFor(tenant.watermark, claims.sessionId, sessionTag(tenant.id, claims.sessionId)),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/events',
+    {
+      schema: {
+        summary: "A player report for the session's access log",
+        description:
+          'E.g. `{"action":"suspiciousActivity","detail":{"kind":"tamper","check":"hidden"}}` when the watermark was tampered with.',
+        tags: ['license'],
+        security: [{ viewerToken: [] }],
+        body: {
+          type: 'object',
+          required: ['action'],
+          additionalProperties: false,
+          properties: {
+            action: { type: 'string', enum: [...PLAYER_ACTIONS] },
+            detail: { type: 'object', additionalProperties: true },
+          },
+        },
+        response: { 202: { type: 'object', properties: { status: { type: 'string' } } }, '4xx': errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const now = Date.now();
+      const { claims, ip } = await gate.admit(bearer(request), request.raw, 'events', now);
+      const body = request.body as { action: string; detail?: Record<string, unknown> };
+      if (body.detail && JSON.stringify(body.detail).length > 4096) {
+        throw new BadRequest('invalid_event', '"detail" holds at most 4 KiB of JSON');
+      }
+      access.record(claims, request.raw, ip, body.action, now, body.detail ?? null);
+      return reply.code(202).send({ status: 'accepted' });
     },
   );
 }

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { sessionTag, type ViewerClaims } from '@vigil/core';
+import type { AccessLogEntry, VigilStore } from '@vigil/store';
+
+const MAX_QUEUE = 50_000;
+const MAX_STARTED = 200_000;
+
+/**
+ * Each session's access log: license grants, heartbeats, refusals and player reports. Entries are queued
+ * in memory and written in batches, so the license path never waits for the store. A session's first
+ * license on this instance is its `streamStart`, which also records its colour-watermark tag.
+ */
+export class AccessLog {
+  #queue: AccessLogEntry[] = [];
+  #tags: { tenantId: string; tag: number; sessionId: string; firstSeen: number }[] = [];
+  readonly #started = new Set<string>();
+  readonly #timer: NodeJS.Timeout;
+  #flushing: Promise<void> = Promise.resolve();
+  /** Entries dropped because the store could not keep up. */
+  dropped = 0;
+
+  constructor(
+    private readonly store: VigilStore,
+    flushMs: number,
+  ) {
+    this.#timer = setInterval(() => void this.flush(), flushMs);
+    this.#timer.unref();
+  }
+
+  /** A key was handed out: `streamStart` the first time this instance sees the session. */
+  keyDelivered(claims: ViewerClaims, req: IncomingMessage, ip: string, now: number, kids: number): void {
+    const id = `${claims.tenantId}\n${claims.sessionId}`;
+    if (this.#started.has(id)) {
+      this.record(claims, req, ip, 'streamProgress', now, { event: 'license', kids });
+      return;
+    }
+    if (this.#started.size >= MAX_STARTED) this.#started.clear();
+    this.#started.add(id);
+    this.#tags.push({
+      tenantId: claims.tenantId,
+      tag: sessionTag(claims.tenantId, claims.sessionId),
+      sessionId: claims.sessionId,
+      firstSeen: now,
+    });
+    this.record(claims, req, ip, 'streamStart', now, { kids });
+  }
+
+  record(
+    claims: ViewerClaims,
+    req: IncomingMessage,
+    ip: string,
+    action: string,
+    now: number,
+    metadata: Record<string, unknown> | null = null,
+  ): void {
+    if (this.#queue.length >= MAX_QUEUE) {
+      this.dropped++;
+      return;
+    }
+    const agent = req.headers['user-agent'];
+    this.#queue.push({
+      id: randomUUID(),
+      tenantId: claims.tenantId,
+      sessionId: claims.sessionId,
+      resourceId: claims.resourceId,
+      userId: claims.sub ?? null,
+      ip,
+      userAgent: typeof agent === 'string' ? agent.slice(0, 300) : '',
+      action,
+      at: now,
+      metadata,
+    });
+  }
+
+  /** Writes what is queued; on failure it is queued again for the next flush. */
+  flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(async () => {
+      const entries = this.#queue;
+      const tags = this.#tags;
+      if (entries.length === 0 && tags.length === 0) return;
+      this.#queue = [];
+      this.#tags = [];
+      try {
+        await this.store.recordSessionTags(tags);
+        await this.store.appendAccessLogs(entries);
+      } catch {
+        this.#queue = entries.concat(this.#queue).slice(0, MAX_QUEUE);
+        this.#tags = tags.concat(this.#tags);
+      }
+    });
+    return this.#flushing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+}

@@ -349,7 +349,7 @@ async function main(): Promise<void> {
 
     const vigil = await startServer(
       'vigil serve',
-      [...nodeArgs, VIGIL_BIN, 'serve', '--port', '0', '--data', dataDir],
+      [...nodeArgs, VIGIL_BIN, 'serve', '--port', '0', '--data', dataDir, '--no-demo'],
       env,
       /Vigil listening on (\S+)/,
     );

@@ -111,6 +111,7 @@ export async function call(
     rawBody?: string | Buffer;
     headers?: Record<string, string>;
   } = {},
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON a route answers
 ): Promise<{ status: number; body: any; headers: Headers; raw: Buffer }> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
@@ -157,7 +158,7 @@ export async function spawnVigil(
   timeoutMs = 60_000,
 ): Promise<ChildServer> {
   const child = spawn(process.execPath, [VIGIL_BIN, 'serve', '--port', '0', ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, VIGIL_DEMO: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -193,7 +194,7 @@ export async function runCli(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [VIGIL_BIN, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, VIGIL_DEMO: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -32,7 +32,7 @@ describe('access log', () => {
       sessionId: string;
       ip: string;
       userAgent: string;
-      metadata: any;
+      metadata: Record<string, unknown> | null;
     }[];
   };
 
@@ -94,7 +94,7 @@ describe('access log', () => {
     assert.equal((await license(token)).status, 403);
     const [entry] = await logs('sessionId=carol');
     assert.equal(entry!.action, 'accessDenied');
-    assert.equal(entry!.metadata.reason, 'banned');
+    assert.equal(entry!.metadata?.reason, 'banned');
   });
 
   it('maps the colour-watermark tag of the directive back to its session', async () => {

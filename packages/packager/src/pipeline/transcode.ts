@@ -67,7 +67,13 @@ export function outputFrameRate(fps: number): { text: string; value: number } {
   return { text: `${milli}/1000`, value: milli / 1000 };
 }
 
-function dashArgs(source: SourceInfo, s: TranscodeSettings, frameRate: string, outDir: string): string[] {
+/** The arguments of the transcode's one ffmpeg run (`ffmpeg()` adds `-hide_banner -nostdin -y` first). */
+export function dashArgs(
+  source: SourceInfo,
+  s: TranscodeSettings,
+  frameRate: string,
+  outDir: string,
+): string[] {
   const fps = outputFrameRate(source.fps).value;
   const gop = Math.max(1, Math.round(s.segmentDuration * fps));
   const n = s.renditions.length;
@@ -139,6 +145,27 @@ function dashArgs(source: SourceInfo, s: TranscodeSettings, frameRate: string, o
     join(outDir, 'ffmpeg.mpd'),
   );
   return args;
+}
+
+/** The poster's ffmpeg arguments: a frame a little way in (the first is often black), top rendition size. */
+export function posterArgs(source: SourceInfo, s: TranscodeSettings, poster: string): string[] {
+  const top = s.renditions[0]!;
+  const at = Math.min(5, source.duration * 0.1);
+  return [
+    '-loglevel',
+    'error',
+    '-ss',
+    at.toFixed(3),
+    '-i',
+    source.path,
+    '-frames:v',
+    '1',
+    '-vf',
+    `scale=${top.width}:${top.height},setsar=1`,
+    '-q:v',
+    '3',
+    poster,
+  ];
 }
 
 async function readTracks(dashDir: string, s: TranscodeSettings): Promise<ClearTrack[]> {
@@ -222,28 +249,7 @@ export async function transcode(
     onTime: (t) => opts.onProgress?.(Math.min(1, t / source.duration)),
   });
 
-  // The poster: a frame a little way in (the first is often black), at the top rendition's size.
-  const top = settings.renditions[0]!;
-  const at = Math.min(5, source.duration * 0.1);
-  await ffmpeg(
-    [
-      '-loglevel',
-      'error',
-      '-ss',
-      at.toFixed(3),
-      '-i',
-      source.path,
-      '-frames:v',
-      '1',
-      '-vf',
-      `scale=${top.width}:${top.height},setsar=1`,
-      '-q:v',
-      '3',
-      poster,
-    ],
-    'making the poster',
-    { signal: opts.signal },
-  );
+  await ffmpeg(posterArgs(source, settings, poster), 'making the poster', { signal: opts.signal });
   const tracks = await readTracks(dashDir, settings);
   await writeFile(join(workDir, MARKER), JSON.stringify(marker));
   return { tracks, poster, frameRate, reused: false };

@@ -2,11 +2,14 @@
  * Playing packages in a real browser for tests: Debian's Chromium driven by playwright-core (never a
  * downloaded browser), one per test file; a small static file server for a package folder and the player
  * bundles (pages come from http://127.0.0.1:<port>, a secure context, as EME requires); and page helpers
- * that record key requests, console and page errors, and wait for media time to advance.
+ * that record key requests, console and page errors, and wait for media time to advance. The `videojs`
+ * page is video.js 8 with Vigil's own plugin (@vigil/player's script bundle, built when missing or stale).
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
@@ -29,18 +32,57 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 120_000 });
 }
 
-export type PlayerLib = 'shaka' | 'dashjs' | 'hlsjs';
+export type PlayerLib = 'shaka' | 'dashjs' | 'hlsjs' | 'videojs';
 
 /** The browser bundles of the players, from the root node_modules. */
 export const PLAYER_BUNDLES: Record<PlayerLib, string> = {
   shaka: join(REPO, 'node_modules/shaka-player/dist/shaka-player.compiled.js'),
   dashjs: join(REPO, 'node_modules/dashjs/dist/modern/umd/dash.all.min.js'),
   hlsjs: join(REPO, 'node_modules/hls.js/dist/hls.min.js'),
+  videojs: join(REPO, 'node_modules/video.js/dist/video.min.js'),
 };
+
+/** Other files the pages load: video.js's stylesheet and @vigil/player's script bundle. */
+const PAGE_ASSETS: Record<string, string> = {
+  'video-js.css': join(REPO, 'node_modules/video.js/dist/video-js.min.css'),
+  'vigil-player.js': join(REPO, 'packages/player/dist/vigil-player.js'),
+};
+
+const PLAYER_PACKAGE = join(REPO, 'packages/player');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Builds @vigil/player's script bundle (dist/ is not committed) when it is missing or older than its
+ * sources (its own and the colour codec's), with the package's own build script.
+ */
+export function ensurePlayerBundle(): string {
+  const bundle = PAGE_ASSETS['vigil-player.js']!;
+  const sources = Math.max(
+    newestMtime(join(PLAYER_PACKAGE, 'src')),
+    newestMtime(join(REPO, 'packages/watermark-codec/src')),
+    statSync(join(PLAYER_PACKAGE, 'scripts/build.mjs')).mtimeMs,
+  );
+  if (existsSync(bundle) && statSync(bundle).mtimeMs >= sources) return bundle;
+  const res = spawnSync(process.execPath, [join(PLAYER_PACKAGE, 'scripts/build.mjs')], {
+    cwd: PLAYER_PACKAGE,
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) throw new Error(`building the player bundle failed:\n${res.stdout}${res.stderr}`);
+  return bundle;
+}
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
   '.json': 'application/json',
   '.mpd': 'application/dash+xml',
   '.m3u8': 'application/vnd.apple.mpegurl',
@@ -63,6 +105,17 @@ export interface StaticServer {
 }
 
 function playerPage(lib: PlayerLib): string {
+  if (lib === 'videojs') {
+    // video.js wraps the <video>: the player element takes the id "video", the element inside it is
+    // the media element (videoState finds it).
+    return `<!doctype html>
+<html><head><meta charset="utf-8"><title>videojs</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="/lib/video-js.css">
+<style>html,body{margin:0;background:#000}</style>
+<script src="/lib/videojs.js"></script><script src="/lib/vigil-player.js"></script></head>
+<body><video id="video" class="video-js" muted playsinline width="640" height="360"></video></body></html>
+`;
+  }
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${lib}</title><link rel="icon" href="data:,">
 <style>html,body{margin:0;background:#000}video{width:640px;height:360px;display:block}</style>
@@ -102,15 +155,17 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
       res.writeHead(400, headers).end();
       return;
     }
-    const page = /^\/(shaka|dashjs|hlsjs)\.html$/.exec(path);
+    const page = /^\/(shaka|dashjs|hlsjs|videojs)\.html$/.exec(path);
     if (page) {
       res.writeHead(200, { ...headers, 'content-type': CONTENT_TYPES['.html']! });
       res.end(req.method === 'HEAD' ? undefined : playerPage(page[1] as PlayerLib));
       return;
     }
     let file: string | undefined;
-    const lib = /^\/lib\/(shaka|dashjs|hlsjs)\.js$/.exec(path);
+    const lib = /^\/lib\/(shaka|dashjs|hlsjs|videojs)\.js$/.exec(path);
+    const asset = /^\/lib\/([\w.-]+)$/.exec(path);
     if (lib) file = PLAYER_BUNDLES[lib[1] as PlayerLib];
+    else if (asset && Object.hasOwn(PAGE_ASSETS, asset[1]!)) file = PAGE_ASSETS[asset[1]!];
     else if (path.startsWith('/media/')) {
       const candidate = normalize(join(base, path.slice('/media/'.length)));
       if (candidate.startsWith(base + sep)) file = candidate;
@@ -280,10 +335,14 @@ export interface VideoState {
   playerError: unknown;
 }
 
-/** The `<video id="video">` element's state and any error the page's player recorded. */
+/**
+ * The `<video id="video">` element's state (or that of the video inside `#video`, video.js's player
+ * element) and any error the page's player recorded.
+ */
 export function videoState(page: Page): Promise<VideoState> {
   return page.evaluate(() => {
-    const v = document.getElementById('video') as HTMLVideoElement;
+    const el = document.getElementById('video')!;
+    const v = (el instanceof HTMLVideoElement ? el : el.querySelector('video')) as HTMLVideoElement;
     const buffered: [number, number][] = [];
     for (let i = 0; i < v.buffered.length; i++) buffered.push([v.buffered.start(i), v.buffered.end(i)]);
     return {
@@ -453,6 +512,71 @@ export async function startHlsjs(page: Page, opts: PlayerStart): Promise<void> {
     hls.loadSource(o.manifestUrl);
     hls.attachMedia(video);
   }, opts);
+}
+
+export interface VideojsStart extends PlayerStart {
+  /** The key server (the plugin derives every endpoint from it). */
+  server: string;
+  /** Source type; default from the manifest's extension. */
+  type?: string;
+  /** Further `player.vigil` options (bufferAheadSeconds, checkIntervalMs…). */
+  vigil?: Record<string, unknown>;
+}
+
+/**
+ * video.js 8 (VHS, `overrideNative` since Chromium says "maybe" to native HLS) with Vigil's plugin:
+ * `player.vigil({ server, token })` handles EME and the HLS key token. The player is `window.player`;
+ * a player error lands in `window.playerError`, the plugin's `vigil:*` events in `window.vigilEvents`.
+ */
+export async function startVideojs(page: Page, opts: VideojsStart): Promise<void> {
+  await page.evaluate((o) => {
+    const w = window as Untyped;
+    w.vigilEvents = [];
+    const player = w.videojs('video', { html5: { vhs: { overrideNative: true } }, muted: true });
+    w.player = player;
+    player.on('error', () => {
+      const e = player.error();
+      w.playerError = { code: e?.code, message: e?.message };
+    });
+    for (const type of ['directive', 'banned', 'tamper', 'stopped', 'error']) {
+      player.on(`vigil:${type}`, (_event: unknown, detail: Untyped) => {
+        w.vigilEvents.push({ type, at: performance.now(), detail: JSON.parse(JSON.stringify(detail ?? {})) });
+      });
+    }
+    player.vigil({ server: o.server, token: o.token, ...o.vigil });
+    const type =
+      o.type ?? (o.manifestUrl.endsWith('.mpd') ? 'application/dash+xml' : 'application/x-mpegURL');
+    player.src({ src: o.manifestUrl, type });
+    player.one('loadedmetadata', () => player.playbackRate(o.playbackRate ?? 1));
+    const played = player.play();
+    if (played && typeof played.catch === 'function') played.catch(() => {});
+  }, opts);
+}
+
+/**
+ * A test clip (640×360 testsrc2 with its running clock, and a sine tone), generated once per machine
+ * into the temporary folder and reused (the packager's playback test makes the same one).
+ */
+export async function testClip(seconds: number): Promise<string> {
+  const dir = join(tmpdir(), 'vigil-playback-test');
+  const path = join(dir, `testsrc2-640x360-${seconds}s-sine-v1.mp4`);
+  if (existsSync(path)) return path;
+  mkdirSync(dir, { recursive: true });
+  const partial = `${path}.${process.pid}.partial.mp4`;
+  const res = spawnSync(
+    'ffmpeg',
+    [
+      ...['-hide_banner', '-v', 'error', '-y'],
+      ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30'],
+      ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+      ...['-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'],
+      ...['-c:a', 'aac', partial],
+    ],
+    { encoding: 'utf8' },
+  );
+  if (res.status !== 0) throw new Error(`ffmpeg failed to make the test clip: ${res.stderr}`);
+  renameSync(partial, path);
+  return path;
 }
 
 /**

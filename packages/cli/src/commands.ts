@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { ParseArgsConfig } from 'node:util';
 import { DEFAULT_TENANT, isIpAddress, mergeWatermarkConfig, normalizeIp } from '@vigil/core';
+import { createDemo } from '@vigil/demo';
 import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
 import {
   DEFAULT_KEY_PERIOD,
@@ -140,7 +141,12 @@ function parseValue(raw: string): unknown {
 
 export const commands: Record<string, Command> = {
   serve: {
-    options: { ...common, port: { type: 'string' }, host: { type: 'string' } },
+    options: {
+      ...common,
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'no-demo': { type: 'boolean' },
+    },
     async run(values) {
       const port = Number(str(values, 'port') ?? process.env.PORT ?? 8080);
       if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -164,6 +170,11 @@ export const commands: Record<string, Command> = {
             : {}),
         },
       });
+      const demo =
+        values['no-demo'] || process.env.VIGIL_DEMO === '0'
+          ? undefined
+          : createDemo({ store, dataDir: settings.dataDir });
+      if (demo) await app.register(demo.routes);
       const address = await app.listen({ port, host });
       out(`Vigil listening on ${address}`);
       out(
@@ -173,6 +184,10 @@ export const commands: Record<string, Command> = {
       if (generatedSecret) {
         out('  Default tenant created. Its viewer-token secret (HS256), shown this once:');
         out(`    ${generatedSecret}`);
+      }
+      if (demo) {
+        out(`  demo: ${address}/demo`);
+        void demo.prepare(address, out);
       }
       let stopping = false;
       const stop = async () => {

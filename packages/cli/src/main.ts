@@ -4,7 +4,7 @@ import { UsageError } from './usage-error.ts';
 
 const USAGE = `vigil <command> [options]
 
-  serve      [--port 8080] [--host 127.0.0.1] [--data ./.vigil]   run the key server and control API
+  serve      [--port 8080] [--host 127.0.0.1] [--data ./.vigil] [--no-demo]   run the key server, control API and /demo
   token      --session <id> --resource <id> --ip <addr> [--ttl 3600] [--sub <user>]   mint a viewer token
   apikey     create [--role admin|operator|readonly] [--name <text>] | list | revoke <prefix>
   ban        --session <id> | --ip <addr> [--reason <text>] [--expires <ISO date>]

@@ -1,0 +1,111 @@
+/// <reference lib="dom" />
+/**
+ * The watermark directive the key server sends with every license, HLS key and heartbeat answer: the
+ * `Vigil-Watermark` header (base64url JSON) or the heartbeat body's `watermark`. The player trusts only
+ * fields of the expected types and keeps its current value for anything else.
+ */
+
+export interface WatermarkBox {
+  /** Percent of the picture, from its left/top edge. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface WatermarkDirective {
+  enabled: boolean;
+  mode: 'text' | 'color';
+  /** Text mode: how often the session id jumps to a new random position. */
+  textIntervalSeconds: number;
+  /** Text mode: opacity of the mark, 0.05..1. */
+  textOpacity: number;
+  /** Colour mode: the box, in percent of the picture. */
+  box: WatermarkBox;
+  /** Colour mode: how long each colour symbol stays on screen. */
+  symbolSeconds: number;
+  /** How often the player calls /v1/heartbeat. */
+  heartbeatSeconds: number;
+  /** What the player does when it detects tampering with the mark. */
+  tamperPolicy: 'report' | 'stop';
+  /** What text mode shows. */
+  sessionId: string;
+  /** Colour mode: the session's 32-bit tag, computed by the server (absent from older servers). */
+  colorTag?: number;
+}
+
+/** What the player assumes until the key server has said otherwise (the server's defaults). */
+export const DEFAULT_DIRECTIVE: WatermarkDirective = {
+  enabled: true,
+  mode: 'text',
+  textIntervalSeconds: 5,
+  textOpacity: 0.6,
+  box: { x: 2, y: 2, width: 4, height: 6 },
+  symbolSeconds: 0.5,
+  heartbeatSeconds: 15,
+  tamperPolicy: 'report',
+  sessionId: '',
+};
+
+const isNum = (v: unknown, min: number, max: number): v is number =>
+  typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;
+
+/** Merges the well-typed fields of `input` into `base`; returns `base` itself when nothing valid came. */
+export function mergeDirective(base: WatermarkDirective, input: unknown): WatermarkDirective {
+  if (typeof input !== 'object' || input === null) return base;
+  const o = input as Record<string, unknown>;
+  const next: WatermarkDirective = { ...base, box: { ...base.box } };
+  if (typeof o.enabled === 'boolean') next.enabled = o.enabled;
+  if (o.mode === 'text' || o.mode === 'color') next.mode = o.mode;
+  if (isNum(o.textIntervalSeconds, 0.1, 86_400)) next.textIntervalSeconds = o.textIntervalSeconds;
+  if (isNum(o.textOpacity, 0, 1)) next.textOpacity = o.textOpacity;
+  if (isNum(o.symbolSeconds, 0.02, 3600)) next.symbolSeconds = o.symbolSeconds;
+  if (isNum(o.heartbeatSeconds, 1, 86_400)) next.heartbeatSeconds = o.heartbeatSeconds;
+  if (o.tamperPolicy === 'report' || o.tamperPolicy === 'stop') next.tamperPolicy = o.tamperPolicy;
+  if (typeof o.sessionId === 'string') next.sessionId = o.sessionId;
+  if (Number.isInteger(o.colorTag) && isNum(o.colorTag, 0, 0xffff_ffff)) next.colorTag = o.colorTag;
+  if (typeof o.box === 'object' && o.box !== null) {
+    const b = o.box as Record<string, unknown>;
+    for (const edge of ['x', 'y', 'width', 'height'] as const) {
+      const v = b[edge];
+      if (isNum(v, 0, 100)) next.box[edge] = v;
+    }
+  }
+  return next;
+}
+
+/** Decodes a `Vigil-Watermark` header value; undefined when it is not base64url JSON. */
+export function decodeDirectiveHeader(value: string | null | undefined): unknown {
+  if (!value) return undefined;
+  try {
+    const b64 = value.trim().replace(/-/g, '+').replace(/_/g, '/');
+    const binary = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when two directives would draw and police the same mark. */
+export function sameDirective(a: WatermarkDirective, b: WatermarkDirective): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** 32-bit FNV-1a of the UTF-8 bytes of `text`. */
+export function fnv1a32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash >>> 0;
+}
+
+/**
+ * The tag colour mode encodes: the server's `colorTag`, or, from a server that does not send one yet,
+ * FNV-1a of the session id (which the server side cannot map back without knowing the session ids).
+ */
+export function colorTagOf(directive: WatermarkDirective): number {
+  return directive.colorTag ?? fnv1a32(directive.sessionId);
+}

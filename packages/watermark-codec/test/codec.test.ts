@@ -150,6 +150,7 @@ describe('decodeSamples', () => {
       assert.equal(result.tag, tag);
       assert.equal(result.symbolErrors, 0);
       assert.equal(result.erasures, 0);
+      assert.ok(result.falseMatchProbability < 1e-15);
       // startedAt: when the first sync symbol with a sample in the capture began.
       const firstShown = options.startSymbol + (samples[0]!.t - options.t0!) / (T * 1000);
       const syncIndex = (Math.floor((firstShown - 1) / L) + 1) * L;
@@ -168,6 +169,7 @@ describe('decodeSamples', () => {
         const result = decodeSamples(capture(shown, oneCycle(rand), rand), { symbolSeconds: T });
         assert.equal(result?.tag, tag, `${k} errors`);
         assert.equal(result.symbolErrors, k);
+        assert.ok(result.falseMatchProbability < 1e-7);
       }
     }
     for (let i = 0; i < 300; i++) {
@@ -457,14 +459,20 @@ describe('restream through ffmpeg', () => {
     return samples;
   }
 
-  /** How much video, from `from` seconds on, the decoder needs to name the tag. */
-  function timeToIdentify(samples: ColourSample[], from: number): number | null {
+  /** How much video, from `from` seconds on, the decoder needs to name the tag (with at most that false-match probability). */
+  function timeToIdentify(samples: ColourSample[], from: number, maxFalse = 1): number | null {
     const first = Math.round(from * FPS);
     for (let n = 8 * FPS; first + n <= samples.length; n += FPS / 5) {
-      if (decodeSamples(samples.slice(first, first + n), { symbolSeconds: T })?.tag === TAG) return n / FPS;
+      const result = decodeSamples(samples.slice(first, first + n), { symbolSeconds: T });
+      if (result && result.tag !== TAG) assert.fail(`wrong tag ${result.tag} from ${from} s + ${n} frames`);
+      if (result && result.falseMatchProbability <= maxFalse) return n / FPS;
     }
     return null;
   }
+  const range = (xs: number[]) => {
+    const s = xs.slice().sort((a, b) => a - b);
+    return `${s[0]}-${s[s.length - 1]} s (median ${s[s.length >> 1]} s)`;
+  };
 
   const variants: [string, Size, number, string][] = [
     ['plain 360p / 300 kbit/s', { w: 640, h: 360 }, 300, ''],
@@ -490,18 +498,22 @@ describe('restream through ffmpeg', () => {
         Math.abs(result.startedAt - (L - START_SYMBOL) * T * 1000) < 60,
         `startedAt ${result.startedAt}`,
       );
-      // Time to identify from 10 starting points spread over the cycle.
-      const times: number[] = [];
+      // Time to identify from 10 starting points spread over the cycle: the first decode (possibly from a
+      // partial cycle, unseen symbols erased), and the first with a false-match probability below 1e-9.
+      const first: number[] = [];
+      const sure: number[] = [];
       for (let from = 0; from + L * T + 1 <= SECONDS; from += 0.9) {
         const time = timeToIdentify(samples, from);
-        assert.ok(time !== null && time <= L * T + 1, `from ${from} s: ${time}`);
-        times.push(time);
+        const sureTime = timeToIdentify(samples, from, 1e-9);
+        assert.ok(time !== null && sureTime !== null && sureTime <= L * T + 1, `from ${from} s: ${sureTime}`);
+        first.push(time);
+        sure.push(sureTime);
       }
-      times.sort((a, b) => a - b);
       t.diagnostic(
         `${name}: ${samples.length} frames, symbol errors ${result.symbolErrors}, erasures ${result.erasures}, ` +
-          `${result.cycles.toFixed(2)} cycles, symbol ${result.symbolMs.toFixed(1)} ms; identified after ` +
-          `${times[0]}-${times[times.length - 1]} s (median ${times[times.length >> 1]} s) from ${times.length} starts`,
+          `${result.cycles.toFixed(2)} cycles, symbol ${result.symbolMs.toFixed(1)} ms, ` +
+          `false-match probability ${result.falseMatchProbability.toExponential(1)}; from ${first.length} starts: ` +
+          `first identified after ${range(first)}, with false-match < 1e-9 after ${range(sure)}`,
       );
     });
   }

@@ -5,6 +5,8 @@ import type { AccessLogEntry, VigilStore } from '@vigil/store';
 
 const MAX_QUEUE = 50_000;
 const MAX_STARTED = 200_000;
+/** Key deliveries of a running session are logged at most this often: the log is per session, not per request. */
+const PROGRESS_INTERVAL_MS = 10_000;
 
 /**
  * Each session's access log: license grants, heartbeats, refusals and player reports. Entries are queued
@@ -14,7 +16,8 @@ const MAX_STARTED = 200_000;
 export class AccessLog {
   #queue: AccessLogEntry[] = [];
   #tags: { tenantId: string; tag: number; sessionId: string; firstSeen: number }[] = [];
-  readonly #started = new Set<string>();
+  /** Sessions this instance has seen, with when their last key delivery was logged. */
+  readonly #started = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
   #flushing: Promise<void> = Promise.resolve();
   /** Entries dropped because the store could not keep up. */
@@ -28,15 +31,21 @@ export class AccessLog {
     this.#timer.unref();
   }
 
-  /** A key was handed out: `streamStart` the first time this instance sees the session. */
+  /**
+   * A key was handed out: `streamStart` the first time this instance sees the session, then a
+   * `streamProgress` at most every PROGRESS_INTERVAL_MS.
+   */
   keyDelivered(claims: ViewerClaims, req: IncomingMessage, ip: string, now: number, kids: number): void {
     const id = `${claims.tenantId}\n${claims.sessionId}`;
-    if (this.#started.has(id)) {
+    const last = this.#started.get(id);
+    if (last !== undefined) {
+      if (now - last < PROGRESS_INTERVAL_MS) return;
+      this.#started.set(id, now);
       this.record(claims, req, ip, 'streamProgress', now, { event: 'license', kids });
       return;
     }
     if (this.#started.size >= MAX_STARTED) this.#started.clear();
-    this.#started.add(id);
+    this.#started.set(id, now);
     this.#tags.push({
       tenantId: claims.tenantId,
       tag: sessionTag(claims.tenantId, claims.sessionId),

@@ -678,6 +678,6 @@ test('errors: wrong key size, missing cbcs IV, already encrypted, non-H.264 vide
   );
   assert.throws(
     () => encryptSegment(seg, { ...r.track, codec: 'hvc1' }, { scheme: 'cenc', key: KEY, kid: KID }),
-    /not implemented/,
+    /supports H.264 video only/,
   );
 });

@@ -151,7 +151,7 @@ export function encryptSegment(segment: Buffer, track: TrackInfo, opts: EncryptS
   let subsamplesOf: ((s: FragmentSample) => Subsample[]) | null = null;
   if (video) {
     if (track.codec !== 'avc1' && track.codec !== 'avc3') {
-      throw new Error(`subsample encryption of '${track.codec}' video is not implemented (H.264 only)`);
+      throw new Error(`subsample encryption supports H.264 video only, not '${track.codec}'`);
     }
     const nalLengthSize = track.nalLengthSize;
     if (!nalLengthSize) throw new Error('an H.264 track needs nalLengthSize (from avcC)');

@@ -9,6 +9,7 @@ import {
   sessionTag,
   type WatermarkConfig,
 } from '@vigil/core';
+import type { ContentKey } from '@vigil/keys';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccessLog } from '../access-log.ts';
 import type { ViewerGate } from '../auth/viewer-gate.ts';
@@ -87,7 +88,7 @@ export async function licenseFor(
   kids: string[],
   now: number,
 ): Promise<ClearKeyLicense> {
-  const entries = [];
+  const keys: ClearKeyLicense['keys'] = [];
   let foreign = false;
   for (const kid of kids) {
     const key = hot.peekContentKey(tenant, kid, now) ?? (await hot.contentKey(tenant, kid, now));
@@ -96,14 +97,22 @@ export async function licenseFor(
       foreign = true;
       continue;
     }
-    entries.push({ kid, key: key.key });
+    let entry = licenseEntries.get(key);
+    if (!entry) {
+      entry = buildClearKeyLicense([{ kid, key: key.key }]).keys[0]!;
+      licenseEntries.set(key, entry);
+    }
+    keys.push(entry);
   }
-  if (entries.length === 0) {
+  if (keys.length === 0) {
     if (foreign) throw new Denial('resource_mismatch', 'the token does not grant keys of this resource');
     throw new Denial('unknown_kid', 'none of the requested key ids is known');
   }
-  return buildClearKeyLicense(entries);
+  return { keys, type: 'temporary' };
 }
+
+/** Each cached content key's license entry, encoded once (the key objects live in HotState). */
+const licenseEntries = new WeakMap<ContentKey, ClearKeyLicense['keys'][number]>();
 
 /** The viewer-facing key server: ClearKey licenses, HLS AES-128 keys, heartbeats. */
 export async function viewerRoutes(app: FastifyInstance, opts: ViewerRoutesOptions): Promise<void> {
@@ -166,10 +175,10 @@ export async function viewerRoutes(app: FastifyInstance, opts: ViewerRoutesOptio
         const license = await licenseFor(hot, tenant, claims.resourceId, kids, now);
         stats.record(tenant.id, 'clearkey', 'granted', now);
         access.keyDelivered(claims, request.raw, ip, now, license.keys.length);
+        stats.observeLatency('clearkey', started);
         reply
           .header(WATERMARK_HEADER, directiveHeader(tenant, claims.sessionId))
           .header('cache-control', 'no-store');
-        stats.observeLatency('clearkey', started);
         return license;
       } catch (err) {
         if (err instanceof Denial) stats.record(tenant.id, 'clearkey', err.reason, now);

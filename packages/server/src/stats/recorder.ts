@@ -7,12 +7,13 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
  */
 export class StatsRecorder {
   readonly registry = new Registry();
-  readonly #pending = new Map<string, StatsRow>();
+  /** tenant → minute → outcome → row, not yet in the store. */
+  #pending = new Map<string, Map<number, Map<string, StatsRow>>>();
   readonly #timer: NodeJS.Timeout;
   /** Counts the Prometheus counter gets at the next scrape: no label hashing on the request path. */
   readonly #unscraped = new Map<
     string,
-    { labels: { tenant: string; endpoint: string; outcome: string }; n: number }
+    Map<string, Map<string, { labels: { tenant: string; endpoint: string; outcome: string }; n: number }>>
   >();
   readonly #latencyLabels = new Map<string, { endpoint: string }>();
   readonly latency: Histogram<'endpoint'>;
@@ -30,7 +31,10 @@ export class StatsRecorder {
       labelNames: ['tenant', 'endpoint', 'outcome'],
       registers: [this.registry],
       collect() {
-        for (const { labels, n } of unscraped.values()) this.inc(labels, n);
+        for (const byEndpoint of unscraped.values()) {
+          for (const byOutcome of byEndpoint.values())
+            for (const { labels, n } of byOutcome.values()) this.inc(labels, n);
+        }
         unscraped.clear();
       },
     });
@@ -48,16 +52,17 @@ export class StatsRecorder {
   /** outcome: `granted` or a denial reason. tenantId undefined: the request proved no tenant. */
   record(tenantId: string | undefined, endpoint: string, outcome: string, now: number): void {
     const tenant = tenantId ?? '';
-    const key = `${tenant}\n${endpoint}\n${outcome}`;
-    const count = this.#unscraped.get(key);
+    // Nested maps: no key string is built per request.
+    const counter = leaf(leaf(this.#unscraped, tenant), endpoint);
+    const count = counter.get(outcome);
     if (count) count.n++;
-    else this.#unscraped.set(key, { labels: { tenant, endpoint, outcome }, n: 1 });
+    else counter.set(outcome, { labels: { tenant, endpoint, outcome }, n: 1 });
     if (tenantId === undefined) return;
     const minute = now - (now % 60_000);
-    const id = `${tenantId}\n${minute}\n${outcome}`;
-    const row = this.#pending.get(id);
+    const rows = leaf(leaf(this.#pending, tenantId), minute);
+    const row = rows.get(outcome);
     if (row) row.count++;
-    else this.#pending.set(id, { tenantId, minute, outcome, count: 1 });
+    else rows.set(outcome, { tenantId, minute, outcome, count: 1 });
   }
 
   /** Adds the time since `startedAt` (a performance.now() reading) to the latency histogram. */
@@ -74,16 +79,19 @@ export class StatsRecorder {
   flush(): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
       if (this.#pending.size === 0) return;
-      const rows = [...this.#pending.values()];
-      this.#pending.clear();
+      const pending = this.#pending;
+      this.#pending = new Map();
+      const rows = [...pending.values()].flatMap((byMinute) =>
+        [...byMinute.values()].flatMap((m) => [...m.values()]),
+      );
       try {
         await this.store.addStats(rows);
       } catch {
         for (const r of rows) {
-          const id = `${r.tenantId}\n${r.minute}\n${r.outcome}`;
-          const row = this.#pending.get(id);
+          const bucket = leaf(leaf(this.#pending, r.tenantId), r.minute);
+          const row = bucket.get(r.outcome);
           if (row) row.count += r.count;
-          else this.#pending.set(id, r);
+          else bucket.set(r.outcome, r);
         }
       }
     });
@@ -94,4 +102,14 @@ export class StatsRecorder {
     clearInterval(this.#timer);
     await this.flush();
   }
+}
+
+/** The map under `key`, created on first use. */
+function leaf<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K): V {
+  let inner = map.get(key);
+  if (!inner) {
+    inner = new Map() as V;
+    map.set(key, inner);
+  }
+  return inner;
 }

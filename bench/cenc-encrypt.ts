@@ -31,15 +31,7 @@ import {
   parseInit,
   type Scheme,
 } from '../packages/packager/src/cenc/index.ts';
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new Error(`${name} must be a positive number, not "${raw}"`);
-  return value;
-}
+import { envNumber } from './common.ts';
 
 const SECONDS = envNumber('BENCH_SECONDS', 1.5);
 const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 3));

@@ -12,20 +12,12 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon, { type Instance } from 'autocannon';
+import { envNumber, median } from './common.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const VIGIL_BIN = join(ROOT, 'packages/cli/bin/vigil.mjs');
 const BARE_SERVER = join(import.meta.dirname, 'bare-server.ts');
 const RESULTS_DIR = join(import.meta.dirname, 'results');
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new Error(`${name} must be a positive number, not "${raw}"`);
-  return value;
-}
 
 const SECONDS = envNumber('BENCH_SECONDS', 5);
 const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 3));
@@ -266,12 +258,6 @@ const COLUMNS: [string, number, (r: Run) => string][] = [
 const row = (cells: string[]) => cells.map((c, i) => c.padStart(COLUMNS[i]![1])).join('  ');
 const printHeader = () => console.log(row(COLUMNS.map(([h]) => h)));
 const printRun = (r: Run) => console.log(row(COLUMNS.map(([, , f]) => f(r))));
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function summarize(runs: Run[]) {
   const of = (t: Target['name']) => runs.filter((r) => r.target === t);

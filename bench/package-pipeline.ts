@@ -24,19 +24,11 @@ import {
   posterArgs,
   type TranscodeSettings,
 } from '../packages/packager/src/pipeline/transcode.ts';
+import { envNumber, median } from './common.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const RUNNER = join(import.meta.dirname, 'package-runner.ts');
 const RESULTS_DIR = join(import.meta.dirname, 'results');
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new Error(`${name} must be a positive number, not "${raw}"`);
-  return value;
-}
 
 const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 3));
 const SOURCE_SECONDS = envNumber('BENCH_SOURCE_SECONDS', 30);
@@ -307,12 +299,6 @@ async function bareFor(input: string): Promise<Bare> {
 
 // ---------------------------------------------------------------------------------------------------
 // Report
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 const f2 = (x: number | undefined) => (x === undefined ? '' : x.toFixed(2));

@@ -33,7 +33,7 @@ export { buildCmafMasterPlaylist, buildCmafMediaPlaylist } from './manifest/hls.
 export { PackagerError, type PackagerErrorCode } from './pipeline/errors.ts';
 export { chooseRenditions, DEFAULT_LADDER, type Rung, type VideoRendition } from './pipeline/ladder.ts';
 export * from './pipeline/layout.ts';
-export { clearInit, parseBoxes, readFragmentTiming, readInit, tencKid } from './pipeline/mp4.ts';
+export { clearInit, readFragmentTiming, readInit, tencKid } from './pipeline/mp4.ts';
 export {
   DEFAULT_KEY_PERIOD,
   DEFAULT_LICENSE_URL_BASE,

@@ -29,11 +29,11 @@ import {
   PackagerError,
   type PackageSummary,
   packageMedia,
-  parseBoxes,
   parseCpixKeys,
   spekeKeySource,
   verifyPackage,
 } from '../src/index.ts';
+import { mustFind, readBoxes } from '../src/isobmff/box.ts';
 
 const SEGMENT = 2;
 const KEY_PERIOD = 2;
@@ -157,7 +157,10 @@ async function pool<T>(items: T[], size: number, fn: (item: T) => Promise<void>)
   await Promise.all(Array.from({ length: size }, worker));
 }
 
-const mdat = (segment: Buffer) => parseBoxes(segment).find((b) => b.type === 'mdat')!.payload;
+const mdat = (segment: Buffer) => {
+  const box = mustFind(readBoxes(segment), 'mdat', 'segment');
+  return segment.subarray(box.payload, box.end);
+};
 
 /** Every URI line and URI="…" attribute of an HLS playlist, resolved against its folder. */
 function playlistUris(text: string): string[] {

@@ -5,8 +5,7 @@
  * each through at least two key rotations. One clip, one package, one browser for the file.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +22,7 @@ import {
   startHlsjs,
   startShaka,
   startStaticServer,
+  testClip,
   videoScreenshot,
   waitForMediaTime,
 } from '../../../test/support/browser.ts';
@@ -43,37 +43,6 @@ const PLAY_TIMEOUT_MS = 150_000;
 const PLAYBACK_RATE = 2;
 const CASE_TIMEOUT_MS = PLAY_TIMEOUT_MS + 60_000;
 const RESOURCE = 'playback-clip';
-const CACHE = join(tmpdir(), 'vigil-playback-test');
-
-function run(bin: string, args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? 1, stderr }));
-  });
-}
-
-/** The source clip (640×360 testsrc2 + a sine tone), generated once per machine and cached. */
-async function sourceClip(): Promise<string> {
-  const path = join(CACHE, `testsrc2-640x360-${CLIP_SECONDS}s-sine-v1.mp4`);
-  if (existsSync(path)) return path;
-  mkdirSync(CACHE, { recursive: true });
-  const partial = `${path}.${process.pid}.partial.mp4`;
-  const res = await run('ffmpeg', [
-    ...['-hide_banner', '-v', 'error', '-y'],
-    ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30'],
-    ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
-    ...['-t', String(CLIP_SECONDS), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'],
-    ...['-c:a', 'aac', partial],
-  ]);
-  assert.equal(res.code, 0, res.stderr);
-  renameSync(partial, path);
-  return path;
-}
 
 /** Granted key requests per endpoint, from the server's Prometheus counter. */
 async function grantedCount(server: TestServer, endpoint: 'clearkey' | 'hls'): Promise<number> {
@@ -105,7 +74,7 @@ describe('playback in headless Chromium with Vigil as the key server', () => {
       launching = launchBrowser();
       launching.catch(() => {});
       summary = await packageMedia({
-        input: await sourceClip(),
+        input: await testClip(CLIP_SECONDS),
         out: join(root, 'package'),
         resourceId: RESOURCE,
         scheme: 'cenc',

@@ -1,95 +1,57 @@
 /**
- * Just enough ISO BMFF for the pipeline: reading the timing and codec of the clear CMAF segments ffmpeg
- * writes, and turning an encrypted init segment back into a clear one (for checks that decode decrypted
- * fragments). Encryption itself is the CENC core's job (../cenc).
+ * What the pipeline reads from ISO BMFF, over the box reader in ../isobmff: the timing and codec of the
+ * clear CMAF segments ffmpeg writes, and an encrypted init segment turned back into a clear one (for
+ * checks that decode decrypted fragments). Encryption itself is the CENC core's job (../cenc).
  */
 
-export interface Box {
-  type: string;
-  /** Leaf payload (after the 8-byte header), or the fixed fields before the children of a container. */
-  payload: Buffer;
-  children?: Box[];
-}
+import {
+  type Box,
+  children,
+  find,
+  findAll,
+  findPath,
+  fourcc,
+  readBoxes,
+  rebuildBox,
+} from '../isobmff/box.ts';
+import {
+  TFHD_BASE_DATA_OFFSET,
+  TFHD_DEFAULT_DURATION,
+  TFHD_SAMPLE_DESCRIPTION_INDEX,
+  TRUN_CTO,
+  TRUN_DATA_OFFSET,
+  TRUN_DURATION,
+  TRUN_FIRST_SAMPLE_FLAGS,
+  TRUN_FLAGS,
+  TRUN_SIZE,
+} from '../isobmff/fragment.ts';
 
-/** Boxes whose payload is only child boxes. */
-const CONTAINERS = new Set([
-  'moov',
-  'trak',
-  'mdia',
-  'minf',
-  'stbl',
-  'dinf',
-  'edts',
-  'mvex',
-  'moof',
-  'traf',
-  'sinf',
-  'schi',
-  'mfra',
-]);
 /** Sample entries: fixed fields, then child boxes. */
 const VISUAL_ENTRIES = new Set(['avc1', 'avc3', 'encv', 'hvc1', 'hev1']);
 const AUDIO_ENTRIES = new Set(['mp4a', 'enca']);
 
-function childOffset(type: string): number | undefined {
-  if (CONTAINERS.has(type)) return 0;
-  if (type === 'stsd') return 8; // full box header + entry_count
+/** Bytes of fixed fields before a sample entry's child boxes, or undefined for an entry type not read here. */
+function entryPrefix(type: string): number | undefined {
   if (VISUAL_ENTRIES.has(type)) return 78;
   if (AUDIO_ENTRIES.has(type)) return 28;
   return undefined;
 }
 
-export function parseBoxes(data: Buffer, start = 0, end = data.length): Box[] {
-  const boxes: Box[] = [];
-  let o = start;
-  while (o + 8 <= end) {
-    let size = data.readUInt32BE(o);
-    const type = data.toString('latin1', o + 4, o + 8);
-    let header = 8;
-    if (size === 1) {
-      if (o + 16 > end) throw new Error(`box "${type}" at ${o} is cut off`);
-      size = Number(data.readBigUInt64BE(o + 8));
-      header = 16;
-    } else if (size === 0) {
-      size = end - o;
-    }
-    if (size < header || o + size > end) throw new Error(`box "${type}" at ${o} overruns its parent`);
-    const bodyStart = o + header;
-    const bodyEnd = o + size;
-    const offset = childOffset(type);
-    if (offset === undefined) {
-      boxes.push({ type, payload: data.subarray(bodyStart, bodyEnd) });
-    } else {
-      boxes.push({
-        type,
-        payload: data.subarray(bodyStart, bodyStart + offset),
-        children: parseBoxes(data, bodyStart + offset, bodyEnd),
-      });
-    }
-    o += size;
-  }
-  if (o !== end) throw new Error(`${end - o} stray bytes after the last box`);
-  return boxes;
+/** The payload of a box (after its header). */
+function body(buf: Buffer, box: Box): Buffer {
+  return buf.subarray(box.payload, box.end);
 }
 
-export function serializeBoxes(boxes: Box[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const box of boxes) {
-    const body = box.children ? Buffer.concat([box.payload, serializeBoxes(box.children)]) : box.payload;
-    const header = Buffer.alloc(8);
-    header.writeUInt32BE(body.length + 8, 0);
-    header.write(box.type, 4, 'latin1');
-    parts.push(header, body);
-  }
-  return Buffer.concat(parts);
+/** The child boxes of a sample entry ([] for an entry type not read here). */
+function entryChildren(buf: Buffer, entry: Box): Box[] {
+  const prefix = entryPrefix(entry.type);
+  return prefix === undefined ? [] : children(buf, entry, prefix);
 }
 
-/** The first box at a slash-separated path ("moov/trak/mdia/mdhd"). */
-export function findBox(boxes: Box[] | undefined, path: string): Box | undefined {
-  const [head, ...rest] = path.split('/');
-  const box = boxes?.find((b) => b.type === head);
-  if (!box || rest.length === 0) return box;
-  return findBox(box.children, rest.join('/'));
+/** The sample entries of the first `stsd` of an init segment. */
+function sampleEntries(buf: Buffer, top: Box[]): Box[] {
+  const stsd = findPath(buf, top, ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stsd'])[0];
+  return stsd ? children(buf, stsd, 8) : [];
 }
 
 export interface InitInfo {
@@ -107,25 +69,16 @@ export interface InitInfo {
   encrypted: boolean;
 }
 
-function sampleEntry(boxes: Box[]): Box {
-  const stsd = findBox(boxes, 'moov/trak/mdia/minf/stbl/stsd');
-  const entry = stsd?.children?.[0];
-  if (!entry) throw new Error('the init segment has no sample description');
-  return entry;
-}
-
-function avcCodec(entry: Box, fourcc: string): string {
-  const avcC = entry.children?.find((b) => b.type === 'avcC');
-  if (!avcC || avcC.payload.length < 4) return fourcc;
+function avcCodec(avcC: Buffer | undefined, fourcc: string): string {
+  if (!avcC || avcC.length < 4) return fourcc;
   const hex = (n: number) => n.toString(16).padStart(2, '0');
-  return `${fourcc}.${hex(avcC.payload[1]!)}${hex(avcC.payload[2]!)}${hex(avcC.payload[3]!)}`;
+  return `${fourcc}.${hex(avcC[1]!)}${hex(avcC[2]!)}${hex(avcC[3]!)}`;
 }
 
 /** mp4a.40.<audio object type>, from the esds DecoderSpecificInfo. */
-function aacCodec(entry: Box): string {
-  const esds = entry.children?.find((b) => b.type === 'esds');
+function aacCodec(esds: Buffer | undefined): string {
   if (!esds) return 'mp4a.40.2';
-  const d = esds.payload;
+  const d = esds;
   let o = 4; // full box header
   const readLen = () => {
     let len = 0;
@@ -161,35 +114,46 @@ function aacCodec(entry: Box): string {
 }
 
 export function readInit(init: Buffer): InitInfo {
-  const boxes = parseBoxes(init);
-  const tkhd = findBox(boxes, 'moov/trak/tkhd');
-  const mdhd = findBox(boxes, 'moov/trak/mdia/mdhd');
-  const hdlr = findBox(boxes, 'moov/trak/mdia/hdlr');
+  const top = readBoxes(init);
+  const first = (path: string) => findPath(init, top, path.split('/'))[0];
+  const tkhd = first('moov/trak/tkhd');
+  const mdhd = first('moov/trak/mdia/mdhd');
+  const hdlr = first('moov/trak/mdia/hdlr');
   if (!tkhd || !mdhd || !hdlr) throw new Error('not an init segment (no tkhd/mdhd/hdlr)');
-  const trackId = tkhd.payload.readUInt32BE(tkhd.payload[0] === 1 ? 20 : 12);
-  const timescale = mdhd.payload.readUInt32BE(mdhd.payload[0] === 1 ? 20 : 12);
-  const handlerType = hdlr.payload.toString('latin1', 8, 12);
+  const trackId = init.readUInt32BE(tkhd.payload + (init[tkhd.payload] === 1 ? 20 : 12));
+  const timescale = init.readUInt32BE(mdhd.payload + (init[mdhd.payload] === 1 ? 20 : 12));
+  const handlerType = fourcc(init, hdlr.payload + 8);
   if (handlerType !== 'vide' && handlerType !== 'soun')
     throw new Error(`unexpected track handler ${handlerType}`);
-  const entry = sampleEntry(boxes);
+  const entry = sampleEntries(init, top)[0];
+  if (!entry) throw new Error('the init segment has no sample description');
+  const entryKids = entryChildren(init, entry);
   const encrypted = entry.type === 'encv' || entry.type === 'enca';
-  const frma = findBox(entry.children, 'sinf/frma');
-  const format = encrypted && frma ? frma.payload.toString('latin1', 0, 4) : entry.type;
-  const trex = findBox(boxes, 'moov/mvex/trex');
+  const frma = findPath(init, entryKids, ['sinf', 'frma'])[0];
+  const format = encrypted && frma ? fourcc(init, frma.payload) : entry.type;
+  const child = (type: string) => {
+    const box = find(entryKids, type);
+    return box && body(init, box);
+  };
+  const trex = first('moov/mvex/trex');
   const info: InitInfo = {
     trackId,
     timescale,
     handler: handlerType,
-    codec: format.startsWith('avc') ? avcCodec(entry, format) : format === 'mp4a' ? aacCodec(entry) : format,
-    defaultSampleDuration: trex ? trex.payload.readUInt32BE(12) : 0,
+    codec: format.startsWith('avc')
+      ? avcCodec(child('avcC'), format)
+      : format === 'mp4a'
+        ? aacCodec(child('esds'))
+        : format,
+    defaultSampleDuration: trex ? init.readUInt32BE(trex.payload + 12) : 0,
     encrypted,
   };
   if (handlerType === 'vide') {
-    info.width = entry.payload.readUInt16BE(24);
-    info.height = entry.payload.readUInt16BE(26);
+    info.width = init.readUInt16BE(entry.payload + 24);
+    info.height = init.readUInt16BE(entry.payload + 26);
   } else {
-    info.channels = entry.payload.readUInt16BE(16);
-    info.sampleRate = entry.payload.readUInt32BE(24) >>> 16;
+    info.channels = init.readUInt16BE(entry.payload + 16);
+    info.sampleRate = init.readUInt32BE(entry.payload + 24) >>> 16;
   }
   return info;
 }
@@ -204,39 +168,38 @@ export interface FragmentTiming {
 
 /** Decode start and duration of a media segment (every moof in it). */
 export function readFragmentTiming(segment: Buffer, defaultSampleDuration = 0): FragmentTiming {
-  const boxes = parseBoxes(segment);
   let start: number | undefined;
   let duration = 0;
   let samples = 0;
-  for (const moof of boxes.filter((b) => b.type === 'moof')) {
-    for (const traf of moof.children?.filter((b) => b.type === 'traf') ?? []) {
-      const tfhd = traf.children?.find((b) => b.type === 'tfhd');
-      const tfdt = traf.children?.find((b) => b.type === 'tfdt');
-      if (!tfhd) throw new Error('a fragment without tfhd');
-      let defaultDuration = defaultSampleDuration;
-      const tfhdFlags = tfhd.payload.readUInt32BE(0) & 0xffffff;
-      let o = 8;
-      if (tfhdFlags & 0x01) o += 8;
-      if (tfhdFlags & 0x02) o += 4;
-      if (tfhdFlags & 0x08) defaultDuration = tfhd.payload.readUInt32BE(o);
-      if (tfdt && start === undefined) {
-        start =
-          tfdt.payload[0] === 1 ? Number(tfdt.payload.readBigUInt64BE(4)) : tfdt.payload.readUInt32BE(4);
+  for (const traf of findPath(segment, readBoxes(segment), ['moof', 'traf'])) {
+    const kids = children(segment, traf);
+    const tfhd = find(kids, 'tfhd');
+    const tfdt = find(kids, 'tfdt');
+    if (!tfhd) throw new Error('a fragment without tfhd');
+    let defaultDuration = defaultSampleDuration;
+    const h = body(segment, tfhd);
+    const tfhdFlags = h.readUInt32BE(0) & 0xffffff;
+    let o = 8;
+    if (tfhdFlags & TFHD_BASE_DATA_OFFSET) o += 8;
+    if (tfhdFlags & TFHD_SAMPLE_DESCRIPTION_INDEX) o += 4;
+    if (tfhdFlags & TFHD_DEFAULT_DURATION) defaultDuration = h.readUInt32BE(o);
+    if (tfdt && start === undefined) {
+      const t = body(segment, tfdt);
+      start = t[0] === 1 ? Number(t.readBigUInt64BE(4)) : t.readUInt32BE(4);
+    }
+    for (const trun of findAll(kids, 'trun')) {
+      const p = body(segment, trun);
+      const flags = p.readUInt32BE(0) & 0xffffff;
+      const count = p.readUInt32BE(4);
+      let q = 8;
+      if (flags & TRUN_DATA_OFFSET) q += 4;
+      if (flags & TRUN_FIRST_SAMPLE_FLAGS) q += 4;
+      const per = [TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS, TRUN_CTO].filter((f) => flags & f).length * 4;
+      for (let i = 0; i < count; i++) {
+        duration += flags & TRUN_DURATION ? p.readUInt32BE(q) : defaultDuration;
+        q += per;
       }
-      for (const trun of traf.children?.filter((b) => b.type === 'trun') ?? []) {
-        const p = trun.payload;
-        const flags = p.readUInt32BE(0) & 0xffffff;
-        const count = p.readUInt32BE(4);
-        let q = 8;
-        if (flags & 0x01) q += 4;
-        if (flags & 0x04) q += 4;
-        const per = [0x100, 0x200, 0x400, 0x800].filter((f) => flags & f).length * 4;
-        for (let i = 0; i < count; i++) {
-          duration += flags & 0x100 ? p.readUInt32BE(q) : defaultDuration;
-          q += per;
-        }
-        samples += count;
-      }
+      samples += count;
     }
   }
   if (start === undefined) throw new Error('a fragment without tfdt');
@@ -245,13 +208,37 @@ export function readFragmentTiming(segment: Buffer, defaultSampleDuration = 0): 
 
 /** The default_KID of an encrypted init segment's `tenc` (32 hex digits), or undefined for a clear one. */
 export function tencKid(init: Buffer): string | undefined {
-  const boxes = parseBoxes(init);
-  const stsd = findBox(boxes, 'moov/trak/mdia/minf/stbl/stsd');
-  for (const entry of stsd?.children ?? []) {
-    const tenc = findBox(entry.children, 'sinf/schi/tenc');
-    if (tenc && tenc.payload.length >= 24) return tenc.payload.toString('hex', 8, 24);
+  for (const entry of sampleEntries(init, readBoxes(init))) {
+    const tenc = findPath(init, entryChildren(init, entry), ['sinf', 'schi', 'tenc'])[0];
+    if (tenc && tenc.end - tenc.payload >= 24)
+      return init.toString('hex', tenc.payload + 8, tenc.payload + 24);
   }
   return undefined;
+}
+
+/** Containers on the way from the top of an init segment to its sample descriptions. */
+const TO_STSD = new Set(['moov', 'trak', 'mdia', 'minf', 'stbl']);
+
+/** `box` re-serialised with `pssh` dropped from `moov` and every protected sample entry made clear. */
+function clearBox(buf: Buffer, box: Box): Buffer {
+  const prefix = entryPrefix(box.type);
+  const skip = TO_STSD.has(box.type) ? 0 : box.type === 'stsd' ? 8 : prefix;
+  if (skip === undefined) return buf.subarray(box.start, box.end);
+  let kids = children(buf, box, skip);
+  let type = box.type;
+  if (box.type === 'moov') kids = kids.filter((b) => b.type !== 'pssh');
+  const frma = prefix === undefined ? undefined : findPath(buf, kids, ['sinf', 'frma'])[0];
+  if (frma) {
+    type = fourcc(buf, frma.payload);
+    kids = kids.filter((b) => b.type !== 'sinf');
+  }
+  return rebuildBox(
+    buf,
+    box,
+    skip,
+    kids.map((b) => clearBox(buf, b)),
+    type,
+  );
 }
 
 /**
@@ -259,16 +246,7 @@ export function tencKid(init: Buffer): string | undefined {
  * `frma`), `sinf` and every `pssh` go. Decrypted fragments decode against it.
  */
 export function clearInit(encryptedInit: Buffer): Buffer {
-  const boxes = parseBoxes(encryptedInit);
-  const moov = boxes.find((b) => b.type === 'moov');
-  if (!moov?.children) throw new Error('not an init segment (no moov)');
-  moov.children = moov.children.filter((b) => b.type !== 'pssh');
-  const stsd = findBox(boxes, 'moov/trak/mdia/minf/stbl/stsd');
-  for (const entry of stsd?.children ?? []) {
-    const frma = findBox(entry.children, 'sinf/frma');
-    if (!frma) continue;
-    entry.type = frma.payload.toString('latin1', 0, 4);
-    entry.children = entry.children?.filter((b) => b.type !== 'sinf');
-  }
-  return serializeBoxes(boxes);
+  const top = readBoxes(encryptedInit);
+  if (!find(top, 'moov')) throw new Error('not an init segment (no moov)');
+  return Buffer.concat(top.map((box) => clearBox(encryptedInit, box)));
 }

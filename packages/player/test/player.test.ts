@@ -499,6 +499,16 @@ describe('the Vigil video.js plugin in headless Chromium', () => {
           assert.ok(after.rect && after.rect.width > 0, 'the restored mark has a size');
         }
         console.log(`# restored and reported: ${timings.join(', ')}`);
+        // The reports reached the server: the session's access log has each of them.
+        const logged = await call(
+          `${server.url}/v1/access-logs?sessionId=${s.sessionId}&action=suspiciousActivity&limit=1000`,
+          { token: server.apiKey },
+        );
+        assert.equal(logged.status, 200);
+        const checks = new Set(
+          logged.body.entries.map((e: { metadata: { check: string } }) => e.metadata.check),
+        );
+        for (const a of ATTACKS) assert.ok(checks.has(a.check), `the server logged no ${a.check} report`);
         // The mark stays over the cover; the old hosts are gone.
         assert.equal(await s.page.evaluate(() => document.querySelectorAll('#cover').length), 1);
         assert.ok(await markOnTop(s.page));

@@ -13,7 +13,7 @@ export interface SampleState {
 }
 
 /**
- * Makes the demo's protected sample once per data folder: a 60 s test pattern with a tone and a clock,
+ * Makes the demo's protected sample once per data folder: a 60 s test pattern (with its clock) and a tone,
  * packaged with rotating keys (a new key every 6 s) into `<data>/demo/sample`, keys in the store.
  */
 export async function prepareSample(opts: {
@@ -33,56 +33,11 @@ export async function prepareSample(opts: {
   try {
     await mkdir(dir, { recursive: true });
     const source = join(dir, 'source.mp4');
-    await ffmpeg([
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=854x480:rate=25',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:sample_rate=48000',
-      '-t',
-      '60',
-      '-vf',
-      "drawtext=text='%{pts\\:hms}':x=20:y=20:fontsize=28:fontcolor=white:box=1:boxcolor=black@0.5",
-      '-c:v',
-      'libx264',
-      '-preset',
-      'veryfast',
-      '-pix_fmt',
-      'yuv420p',
-      '-c:a',
-      'aac',
-      '-b:a',
-      '96k',
-      source,
-    ]).catch(() =>
-      // drawtext needs fontconfig fonts; without them, the pattern alone.
-      ffmpeg([
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=854x480:rate=25',
-        '-f',
-        'lavfi',
-        '-i',
-        'sine=frequency=440:sample_rate=48000',
-        '-t',
-        '60',
-        '-c:v',
-        'libx264',
-        '-preset',
-        'veryfast',
-        '-pix_fmt',
-        'yuv420p',
-        '-c:a',
-        'aac',
-        source,
-      ]),
-    );
+    // testsrc2 draws its own running clock, so a viewer sees the picture move.
+    const input =
+      '-f lavfi -i testsrc2=size=854x480:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000';
+    const encode = '-t 60 -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 96k';
+    await ffmpeg(['-y', ...input.split(' '), ...encode.split(' '), source]);
     await packageMedia({
       input: source,
       out,

@@ -5,47 +5,26 @@
  * fields of the expected types and keeps its current value for anything else.
  */
 
-export interface WatermarkBox {
-  /** Percent of the picture, from its left/top edge. */
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
+// Only the browser-safe watermark module of the core: the directive's shape and the server's defaults.
+import {
+  DEFAULT_WATERMARK,
+  type WatermarkDirective as ServerDirective,
+  type WatermarkConfig,
+} from '@vigil/core/watermark';
 
-export interface WatermarkDirective {
-  enabled: boolean;
-  mode: 'text' | 'color';
-  /** Text mode: how often the session id jumps to a new random position. */
-  textIntervalSeconds: number;
-  /** Text mode: opacity of the mark, 0.05..1. */
-  textOpacity: number;
-  /** Colour mode: the box, in percent of the picture. */
-  box: WatermarkBox;
-  /** Colour mode: how long each colour symbol stays on screen. */
-  symbolSeconds: number;
-  /** How often the player calls /v1/heartbeat. */
-  heartbeatSeconds: number;
-  /** What the player does when it detects tampering with the mark. */
-  tamperPolicy: 'report' | 'stop';
-  /** What text mode shows. */
-  sessionId: string;
-  /** Colour mode: the session's 32-bit tag, computed by the server (absent from older servers). */
+/** The colour box, in percent of the picture. */
+export type WatermarkBox = WatermarkConfig['box'];
+
+/** The server's directive; `colorTag` may be absent when talking to an older server. */
+export interface WatermarkDirective extends Omit<ServerDirective, 'colorTag'> {
   colorTag?: number;
 }
 
 /** What the player assumes until the key server has said otherwise (the server's defaults). */
-export const DEFAULT_DIRECTIVE: WatermarkDirective = {
-  enabled: true,
-  mode: 'text',
-  textIntervalSeconds: 5,
-  textOpacity: 0.6,
-  box: { x: 2, y: 2, width: 4, height: 6 },
-  symbolSeconds: 0.5,
-  heartbeatSeconds: 15,
-  tamperPolicy: 'report',
-  sessionId: '',
-};
+export const DEFAULT_DIRECTIVE: WatermarkDirective = (() => {
+  const { legacyOptions: _legacy, ...defaults } = DEFAULT_WATERMARK;
+  return { ...defaults, box: { ...defaults.box }, sessionId: '' };
+})();
 
 const isNum = (v: unknown, min: number, max: number): v is number =>
   typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max;

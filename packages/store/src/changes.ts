@@ -1,7 +1,7 @@
 /** What changed, so caches can drop exactly that. `*` means "anything, reload all". */
 export interface Change {
   tenantId: string | '*';
-  topic: 'tenant' | 'apikey' | 'key' | 'config' | 'ban' | '*';
+  topic: 'tenant' | 'apikey' | 'key' | 'config' | 'ban' | 'live' | '*';
 }
 
 /**

@@ -123,6 +123,24 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_live_channels': {
+    async up(db: Kysely<unknown>) {
+      // A channel's settings and the state an operator asked for (`desired`); the running state is
+      // reported by the instance that runs it (`status`, JSON), so `vigil live status` can read it.
+      await db.schema
+        .createTable('live_channels')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('resource_id', 'text', (c) => c.notNull())
+        .addColumn('settings', 'text', (c) => c.notNull())
+        .addColumn('desired', 'text', (c) => c.notNull())
+        .addColumn('status', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('live_channels_pk', ['tenant_id', 'id'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -66,4 +66,14 @@ export interface Database {
   };
   session_tags: { tenant_id: string; tag: number; session_id: string; first_seen: number };
   stats_minutes: { tenant_id: string; minute: number; outcome: string; count: number };
+  live_channels: {
+    tenant_id: string;
+    id: string;
+    resource_id: string;
+    settings: string;
+    desired: string;
+    status: string | null;
+    created_at: number;
+    updated_at: number;
+  };
 }

@@ -60,6 +60,20 @@ export interface AccessLogQuery {
   limit: number;
 }
 
+export type LiveDesired = 'running' | 'stopped';
+
+/** A live channel as stored: settings are the live package's, kept opaque here. */
+export interface LiveChannelRecord {
+  tenantId: string;
+  id: string;
+  resourceId: string;
+  settings: Record<string, unknown>;
+  desired: LiveDesired;
+  status: Record<string, unknown> | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface StatsRow {
   tenantId: string;
   minute: number;
@@ -397,6 +411,18 @@ export class VigilStore {
     return n;
   }
 
+  /** Deletes a resource's keys (a stopped live channel's): the key server stops answering for them. */
+  async deleteResourceKeys(tenantId: string, resourceId: string): Promise<number> {
+    const result = await this.db
+      .deleteFrom('content_keys')
+      .where('tenant_id', '=', tenantId)
+      .where('resource_id', '=', resourceId)
+      .executeTakeFirst();
+    const n = Number(result.numDeletedRows);
+    if (n > 0) await this.publish(tenantId, 'key');
+    return n;
+  }
+
   private contentKeyFromRow(row: Database['content_keys']): ContentKey {
     return {
       tenantId: row.tenant_id,
@@ -663,6 +689,97 @@ export class VigilStore {
       count: Number(r.count),
     }));
   }
+
+  // ---- live channels
+
+  /** Creates a channel or replaces its settings; its desired state is set as given. */
+  async putLiveChannel(input: Omit<LiveChannelRecord, 'status' | 'createdAt' | 'updatedAt'>): Promise<void> {
+    const now = Date.now();
+    const settings = JSON.stringify(input.settings);
+    await this.db
+      .insertInto('live_channels')
+      .values({
+        tenant_id: input.tenantId,
+        id: input.id,
+        resource_id: input.resourceId,
+        settings,
+        desired: input.desired,
+        status: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(['tenant_id', 'id'])
+          .doUpdateSet({ resource_id: input.resourceId, settings, desired: input.desired, updated_at: now }),
+      )
+      .execute();
+    await this.publish(input.tenantId, 'live');
+  }
+
+  async getLiveChannel(tenantId: string, id: string): Promise<LiveChannelRecord | undefined> {
+    const row = await this.db
+      .selectFrom('live_channels')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? liveChannelFromRow(row) : undefined;
+  }
+
+  /** One tenant's channels, or every tenant's (for the instance that runs them). */
+  async listLiveChannels(tenantId?: string): Promise<LiveChannelRecord[]> {
+    let q = this.db.selectFrom('live_channels').selectAll();
+    if (tenantId !== undefined) q = q.where('tenant_id', '=', tenantId);
+    const rows = await q.orderBy('tenant_id').orderBy('id').execute();
+    return rows.map(liveChannelFromRow);
+  }
+
+  async setLiveChannelDesired(tenantId: string, id: string, desired: LiveDesired): Promise<boolean> {
+    const result = await this.db
+      .updateTable('live_channels')
+      .set({ desired, updated_at: Date.now() })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    const changed = Number(result.numUpdatedRows) > 0;
+    if (changed) await this.publish(tenantId, 'live');
+    return changed;
+  }
+
+  /** The running instance's report (no change is published: readers poll it). */
+  async setLiveChannelStatus(tenantId: string, id: string, status: Record<string, unknown>): Promise<void> {
+    await this.db
+      .updateTable('live_channels')
+      .set({ status: JSON.stringify(status) })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async deleteLiveChannel(tenantId: string, id: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('live_channels')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    const deleted = Number(result.numDeletedRows) > 0;
+    if (deleted) await this.publish(tenantId, 'live');
+    return deleted;
+  }
+}
+
+function liveChannelFromRow(row: Database['live_channels']): LiveChannelRecord {
+  return {
+    tenantId: row.tenant_id,
+    id: row.id,
+    resourceId: row.resource_id,
+    settings: JSON.parse(row.settings) as Record<string, unknown>,
+    desired: row.desired as LiveDesired,
+    status: row.status === null ? null : (JSON.parse(row.status) as Record<string, unknown>),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
 }
 
 function apiKeyFromRow(row: Database['api_keys']): ApiKeyRecord {

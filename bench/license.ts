@@ -4,6 +4,7 @@
  *
  *   npm run bench:license            BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_WARMUP_SECONDS=2
  *                                    BENCH_CONNECTIONS=64 BENCH_PROFILE=1 (--cpu-prof on the vigil child)
+ *                                    BENCH_NODE_ARGS='--trace-gc' (more node flags, both children)
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -24,6 +25,8 @@ const ROUNDS = Math.round(envNumber('BENCH_ROUNDS', 3));
 const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 2);
 const CONNECTIONS = Math.round(envNumber('BENCH_CONNECTIONS', 64));
 const PROFILE = process.env.BENCH_PROFILE === '1';
+/** Extra node flags for both servers, e.g. `--trace-gc` or `--heap-prof`. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const GOALS = { ratio: 0.6, p99Ms: 10 };
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
@@ -330,7 +333,7 @@ async function main(): Promise<void> {
       delete env[name];
     }
     const profileDir = join(RESULTS_DIR, 'profiles');
-    const nodeArgs = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+    const nodeArgs = [...NODE_ARGS, ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [])];
     if (PROFILE) mkdirSync(profileDir, { recursive: true });
 
     const vigil = await startServer(
@@ -345,7 +348,7 @@ async function main(): Promise<void> {
 
     const bareServer = await startServer(
       'bare fastify',
-      ['--import', 'tsx', BARE_SERVER],
+      [...NODE_ARGS, '--import', 'tsx', BARE_SERVER],
       { ...env, BARE_BODY: licenseBody },
       /bare listening on (\S+)/,
     );
@@ -416,6 +419,14 @@ async function main(): Promise<void> {
     };
     writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`\nresults: ${file}`);
+    if (NODE_ARGS.length > 0) {
+      // What the flags made the servers print (e.g. --trace-gc lines).
+      for (const server of servers) {
+        const log = file.replace(/\.json$/, `-${server.name.replace(/\W+/g, '-')}.log`);
+        writeFileSync(log, server.output());
+        console.log(`${server.name} output: ${log}`);
+      }
+    }
   } finally {
     await stopAll(servers);
     process.off('SIGINT', onSigint);

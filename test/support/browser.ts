@@ -545,8 +545,12 @@ export async function startVideojs(page: Page, opts: VideojsStart): Promise<void
     }
     player.vigil({ server: o.server, token: o.token, ...o.vigil });
     const type =
-      o.type ?? (o.manifestUrl.endsWith('.mpd') ? 'application/dash+xml' : 'application/x-mpegURL');
-    player.src({ src: o.manifestUrl, type });
+      o.type ??
+      (new URL(o.manifestUrl || 'x:', location.href).pathname.endsWith('.mpd')
+        ? 'application/dash+xml'
+        : 'application/x-mpegURL');
+    // No manifest URL: the plugin sets the source (its `src` option).
+    if (o.manifestUrl) player.src({ src: o.manifestUrl, type });
     player.one('loadedmetadata', () => player.playbackRate(o.playbackRate ?? 1));
     const played = player.play();
     if (played && typeof played.catch === 'function') played.catch(() => {});

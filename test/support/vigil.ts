@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { LiveManager } from '@vigil/live';
 import { buildApp, ensureDefaultTenant, openStore, type ServerConfig, seedApiKey } from '@vigil/server';
 import type { VigilStore } from '@vigil/store';
 import { SignJWT } from 'jose';
@@ -34,6 +35,7 @@ export interface TestServer {
   secret: string;
   /** A platform API key of the default tenant. */
   apiKey: string;
+  live?: LiveManager | undefined;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,8 @@ export interface StartOptions {
   pgSchema?: string;
   masterKey?: string;
   config?: Partial<ServerConfig>;
+  /** Run live channels here (origin in `<dataDir>/origin`), restarting ffmpeg after `minBackoffMs`. */
+  live?: { minBackoffMs?: number };
 }
 
 /** Starts Vigil in this process on 127.0.0.1 and a random port. */
@@ -61,14 +65,32 @@ export async function startVigil(opts: StartOptions = {}): Promise<TestServer> {
   });
   await ensureDefaultTenant(store, secret);
   await seedApiKey(store, apiKey);
-  const app = await buildApp({ store, config: { statsFlushMs: 200, ...opts.config } });
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  let url = '';
+  const live = opts.live
+    ? new LiveManager({
+        store,
+        originRoot: join(dataDir, 'origin'),
+        workRoot: join(dataDir, 'live-work'),
+        keyServerUrl: () => url,
+        minBackoffMs: opts.live.minBackoffMs,
+        statusIntervalMs: 1000,
+      })
+    : undefined;
+  const app = await buildApp({
+    store,
+    live,
+    config: { statsFlushMs: 200, originRoot: join(dataDir, 'origin'), ...opts.config },
+  });
+  url = await app.listen({ port: 0, host: '127.0.0.1' });
+  await live?.start();
   return {
     url,
     store,
     secret,
     apiKey,
+    live,
     async close() {
+      await live?.close();
       await app.close();
       await store.close();
       if (ownDir) rmSync(dataDir, { recursive: true, force: true });

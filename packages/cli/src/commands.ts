@@ -1,8 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { DEFAULT_TENANT, isIpAddress, mergeWatermarkConfig, normalizeIp } from '@vigil/core';
 import { createDemo } from '@vigil/demo';
 import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
+import { defineChannel, inputFromText, LiveManager, LiveSettingsError } from '@vigil/live';
 import {
   DEFAULT_KEY_PERIOD,
   DEFAULT_SEGMENT_DURATION,
@@ -23,8 +25,10 @@ import {
 import {
   buildApp,
   ensureDefaultTenant,
+  issueDelivery,
   openStore,
   seedApiKey,
+  signedOriginUrl,
   startPurger,
   storeSettingsFromEnv,
 } from '@vigil/server';
@@ -139,6 +143,42 @@ function parseValue(raw: string): unknown {
   return raw;
 }
 
+/** `360:800k,180:250k` → ladder rungs. */
+function parseLadder(text: string): { height: number; bitrate: number }[] {
+  return text.split(',').map((part) => {
+    const m = /^(\d+)p?:(\d+(?:\.\d+)?)([km]?)$/i.exec(part.trim());
+    if (!m) throw new UsageError('--ladder takes <height>:<bitrate>[k|m],... e.g. 360:800k,180:250k');
+    const unit = m[3]?.toLowerCase() === 'm' ? 1e6 : m[3]?.toLowerCase() === 'k' ? 1e3 : 1;
+    return { height: Number(m[1]), bitrate: Math.round(Number(m[2]) * unit) };
+  });
+}
+
+function liveStatusLines(c: {
+  id: string;
+  resourceId: string;
+  tenantId: string;
+  desired: string;
+  status: Record<string, unknown> | null;
+}): string[] {
+  const st = (c.status ?? {}) as Record<string, unknown>;
+  const enc = (st.encoder ?? {}) as Record<string, unknown>;
+  const at = typeof st.at === 'number' ? `${Math.round((Date.now() - st.at) / 1000)} s ago` : 'never';
+  const lines = [
+    `${c.id}  resource ${c.resourceId}  desired ${c.desired}  state ${String(st.state ?? 'unknown')} (reported ${at})`,
+  ];
+  if (st.state && st.state !== 'stopped') {
+    lines.push(
+      `  encoder ${String(enc.state ?? '?')} pid ${String(enc.pid ?? '-')} run ${String(enc.run ?? '-')} restarts ${String(enc.restarts ?? 0)}`,
+      `  segments ${String(st.segmentsPublished ?? 0)}  last #${String(st.lastSequence ?? '-')}  edge lag ${st.edgeLagMs === undefined ? '-' : `${st.edgeLagMs} ms`}  key period ${String(st.keyPeriod ?? '-')}  ${st.processingMsAvg === undefined ? '' : `${st.processingMsAvg} ms/segment`}`,
+    );
+  }
+  if (st.lastError) lines.push(`  last error: ${String(st.lastError)}`);
+  lines.push(
+    `  manifests /origin/${c.tenantId}/${c.resourceId}/manifest.mpd  /origin/${c.tenantId}/${c.resourceId}/master.m3u8`,
+  );
+  return lines;
+}
+
 export const commands: Record<string, Command> = {
   serve: {
     options: {
@@ -157,8 +197,21 @@ export const commands: Record<string, Command> = {
       const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
       await seedApiKey(store, process.env.VIGIL_API_KEY);
       const stopPurger = startPurger(store);
+      // Live channels run on this instance unless VIGIL_LIVE=0 (with PostgreSQL, let one instance run them).
+      let publicBase = '';
+      const live =
+        process.env.VIGIL_LIVE === '0'
+          ? undefined
+          : new LiveManager({
+              store,
+              originRoot: join(settings.dataDir, 'origin'),
+              workRoot: join(settings.dataDir, 'live-work'),
+              keyServerUrl: () => publicBase,
+              log: { warn: (msg) => process.stderr.write(`${msg}\n`) },
+            });
       const app = await buildApp({
         store,
+        live,
         logLevel: process.env.VIGIL_LOG_LEVEL ?? 'warn',
         config: {
           trustedProxies: (process.env.VIGIL_TRUSTED_PROXIES ?? '')
@@ -168,14 +221,16 @@ export const commands: Record<string, Command> = {
           ...(process.env.VIGIL_COMPAT_BASE_PATH
             ? { compatBasePath: process.env.VIGIL_COMPAT_BASE_PATH }
             : {}),
+          // Live channels and published packages, served with signed delivery as /origin/<tenant>/...
+          originRoot: join(settings.dataDir, 'origin'),
         },
       });
       const demo =
-        values['no-demo'] || process.env.VIGIL_DEMO === '0'
-          ? undefined
-          : createDemo({ store, dataDir: settings.dataDir });
+        values['no-demo'] || process.env.VIGIL_DEMO === '0' ? undefined : createDemo({ store, live });
       if (demo) await app.register(demo.routes);
       const address = await app.listen({ port, host });
+      publicBase = process.env.VIGIL_PUBLIC_URL ?? address;
+      if (live) await live.start();
       out(`Vigil listening on ${address}`);
       out(
         `  store: ${settings.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded, in ${settings.dataDir}`}`,
@@ -187,19 +242,92 @@ export const commands: Record<string, Command> = {
       }
       if (demo) {
         out(`  demo: ${address}/demo`);
-        void demo.prepare(address, out);
+        await demo.prepare(out);
       }
       let stopping = false;
       const stop = async () => {
         if (stopping) return;
         stopping = true;
         stopPurger();
+        await live?.close();
         await app.close();
         await store.close();
         process.exit(0);
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+    },
+  },
+
+  live: {
+    options: {
+      ...common,
+      input: { type: 'string' },
+      resource: { type: 'string' },
+      'key-period': { type: 'string' },
+      'segment-duration': { type: 'string' },
+      window: { type: 'string' },
+      ladder: { type: 'string' },
+      preset: { type: 'string' },
+      'no-loop': { type: 'boolean' },
+    },
+    async run(values, [action, id]) {
+      const usage = 'usage: vigil live start|stop|status|delete [<channel id>] (see vigil --help)';
+      if (!action || !['start', 'stop', 'status', 'delete'].includes(action)) throw new UsageError(usage);
+      if (action !== 'status' && !id) throw new UsageError(usage);
+      await withStore(values, async (store, tenantId) => {
+        if (action === 'status') {
+          const channels = id
+            ? [await store.getLiveChannel(tenantId, id)].filter((c) => c !== undefined)
+            : await store.listLiveChannels(tenantId);
+          if (id && channels.length === 0) throw new Error(`no live channel "${id}"`);
+          if (channels.length === 0) out('no live channels');
+          for (const c of channels) for (const line of liveStatusLines(c)) out(line);
+          return;
+        }
+        const existing = await store.getLiveChannel(tenantId, id!);
+        if (action === 'stop' || action === 'delete') {
+          if (!existing) throw new Error(`no live channel "${id}"`);
+          if (action === 'stop') await store.setLiveChannelDesired(tenantId, id!, 'stopped');
+          else await store.deleteLiveChannel(tenantId, id!);
+          out(
+            `${action === 'stop' ? 'stopping' : 'deleting'} live channel ${id}: its keys are withdrawn and its files removed by the running server`,
+          );
+          return;
+        }
+        const overrides: Record<string, unknown> = {};
+        const input = str(values, 'input');
+        if (input !== undefined) overrides.input = inputFromText(input, !values['no-loop']);
+        const numeric: [string, string][] = [
+          ['key-period', 'keyPeriodSeconds'],
+          ['segment-duration', 'segmentDuration'],
+          ['window', 'windowSeconds'],
+        ];
+        for (const [flag, field] of numeric) {
+          if (str(values, flag) !== undefined) overrides[field] = positiveNumber(values, flag, 0, true);
+        }
+        const preset = str(values, 'preset');
+        if (preset !== undefined) overrides.preset = preset;
+        const ladder = str(values, 'ladder');
+        if (ladder !== undefined) overrides.ladder = parseLadder(ladder);
+        try {
+          const { resourceId } = await defineChannel(store, tenantId, id!, {
+            resourceId: str(values, 'resource') ?? existing?.resourceId,
+            settings: { ...(existing?.settings ?? {}), ...overrides },
+            desired: 'running',
+          });
+          out(
+            `live channel ${id} (resource ${resourceId}) set to run; a running \`vigil serve\` on this store starts it`,
+          );
+          out(
+            `  manifests: /origin/${tenantId}/${resourceId}/manifest.mpd and /origin/${tenantId}/${resourceId}/master.m3u8`,
+          );
+          out(`  status:    vigil live status ${id}`);
+        } catch (err) {
+          if (err instanceof LiveSettingsError) throw new UsageError(err.message);
+          throw err;
+        }
+      });
     },
   },
 
@@ -211,6 +339,8 @@ export const commands: Record<string, Command> = {
       ip: { type: 'string' },
       ttl: { type: 'string' },
       sub: { type: 'string' },
+      path: { type: 'string' },
+      server: { type: 'string' },
     },
     async run(values) {
       const ip = need(values, 'ip');
@@ -218,7 +348,7 @@ export const commands: Record<string, Command> = {
       const ttl = Number(str(values, 'ttl') ?? 3600);
       if (!Number.isInteger(ttl) || ttl <= 0)
         throw new UsageError('--ttl must be a positive number of seconds');
-      const token = await withStore(values, async (store, tenantId) => {
+      const lines = await withStore(values, async (store, tenantId) => {
         const tenant = (await store.getTenant(tenantId))!;
         const claims: Record<string, unknown> = {
           sessionId: need(values, 'session'),
@@ -231,9 +361,21 @@ export const commands: Record<string, Command> = {
           .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
           .setIssuedAt()
           .setExpirationTime(`${ttl}s`);
-        return (sub ? jwt.setSubject(sub) : jwt).sign(tenant.secret);
+        const viewer = await (sub ? jwt.setSubject(sub) : jwt).sign(tenant.secret);
+        const path = str(values, 'path');
+        if (path === undefined) return [viewer];
+        // The signed origin URL of a file of the resource, for the same viewer and address.
+        const delivery = issueDelivery(store, {
+          tenantId,
+          resourceId: claims.resourceId as string,
+          ttlSeconds: ttl,
+          ip,
+          sessionId: claims.sessionId as string,
+        });
+        const server = str(values, 'server') ?? 'http://127.0.0.1:8080';
+        return [viewer, signedOriginUrl(server, delivery, path)];
       });
-      out(token);
+      for (const line of lines) out(line);
     },
   },
 

@@ -6,6 +6,7 @@ const USAGE = `vigil <command> [options]
 
   serve      [--port 8080] [--host 127.0.0.1] [--data ./.vigil] [--no-demo]   run the key server, control API and /demo
   token      --session <id> --resource <id> --ip <addr> [--ttl 3600] [--sub <user>]   mint a viewer token
+             [--path <file> [--server <url>]]   and print the signed origin URL of <file> of the resource
   apikey     create [--role admin|operator|readonly] [--name <text>] | list | revoke <prefix>
   ban        --session <id> | --ip <addr> [--reason <text>] [--expires <ISO date>]
   unban      <ban id> | --session <id> | --ip <addr>
@@ -13,6 +14,12 @@ const USAGE = `vigil <command> [options]
   config     [get] | set <field>=<value> ...   watermark config (enabled, mode, textIntervalSeconds, ...)
   keys       create --resource <id> [--periods 1] [--track all|audio|sd|hd|uhd]... | list --resource <id>
   tenant     create <id> [--name <text>] | list
+  live       start <id> [--input test|rtmp://0.0.0.0:1935/live/key|srt://0.0.0.0:9000|<file>|<hls url>]
+             [--resource <id>] [--key-period 30] [--segment-duration 2] [--window 60]
+             [--ladder 360:800k,270:500k,180:250k] [--preset veryfast] [--no-loop]
+             | stop <id> | status [<id>] | delete <id>
+             live channels, run by \`vigil serve\` on the same store: encrypted with keys rotating every
+             key period, published as live DASH and HLS under /origin/<tenant>/<resource>/
   package    <input> --out <dir> --resource <id> [--scheme cenc|cbcs|none] [--segment-duration 4]
              [--key-period 15] [--hls-aes128] [--allow-no-audio] [--server <url> --api-key <key>]
              [--license-url-base <url>] [--key-ttl <seconds>] [--work-dir <dir>]

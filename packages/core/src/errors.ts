@@ -16,6 +16,12 @@ export const DENIAL_STATUS = {
   origin_not_allowed: 403,
   resource_mismatch: 403,
   unknown_kid: 404,
+  delivery_missing: 403,
+  delivery_malformed: 403,
+  delivery_signature: 403,
+  delivery_expired: 403,
+  delivery_ip: 403,
+  delivery_scope: 403,
 } as const;
 
 export type DenialReason = keyof typeof DENIAL_STATUS;

@@ -1,3 +1,4 @@
+export * from './delivery/grant.ts';
 export * from './encoding.ts';
 export * from './errors.ts';
 export * from './ip.ts';

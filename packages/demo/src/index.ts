@@ -1,21 +1,25 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
+import { defineChannel, type LiveManager } from '@vigil/live';
 import type { VigilStore } from '@vigil/store';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
 import { DEMO_PAGE } from './page.ts';
-import { DEMO_RESOURCE, prepareSample, type SampleState } from './sample.ts';
 
-export { DEMO_RESOURCE } from './sample.ts';
+/** The demo channel and the resource its viewer tokens name. */
+export const DEMO_CHANNEL = 'demo';
+export const DEMO_RESOURCE = 'vigil-demo';
+/** Short enough that a ban visibly stops playback soon after it is made. */
+export const DEMO_KEY_PERIOD_SECONDS = 20;
 
 export interface DemoOptions {
   store: VigilStore;
-  /** Folder the sample is packaged into (`<dataDir>/demo/sample`). */
-  dataDir: string;
+  /** The instance's live channels: the demo channel runs there. */
+  live?: LiveManager | undefined;
   tenantId?: string;
   /** Lifetime of the demo's viewer tokens. */
   tokenTtlSeconds?: number;
@@ -35,14 +39,17 @@ function ensurePlayerBundle(): string | undefined {
 }
 
 /**
- * `/demo`: a page playing a protected sample with the player plugin, its token minted here the way the
- * sample integration mints one (bound to the caller's address, for the demo resource only). The sample
- * is packaged on first start, in the background: `prepare(licenseUrlBase)` once the server listens.
+ * `/demo`: a page playing the protected live demo channel (test pattern, clock and tone; keys rotating
+ * every 20 s) with the player plugin, its viewer token minted here the way a tenant backend mints one
+ * (bound to the caller's address, for the demo resource only). `prepare()` defines the channel once the
+ * server listens; the instance's LiveManager runs it.
  */
 export function createDemo(opts: DemoOptions) {
   const tenantId = opts.tenantId ?? 'default';
   const bundleError = ensurePlayerBundle();
-  let state: SampleState = bundleError ? { status: 'failed', message: bundleError } : { status: 'missing' };
+  const unavailable =
+    bundleError ??
+    (opts.live ? undefined : 'live channels are off on this instance (VIGIL_LIVE=0): the demo needs one');
 
   async function routes(app: FastifyInstance): Promise<void> {
     app.get('/demo', { schema: { hide: true } }, async (_request, reply) =>
@@ -54,16 +61,22 @@ export function createDemo(opts: DemoOptions) {
       {
         schema: {
           tags: ['demo'],
-          summary: 'A viewer token for the demo sample, bound to the caller (what a tenant backend would do)',
+          summary:
+            'A viewer token for the demo channel, bound to the caller (what a tenant backend would do)',
         },
       },
       async (request, reply) => {
-        if (state.status !== 'ready') {
-          const failed = state.status === 'failed';
-          return reply.code(failed ? 500 : 503).send({
-            statusCode: failed ? 500 : 503,
-            code: failed ? 'demo_failed' : 'demo_preparing',
-            message: state.message ?? 'the demo sample is not ready',
+        if (unavailable) {
+          return reply.code(500).send({ statusCode: 500, code: 'demo_unavailable', message: unavailable });
+        }
+        const status = opts.live?.status(tenantId, DEMO_CHANNEL);
+        if (!status || status.segmentsPublished < 2) {
+          return reply.code(503).send({
+            statusCode: 503,
+            code: 'demo_preparing',
+            message: status?.lastError
+              ? `the demo channel is starting (${status.lastError})`
+              : 'the demo channel is starting',
           });
         }
         const tenant = await opts.store.getTenant(tenantId);
@@ -74,7 +87,14 @@ export function createDemo(opts: DemoOptions) {
           .setIssuedAt()
           .setExpirationTime(`${opts.tokenTtlSeconds ?? 4 * 3600}s`)
           .sign(tenant.secret);
-        return { sessionId, token, manifest: '/demo/sample/master.m3u8', dash: '/demo/sample/manifest.mpd' };
+        const base = `/origin/${tenantId}/${DEMO_RESOURCE}`;
+        return {
+          sessionId,
+          token,
+          dash: `${base}/manifest.mpd`,
+          hls: `${base}/master.m3u8`,
+          keyPeriodSeconds: DEMO_KEY_PERIOD_SECONDS,
+        };
       },
     );
 
@@ -91,38 +111,34 @@ export function createDemo(opts: DemoOptions) {
         allowedPath: (path) => /^\/(video\.min\.js|video-js\.min\.css|font\/.*)$/.test(path),
       });
     });
-    mkdirSync(join(opts.dataDir, 'demo', 'sample'), { recursive: true });
-    await app.register(fastifyStatic, {
-      root: join(opts.dataDir, 'demo', 'sample'),
-      prefix: '/demo/sample/',
-      decorateReply: false,
-      // Keys never live in the package; manifests change when the sample is remade.
-      setHeaders: (res, path) =>
-        res.setHeader('cache-control', /\.(mpd|m3u8)$/.test(path) ? 'no-cache' : 'public, max-age=3600'),
-    });
   }
 
   return {
     /** The Fastify plugin with the /demo routes. */
     routes,
-    /** Packages the sample if needed; call once the server's URL is known. */
-    async prepare(licenseUrlBase: string, log: (line: string) => void = () => {}) {
-      if (bundleError) {
-        log(`  demo: ${bundleError}`);
+    /** Defines (or restarts) the demo channel; call once the server listens. */
+    async prepare(log: (line: string) => void = () => {}) {
+      if (unavailable) {
+        log(`  demo: ${unavailable}`);
         return;
       }
-      await prepareSample({
-        store: opts.store,
-        tenantId,
-        dataDir: opts.dataDir,
-        licenseUrlBase,
-        onState: (next) => {
-          state = next;
-          if (next.status === 'ready') log('  demo: ready at /demo');
-          else if (next.status === 'failed') log(`  demo: ${next.message}`);
-          else if (next.message) log(`  demo: ${next.message}`);
+      await defineChannel(opts.store, tenantId, DEMO_CHANNEL, {
+        resourceId: DEMO_RESOURCE,
+        settings: {
+          input: { kind: 'test-pattern' },
+          ladder: [
+            { height: 360, bitrate: 800_000 },
+            { height: 180, bitrate: 250_000 },
+          ],
+          keyPeriodSeconds: DEMO_KEY_PERIOD_SECONDS,
+          windowSeconds: 60,
         },
+        desired: 'running',
       });
+      await opts.live?.reconcile();
+      log(
+        `  demo: live channel "${DEMO_CHANNEL}" (test pattern, a new key every ${DEMO_KEY_PERIOD_SECONDS} s)`,
+      );
     },
   };
 }

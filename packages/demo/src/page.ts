@@ -1,4 +1,4 @@
-/** The demo page: plays the sample (or `?manifest=&token=`) with the Vigil video.js plugin. */
+/** The demo page: plays the live demo channel (or `?manifest=&token=`) with the Vigil video.js plugin. */
 export const DEMO_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -12,16 +12,20 @@ export const DEMO_PAGE = `<!doctype html>
   code { background: #222; padding: 0.1em 0.3em; border-radius: 3px; }
   #status { color: #9c9; min-height: 1.5em; }
   #status.error { color: #f88; }
+  #rotation { color: #aaa; }
 </style>
 </head>
 <body>
 <main>
-  <h1>Vigil demo</h1>
+  <h1>Vigil demo: a protected live channel</h1>
   <p id="status">Loading…</p>
   <video id="video" class="video-js vjs-big-play-centered" controls muted playsinline></video>
-  <p>This session: <code id="session">–</code>. Ban it with <code id="ban">npx vigil ban --session …</code>:
-  playback stops when the next key is refused. Play any stream with
-  <code>/demo?manifest=&lt;DASH or HLS URL&gt;&amp;token=&lt;viewer token&gt;</code>.</p>
+  <p>This session: <code id="session">–</code>, watermarked on the picture. <span id="rotation"></span></p>
+  <p>Ban it from a terminal: <code id="ban">npx vigil ban --session …</code>. The key server refuses this
+  session the next key, so playback stops at the next key rotation (this page sends no heartbeats, so what
+  you see is the cryptographic cut). <code>npx vigil unban --session …</code> lets a new session play.</p>
+  <p>Other streams: <code>/demo?manifest=&lt;DASH or HLS URL&gt;&amp;token=&lt;viewer token&gt;</code>,
+  <code>/demo?hls=1</code> plays this channel's HLS (AES-128) instead of its DASH.</p>
 </main>
 <script src="/demo/assets/videojs/video.min.js"></script>
 <script src="/demo/assets/vigil-player.js"></script>
@@ -32,26 +36,42 @@ export const DEMO_PAGE = `<!doctype html>
   const params = new URLSearchParams(location.search);
   let manifest = params.get('manifest');
   let token = params.get('token');
+  let keyPeriod;
   if (!manifest || !token) {
     for (;;) {
       const res = await fetch('/demo/session', { cache: 'no-store' });
       const body = await res.json();
-      if (res.ok) { manifest = manifest || body.manifest; token = token || body.token; break; }
+      if (res.ok) {
+        manifest = manifest || (params.get('hls') ? body.hls : body.dash);
+        token = token || body.token;
+        keyPeriod = body.keyPeriodSeconds;
+        break;
+      }
       if (res.status !== 503) { say(body.message || 'the demo is not available', true); return; }
       say(body.message + ' …');
-      await new Promise((r) => setTimeout(r, 2000));
+      await new Promise((r) => setTimeout(r, 1000));
     }
   }
+  let sessionId = '…';
   try {
-    const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-    document.getElementById('session').textContent = claims.sessionId;
-    document.getElementById('ban').textContent = 'npx vigil ban --session ' + claims.sessionId;
+    sessionId = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sessionId;
   } catch {}
+  document.getElementById('session').textContent = sessionId;
+  document.getElementById('ban').textContent = 'npx vigil ban --session ' + sessionId;
+  const type = /\\.m3u8(\\?|$)/.test(manifest) ? 'application/x-mpegURL' : 'application/dash+xml';
   const player = videojs('video', { fluid: true, autoplay: 'muted', html5: { vhs: { overrideNative: true } } });
-  player.vigil({ server: location.origin, token });
+  player.vigil({ server: location.origin, token, heartbeat: false, src: { src: manifest, type } });
   player.on('vigil:banned', () => say('Playback stopped: this session is banned.', true));
-  player.src({ src: manifest, type: /\\.m3u8(\\?|$)/.test(manifest) ? 'application/x-mpegURL' : 'application/dash+xml' });
+  player.on('vigil:stopped', (_e, d) => { if (d && d.reason !== 'banned') say('Playback stopped: ' + (d.reason || ''), true); });
   say('Playing ' + manifest);
+  if (keyPeriod) {
+    const rotation = document.getElementById('rotation');
+    setInterval(() => {
+      const t = player.currentTime();
+      if (!(t > 0)) return;
+      rotation.textContent = 'Next key rotation in ' + Math.ceil(keyPeriod - (t % keyPeriod)) + ' s.';
+    }, 500);
+  }
   window.vigilDemoPlayer = player;
 })().catch((err) => {
   const status = document.getElementById('status');

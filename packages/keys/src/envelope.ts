@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
  * Envelope encryption for secrets at rest (content keys, tenant token secrets): AES-256-GCM under the
@@ -28,6 +28,15 @@ export class Envelope {
     decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
+  }
+
+  /**
+   * A 32-byte secret for one purpose, derived from the master key with HKDF-SHA256 (`label` as info):
+   * the same on every instance sharing the master key, and unrelated to any other label's.
+   */
+  deriveKey(label: string): Buffer {
+    if (label.length === 0) throw new Error('a derived key needs a label');
+    return Buffer.from(hkdfSync('sha256', this.#master, 'vigil derived key v1', label, 32));
   }
 
   /** A value that identifies the master key without revealing it, to refuse starting with the wrong one. */

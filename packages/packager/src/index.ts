@@ -2,7 +2,16 @@
  * @vigil/packager: turns a video into an encrypted, self-contained streaming package (multi-period DASH,
  * fMP4 HLS, optionally HLS AES-128) with keys from Vigil, and checks packages against the key server.
  */
-export { describeBoxes, type Scheme } from './cenc/index.ts';
+export {
+  decryptSegment,
+  describeBoxes,
+  encryptInit,
+  encryptSegment,
+  parseInit,
+  type Scheme,
+  type TrackInfo,
+} from './cenc/index.ts';
+export { readInitTracks } from './cenc/init.ts';
 export { decryptTsSegment, encryptTsSegment, sequenceIv } from './hls-aes/cipher.ts';
 export { buildTsMasterPlaylist, buildTsMediaPlaylist, HLS_AES_DIR } from './hls-aes/package.ts';
 export {
@@ -31,7 +40,13 @@ export {
 export { buildMpd } from './manifest/dash.ts';
 export { buildCmafMasterPlaylist, buildCmafMediaPlaylist } from './manifest/hls.ts';
 export { PackagerError, type PackagerErrorCode } from './pipeline/errors.ts';
-export { chooseRenditions, DEFAULT_LADDER, type Rung, type VideoRendition } from './pipeline/ladder.ts';
+export {
+  chooseRenditions,
+  DEFAULT_LADDER,
+  type Rung,
+  trackTypeForHeight,
+  type VideoRendition,
+} from './pipeline/ladder.ts';
 export * from './pipeline/layout.ts';
 export { clearInit, readFragmentTiming, readInit, tencKid } from './pipeline/mp4.ts';
 export {

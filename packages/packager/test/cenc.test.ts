@@ -24,7 +24,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { clearKeyPssh, SYSTEM_IDS } from '@vigil/keys';
 import { avcParams, sliceHeaderLength } from '../src/cenc/avc.ts';
-import { cbcsSample, ctrSample } from '../src/cenc/cipher.ts';
+import { CtrStream, cbcsSample, ctrSample } from '../src/cenc/cipher.ts';
 import {
   decryptSegment,
   describeBoxes,
@@ -35,7 +35,7 @@ import {
   type TrackInfo,
 } from '../src/cenc/index.ts';
 import { avcSubsamples } from '../src/cenc/subsamples.ts';
-import { type Box, children, find, findAll, readBoxes } from '../src/isobmff/box.ts';
+import { type Box, children, find, findAll, makeBox, makeFullBox, readBoxes } from '../src/isobmff/box.ts';
 import { parseMoof } from '../src/isobmff/fragment.ts';
 
 const run = promisify(execFile);
@@ -44,6 +44,12 @@ const KID = '0123456789abcdef0123456789abcdef';
 const CBCS_IV = Buffer.from('a1b2c3d4e5f60718293a4b5c6d7e8f90', 'hex');
 const CACHE = join(tmpdir(), 'vigil-cenc-test-clips-v1');
 const SCHEMES: Scheme[] = ['cenc', 'cbcs'];
+/** What each describe block covers: cenc with its default 16-byte chained IVs, cenc with 8-byte IVs, cbcs. */
+const VARIANTS: { scheme: Scheme; ivSize?: 8 | 16; label: string }[] = [
+  { scheme: 'cenc', label: 'cenc' },
+  { scheme: 'cenc', ivSize: 8, label: 'cenc with 8-byte IVs' },
+  { scheme: 'cbcs', label: 'cbcs' },
+];
 
 const DASH_ARGS = [
   '-f',
@@ -199,6 +205,21 @@ async function framemd5(parts: Buffer[], key?: Buffer): Promise<string> {
   return stdout;
 }
 
+function u32(value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(value, 0);
+  return b;
+}
+
+/** trun payload (data offset + sample sizes) for `samples`. */
+function trunFor(samples: Buffer[], dataOffset: number): Buffer {
+  const p = Buffer.alloc(8 + 4 * samples.length);
+  p.writeUInt32BE(samples.length, 0);
+  p.writeInt32BE(dataOffset, 4);
+  for (const [i, smp] of samples.entries()) p.writeUInt32BE(smp.length, 8 + 4 * i);
+  return p;
+}
+
 function topMoofs(seg: Buffer): { moof: Box; mdat: Box }[] {
   const top = readBoxes(seg);
   return top.flatMap((b, i) => (b.type === 'moof' ? [{ moof: b, mdat: top[i + 1]! }] : []));
@@ -255,7 +276,14 @@ function sliceDataRanges(seg: Buffer, offset: number, size: number, track: Track
 }
 
 /** Structural checks of one encrypted segment against its clear original. */
-function checkStructure(r: Rendition, scheme: Scheme, clear: Buffer, enc: Buffer, ivs: Set<string>): void {
+function checkStructure(
+  r: Rendition,
+  scheme: Scheme,
+  clear: Buffer,
+  enc: Buffer,
+  ivs: Set<string>,
+  cencIvSize: 8 | 16 = 16,
+): void {
   const video = r.track.handler === 'vide';
   const clearPairs = topMoofs(clear);
   const encPairs = topMoofs(enc);
@@ -285,8 +313,26 @@ function checkStructure(r: Rendition, scheme: Scheme, clear: Buffer, enc: Buffer
       continue;
     }
     assert.ok(senc && saiz && saio, 'senc, saiz and saio present');
-    const ivSize = scheme === 'cenc' ? 8 : 0;
+    const ivSize = scheme === 'cenc' ? cencIvSize : 0;
     const entries = readSenc(enc, senc, ivSize);
+    if (ivSize === 16) {
+      // one keystream across the segment: every IV has the segment's seed in its upper half, and the
+      // counter blocks each sample's protected bytes use (from its IV on) are nobody else's
+      const used: [bigint, bigint][] = [];
+      for (const [k, e] of entries.entries()) {
+        assert.ok(e.iv.subarray(0, 8).equals(entries[0]!.iv.subarray(0, 8)), 'one seed per segment');
+        const prot: number = e.subsamples
+          ? e.subsamples.reduce((n, x) => n + x.protected, 0)
+          : info.samples[k]!.size;
+        const from = e.iv.readBigUInt64BE(8);
+        if (prot > 0) used.push([from, from + BigInt(Math.ceil(prot / 16))]);
+        else assert.ok(from >= 1n << 63n, 'a sample without protected bytes has an IV no keystream reaches');
+      }
+      used.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      for (let k = 1; k < used.length; k++) {
+        assert.ok(used[k]![0] >= used[k - 1]![1], 'no counter block encrypts two protected ranges');
+      }
+    }
     assert.equal(entries.length, trunCount, 'senc sample count = trun sample count');
     // saiz: one size per sample, matching the senc entries
     const defaultSize = enc[saiz.payload + 4]!;
@@ -353,13 +399,14 @@ function checkStructure(r: Rendition, scheme: Scheme, clear: Buffer, enc: Buffer
   }
 }
 
-function checkInit(r: Rendition, scheme: Scheme, einit: Buffer): void {
+function checkInit(r: Rendition, scheme: Scheme, einit: Buffer, cencIvSize: 8 | 16 = 16): void {
   const text = describeBoxes(einit);
   assert.match(text, new RegExp(`${r.track.handler === 'vide' ? 'encv' : 'enca'} `));
   assert.match(text, new RegExp(`frma \\d+ original_format=${r.track.codec}`));
   assert.match(text, new RegExp(`schm \\d+ scheme=${scheme} version=0x10000`));
   assert.match(text, new RegExp(`tenc .*is_protected=1 .*default_kid=${KID}`));
-  if (scheme === 'cenc') assert.match(text, /tenc .*version=0 .*per_sample_iv_size=8/);
+  if (scheme === 'cenc')
+    assert.match(text, new RegExp(`tenc .*version=0 .*per_sample_iv_size=${cencIvSize} `));
   else {
     assert.match(
       text,
@@ -468,12 +515,18 @@ test('slice header lengths agree with ffmpeg trace_headers', async () => {
   }
 });
 
-for (const scheme of SCHEMES) {
-  describe(`${scheme}`, () => {
+for (const { scheme, ivSize, label } of VARIANTS) {
+  describe(label, () => {
     test('encrypt → our decrypt gives the clear segments back byte for byte; boxes are consistent', () => {
       for (const r of all) {
-        const einit = encryptInit(r.init, { scheme, kid: KID, iv: CBCS_IV, pssh: [clearKeyPssh([KID])] });
-        checkInit(r, scheme, einit);
+        const einit = encryptInit(r.init, {
+          scheme,
+          kid: KID,
+          iv: CBCS_IV,
+          pssh: [clearKeyPssh([KID])],
+          perSampleIvSize: ivSize,
+        });
+        checkInit(r, scheme, einit, ivSize);
         const ivs = new Set<string>();
         for (const [n, { name, data }] of r.segments.entries()) {
           const enc = encryptSegment(data, r.track, {
@@ -482,12 +535,13 @@ for (const scheme of SCHEMES) {
             kid: KID,
             iv: CBCS_IV,
             ivSeed: BigInt(n + 1) << 32n,
+            perSampleIvSize: ivSize,
           });
           assert.notDeepEqual(mdatPayloads(enc), mdatPayloads(data), `${name}: samples are encrypted`);
           const dec = decryptSegment(enc, einit, KEY);
           assert.deepEqual(mdatPayloads(dec), mdatPayloads(data), `${r.clip}/${name}: decrypted sample data`);
           assert.ok(dec.equals(data), `${r.clip}/${name}: decrypted segment is the clear one`);
-          checkStructure(r, scheme, data, enc, ivs);
+          checkStructure(r, scheme, data, enc, ivs, ivSize);
         }
       }
     });
@@ -495,7 +549,13 @@ for (const scheme of SCHEMES) {
     test('ffmpeg decrypts every init + segment to the clear frames (framemd5)', async () => {
       const jobs: Promise<void>[] = [];
       for (const r of all) {
-        const einit = encryptInit(r.init, { scheme, kid: KID, iv: CBCS_IV, pssh: [clearKeyPssh([KID])] });
+        const einit = encryptInit(r.init, {
+          scheme,
+          kid: KID,
+          iv: CBCS_IV,
+          pssh: [clearKeyPssh([KID])],
+          perSampleIvSize: ivSize,
+        });
         for (const [n, { name, data }] of r.segments.entries()) {
           const enc = encryptSegment(data, r.track, {
             scheme,
@@ -503,6 +563,7 @@ for (const scheme of SCHEMES) {
             kid: KID,
             iv: CBCS_IV,
             ivSeed: BigInt(n + 1) << 32n,
+            perSampleIvSize: ivSize,
           });
           jobs.push(
             (async () => {
@@ -541,14 +602,37 @@ test('a segment of several moof+mdat pairs after a sidx', () => {
     assert.ok(decryptSegment(enc, einit, KEY).equals(combined));
     checkStructure(r, scheme, combined, enc, new Set());
     if (scheme === 'cenc') {
-      // IVs run on across the moofs of one segment
-      const sencs = topMoofs(enc).map(
-        ({ moof }) => find(children(enc, findAll(children(enc, moof), 'traf')[0]!), 'senc')!,
+      // the keystream (and so the IVs) runs on across the moofs of one segment: the first IV is
+      // seed·2^64, the next moof's first IV the counter block after the last one of the first moof
+      const moofs = topMoofs(enc).map(({ moof }) => moof);
+      const sencs = moofs.map(
+        (moof) => find(children(enc, findAll(children(enc, moof), 'traf')[0]!), 'senc')!,
       );
-      const first = readSenc(enc, sencs[0]!, 8);
-      const second = readSenc(enc, sencs[1]!, 8);
-      assert.equal(first[0]!.iv.readBigUInt64BE(0), 7n);
-      assert.equal(second[0]!.iv.readBigUInt64BE(0), 7n + BigInt(first.length));
+      const first = readSenc(enc, sencs[0]!, 16);
+      const second = readSenc(enc, sencs[1]!, 16);
+      const blocks = parseMoof(enc, moofs[0]!, () => r.track.defaultSampleSize)[0]!.samples.reduce(
+        (n, x) => n + Math.max(1, Math.ceil(x.size / 16)),
+        0,
+      );
+      assert.equal(first[0]!.iv.toString('hex'), `${'7'.padStart(16, '0')}${'0'.repeat(16)}`);
+      assert.equal(second[0]!.iv.readBigUInt64BE(0), 7n);
+      assert.equal(second[0]!.iv.readBigUInt64BE(8), BigInt(blocks));
+      // with 8-byte IVs, the n-th sample of the segment gets seed + n
+      const enc8 = encryptSegment(combined, r.track, {
+        scheme,
+        key: KEY,
+        kid: KID,
+        ivSeed: 7n,
+        perSampleIvSize: 8,
+      });
+      const einit8 = encryptInit(r.init, { scheme, kid: KID, pssh: [], perSampleIvSize: 8 });
+      assert.ok(decryptSegment(enc8, einit8, KEY).equals(combined));
+      const sencs8 = topMoofs(enc8).map(
+        ({ moof }) => find(children(enc8, findAll(children(enc8, moof), 'traf')[0]!), 'senc')!,
+      );
+      const first8 = readSenc(enc8, sencs8[0]!, 8);
+      assert.equal(first8[0]!.iv.readBigUInt64BE(0), 7n);
+      assert.equal(readSenc(enc8, sencs8[1]!, 8)[0]!.iv.readBigUInt64BE(0), 7n + BigInt(first8.length));
     }
   }
 });
@@ -622,6 +706,162 @@ test('cipher layouts match a block-by-block reference', () => {
   }
 });
 
+test('one CTR keystream across samples equals a cipher per sample at the chained IVs', () => {
+  // sample layouts around the stream's thresholds: empty samples, partial blocks, tiny and large ranges
+  const sizes = [0, 1, 15, 16, 17, 100, 4095, 8191, 8192, 8193, 20_000, 65_536, 65_537, 200_003, 3, 0, 31];
+  const samples: {
+    offset: number;
+    size: number;
+    subsamples: { clear: number; protected: number }[] | null;
+  }[] = [];
+  let total = 0;
+  for (const [i, size] of sizes.entries()) {
+    let subsamples: { clear: number; protected: number }[] | null = null;
+    if (i % 3 === 1 && size > 40) {
+      // whole-block protected ranges between clear runs, as for video
+      const a = Math.floor(size / 3) & ~15;
+      const b = Math.floor(size / 4) & ~15;
+      subsamples = [
+        { clear: 5, protected: a },
+        { clear: 7, protected: b },
+        { clear: size - 12 - a - b, protected: 0 },
+      ];
+    } else if (i % 3 === 2 && size > 40) {
+      // partial blocks inside one sample: the counter runs on within the sample
+      subsamples = [
+        { clear: 3, protected: 21 },
+        { clear: 2, protected: size - 26 },
+      ];
+    }
+    samples.push({ offset: total, size, subsamples });
+    total += size;
+  }
+  const clear = randomBytes(total);
+  const iv = Buffer.concat([randomBytes(8), Buffer.alloc(8)]);
+  const out = Buffer.alloc(total);
+  const expected = Buffer.alloc(total);
+  const stream = new CtrStream(KEY, iv, out);
+  for (const { offset, size, subsamples } of samples) {
+    // the sample's IV is the first one plus the blocks used so far
+    const sampleIv = Buffer.from(iv);
+    sampleIv.writeBigUInt64BE(BigInt(stream.block), 8);
+    ctrSample(KEY, sampleIv, clear, offset, size, subsamples, expected, offset);
+    let o = 0;
+    for (const s of subsamples ?? [{ clear: 0, protected: size }]) {
+      clear.copy(out, offset + o, offset + o, offset + o + s.clear);
+      o += s.clear;
+      if (s.protected > 0) stream.update(clear, offset + o, s.protected, offset + o);
+      o += s.protected;
+    }
+    const before = stream.block;
+    stream.endSample(true);
+    assert.ok(stream.block > before || size > 0, 'an empty sample still moves the counter');
+  }
+  stream.flush();
+  // ctrSample leaves clear bytes alone: copy them into the expected output too
+  for (const { offset, size, subsamples } of samples) {
+    let o = 0;
+    for (const s of subsamples ?? [{ clear: 0, protected: size }]) {
+      clear.copy(expected, offset + o, offset + o, offset + o + s.clear);
+      o += s.clear + s.protected;
+    }
+  }
+  assert.ok(out.equals(expected));
+});
+
+test('cenc single-slice H.264: one keystream over the sample data, protected ranges on its block grid', () => {
+  const r = all.find((x) => x.clip === 'main' && x.track.handler === 'vide')!;
+  const seg = r.segments[0]!.data;
+  const enc = encryptSegment(seg, r.track, { scheme: 'cenc', key: KEY, kid: KID, ivSeed: 9n });
+  const { moof } = topMoofs(enc)[0]!;
+  const traf = findAll(children(enc, moof), 'traf')[0]!;
+  const entries = readSenc(enc, find(children(enc, traf), 'senc')!, 16);
+  const samples = parseMoof(enc, moof, () => r.track.defaultSampleSize)[0]!.samples;
+  const base = samples[0]!.offset;
+  let protectedSamples = 0;
+  for (const [k, e] of entries.entries()) {
+    assert.equal(e.iv.readBigUInt64BE(0), 9n);
+    const ranges = e.subsamples!.filter((x) => x.protected > 0);
+    assert.ok(ranges.length <= 1, 'single-slice pictures have one protected range');
+    if (ranges.length === 0) continue;
+    protectedSamples++;
+    const first = samples[k]!.offset + e.subsamples![0]!.clear;
+    assert.equal((first - base) % 16, 0, 'the protected range starts on the block grid');
+    assert.equal(
+      e.iv.readBigUInt64BE(8),
+      BigInt((first - base) / 16),
+      'the IV is the block of its first byte',
+    );
+  }
+  assert.ok(protectedSamples >= 40);
+});
+
+test('cenc keystream layouts: a sample without protected bytes, samples apart from each other', () => {
+  // Hand-made fragments of real pictures from the main clip with a sample that is only an SEI NAL unit
+  // (nothing to protect): the samples back to back (one pass over the sample data), and with 7 bytes
+  // between the second and the third (two truns; sample after sample).
+  const r = all.find((x) => x.clip === 'main' && x.track.handler === 'vide')!;
+  const seg = r.segments[0]!.data;
+  const src = parseMoof(seg, topMoofs(seg)[0]!.moof, () => undefined)[0]!.samples;
+  const [p0, p1, p2, p3] = [0, 1, 2, 3].map((i) =>
+    seg.subarray(src[i]!.offset, src[i]!.offset + src[i]!.size),
+  );
+  const sei = Buffer.from([0, 0, 0, 6, 0x06, 0x05, 0x02, 0xaa, 0xbb, 0x80]);
+  const einit = encryptInit(r.init, { scheme: 'cenc', kid: KID, pssh: [] });
+  for (const gap of [0, 7]) {
+    const runs =
+      gap === 0
+        ? [[p0!, p1!, sei, p2!, p3!]]
+        : [
+            [p0!, p1!],
+            [sei, p2!, p3!],
+          ];
+    const moofWith = (offsets: number[]) =>
+      makeBox(
+        'moof',
+        makeFullBox('mfhd', 0, 0, u32(1)),
+        makeBox(
+          'traf',
+          makeFullBox('tfhd', 0, 0x020000, u32(r.track.trackId)),
+          makeFullBox('tfdt', 1, 0, Buffer.alloc(8)),
+          ...runs.map((run, i) => makeFullBox('trun', 0, 0x000201, trunFor(run, offsets[i]!))),
+        ),
+      );
+    const data = moofWith(runs.map(() => 0)).length + 8;
+    const offsets = gap === 0 ? [data] : [data, data + p0!.length + p1!.length + gap];
+    const payload = Buffer.concat([p0!, p1!, Buffer.alloc(gap, 0x42), sei, p2!, p3!]);
+    const fragment = Buffer.concat([moofWith(offsets), makeBox('mdat', payload)]);
+    const enc = encryptSegment(fragment, r.track, { scheme: 'cenc', key: KEY, kid: KID, ivSeed: 3n });
+    assert.ok(decryptSegment(enc, einit, KEY).equals(fragment), `gap ${gap}: round trip`);
+    const encMoof = topMoofs(enc)[0]!.moof;
+    const traf = findAll(children(enc, encMoof), 'traf')[0]!;
+    const entries = readSenc(enc, find(children(enc, traf), 'senc')!, 16);
+    assert.equal(entries.length, 5);
+    assert.deepEqual(entries[2]!.subsamples, [{ clear: sei.length, protected: 0 }]);
+    const low = entries.map((e) => e.iv.readBigUInt64BE(8));
+    assert.equal(new Set(low).size, 5, 'every sample has an IV of its own');
+    if (gap === 0)
+      assert.equal(low[2], 1n << 63n, 'the sample without protected bytes: an IV no keystream reaches');
+    else
+      assert.equal(
+        low[3],
+        low[2]! + 1n,
+        'sample after sample: the sample without protected bytes takes a block',
+      );
+    const encSamples = parseMoof(enc, encMoof, () => undefined)[0]!.samples;
+    assert.equal(encSamples.length, 5);
+    assert.ok(!enc.subarray(encSamples[0]!.offset, encSamples[0]!.offset + p0!.length).equals(p0!));
+    assert.ok(enc.subarray(encSamples[2]!.offset, encSamples[2]!.offset + sei.length).equals(sei));
+    if (gap > 0) {
+      const filler = encSamples[1]!.offset + p1!.length;
+      assert.ok(
+        enc.subarray(filler, filler + gap).equals(Buffer.alloc(gap, 0x42)),
+        'bytes between samples kept',
+      );
+    }
+  }
+});
+
 test('clear runs over 65535 bytes are split into several subsample entries', () => {
   const r = all.find((x) => x.clip === 'main' && x.track.handler === 'vide')!;
   const seg = r.segments[0]!.data;
@@ -657,7 +897,10 @@ test('describeBoxes shows the encryption metadata of a segment', () => {
   const text = describeBoxes(enc);
   assert.match(text, /^moof \d+$/m);
   assert.match(text, /trun \d+ samples=50 /);
-  assert.match(text, /senc \d+ samples=50 iv_size=8 first_iv=0000000100000000 subsamples=\d+ \(per sample /);
+  assert.match(
+    text,
+    /senc \d+ samples=50 iv_size=16 first_iv=0000000100000000[0-9a-f]{16} subsamples=\d+ \(per sample /,
+  );
   assert.match(text, /saiz \d+ samples=50 /);
   assert.match(text, /saio \d+ offsets=\[\d+\]/);
 });

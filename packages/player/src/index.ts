@@ -5,6 +5,7 @@
  * plugin (`registerVigilPlugin(videojs)`, then `player.vigil({ server, token })`).
  */
 export {
+  type DeliveryAnswer,
   type EventReport,
   type HeartbeatAnswer,
   type LicenseAnswer,
@@ -14,6 +15,12 @@ export {
   VigilRefusal,
   WATERMARK_HEADER,
 } from './core/client.ts';
+export {
+  DELIVERY_PARAM,
+  readDeliveryToken,
+  SignedDelivery,
+  type SignedDeliveryOptions,
+} from './core/delivery.ts';
 export {
   colorTagOf,
   DEFAULT_DIRECTIVE,

@@ -64,13 +64,14 @@ describe('the Vigil video.js plugin in headless Chromium', () => {
 
   before(
     async () => {
-      server = await startVigil();
+      // The package is also published on the origin (signed delivery), with short-lived tokens.
+      server = await startVigil({ config: { originRoot: join(root, 'origin'), deliveryTtlSeconds: 12 } });
       launching = launchBrowser();
       launching.catch(() => {});
       ensurePlayerBundle();
       summary = await packageMedia({
         input: await testClip(CLIP_SECONDS),
-        out: join(root, 'package'),
+        out: join(root, 'origin', 'default', RESOURCE),
         resourceId: RESOURCE,
         scheme: 'cenc',
         segmentDuration: SEGMENT,
@@ -120,7 +121,10 @@ describe('the Vigil video.js plugin in headless Chromium', () => {
     fail(err: unknown): Promise<never>;
   }
 
-  /** A page playing `manifest` with the plugin, its own session and token; tamper reports recorded. */
+  /**
+   * A page playing `manifest` (a file of the package, a full URL, or '' for the plugin's `src` option)
+   * with the plugin, its own session and token; tamper reports recorded.
+   */
   async function open(
     manifest: string,
     name: string,
@@ -160,7 +164,9 @@ describe('the Vigil video.js plugin in headless Chromium', () => {
       },
     };
     await startVideojs(page, {
-      manifestUrl: `${statics.mediaUrl}/${manifest}`,
+      // '' leaves the source to the plugin (its `src` option); a full URL is used as it is.
+      manifestUrl:
+        manifest === '' || /^https?:/.test(manifest) ? manifest : `${statics.mediaUrl}/${manifest}`,
       token,
       server: server.url,
       playbackRate: PLAYBACK_RATE,
@@ -248,6 +254,68 @@ describe('the Vigil video.js plugin in headless Chromium', () => {
       const kids = kidsOf('hls-aes128', 'video');
       assert.equal(kids.length, ROTATIONS + 1);
       await playsThroughRotations('master.m3u8', kids);
+    },
+  );
+
+  it(
+    'signed delivery: the plugin gets a delivery token, puts the newest on every origin request and renews it',
+    { timeout: CASE_TIMEOUT_MS },
+    async () => {
+      const s = await open('', 'delivery', {
+        src: { src: `/origin/default/${RESOURCE}/manifest.mpd`, type: 'application/dash+xml' },
+        bufferAheadSeconds: 4,
+        heartbeat: false,
+      });
+      const origin: { url: string; token: string | null; status?: number }[] = [];
+      s.page.on('response', (res) => {
+        const url = new URL(res.url());
+        if (url.pathname.startsWith('/origin/') && res.request().method() === 'GET')
+          origin.push({ url: url.pathname, token: url.searchParams.get('vd'), status: res.status() });
+      });
+      try {
+        await waitForMediaTime(s.player, 2, PLAY_TIMEOUT_MS);
+        // Tokens live 12 s and are renewed at half that: later segments carry a newer one.
+        await until(
+          'segments fetched with a renewed delivery token',
+          async () => new Set(origin.map((o) => o.token)).size >= 2,
+          PLAY_TIMEOUT_MS,
+        );
+        const renewals = await s.page.evaluate(() => (window as Untyped).player.vigil.delivery.renewals);
+        assert.ok(renewals >= 1, `renewals: ${renewals}`);
+        assert.ok(origin.length > 3, JSON.stringify(origin));
+        for (const o of origin) {
+          assert.ok(o.token, `an origin request without a delivery token: ${o.url}`);
+          assert.equal(o.status, 200, `an origin request was refused: ${o.url}`);
+        }
+        assert.equal((await s.debug()).stopped, false);
+        await s.player.close();
+      } catch (err) {
+        await s.fail(err).finally(() => s.player.close());
+      }
+    },
+  );
+
+  it(
+    'signed delivery: a source URL that carries a delivery token lends it to every segment request',
+    { timeout: CASE_TIMEOUT_MS },
+    async () => {
+      const signed = await call(`${server.url}/v1/delivery/sign`, {
+        token: server.apiKey,
+        body: { resourceId: RESOURCE, path: 'master.m3u8' },
+      });
+      assert.equal(signed.status, 200, JSON.stringify(signed.body));
+      const s = await open(signed.body.url, 'signed-url', { heartbeat: false });
+      let refused = 0;
+      s.page.on('response', (res) => {
+        if (new URL(res.url()).pathname.startsWith('/origin/') && res.status() >= 400) refused++;
+      });
+      try {
+        await waitForMediaTime(s.player, 2, PLAY_TIMEOUT_MS);
+        assert.equal(refused, 0);
+        await s.player.close();
+      } catch (err) {
+        await s.fail(err).finally(() => s.player.close());
+      }
     },
   );
 

@@ -2,19 +2,25 @@ import AjvCompiler from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { ViewerTokenVerifier } from '@vigil/core';
+import type { LiveManager } from '@vigil/live';
 import type { VigilStore } from '@vigil/store';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessLog } from './access-log.ts';
 import { ViewerGate } from './auth/viewer-gate.ts';
+import { clearKeyFastPath, inFrontOfFastify } from './clearkey-fast-path.ts';
 import { clientIpResolver } from './client-ip.ts';
 import { compatRoutes } from './compat/qualabs.ts';
 import { DEFAULT_CONFIG, type ServerConfig } from './config.ts';
 import { installCors } from './cors.ts';
+import { DeliverySigner } from './delivery.ts';
 import { installErrorHandling } from './errors.ts';
 import { HotState } from './hot-state.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { deliveryRoutes } from './routes/delivery.ts';
+import { liveRoutes } from './routes/live.ts';
+import { originRoutes } from './routes/origin.ts';
 import { spekeRoutes } from './routes/speke.ts';
-import { viewerRoutes } from './routes/viewer.ts';
+import { ClearKeyEndpoint, viewerRoutes } from './routes/viewer.ts';
 import { StatsRecorder } from './stats/recorder.ts';
 
 /**
@@ -40,6 +46,8 @@ export interface AppOptions {
   store: VigilStore;
   config?: Partial<ServerConfig>;
   logLevel?: string;
+  /** Runs live channels on this instance (the CLI's `serve` makes one); their routes work without it. */
+  live?: LiveManager;
 }
 
 /**
@@ -99,9 +107,29 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(viewerRoutes, { gate, hot, stats, access });
+  const clearKey = new ClearKeyEndpoint({ gate, hot, stats, access });
+  await app.register(viewerRoutes, { gate, hot, stats, access, clearKey });
+  // The hot license route, answered ahead of Fastify's routing when plain (see clearkey-fast-path.ts).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  inFrontOfFastify(
+    app.server,
+    clearKeyFastPath({ endpoint: clearKey, hot, log: app.log, closing: () => closing }),
+  );
+  const signer = new DeliverySigner(store.envelope);
+  await app.register(deliveryRoutes, { config, hot, gate, signer });
+  await app.register(originRoutes, {
+    config,
+    hot,
+    stats,
+    signer,
+    clientIp: clientIpResolver(config.trustedProxies),
+  });
   await app.register(adminRoutes, { store, hot, stats, config, access });
   await app.register(spekeRoutes, { store, hot, config });
+  await app.register(liveRoutes, { store, hot, stats, config, live: opts.live });
   await app.register(compatRoutes, {
     prefix: config.compatBasePath,
     store,

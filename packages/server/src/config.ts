@@ -18,6 +18,15 @@ export interface ServerConfig {
   bodyLimitBytes: number;
   /** Public base URL, used to tell integrators where the license endpoints are. */
   publicUrl?: string | undefined;
+  /**
+   * Folder the origin serves, with signed delivery, as `/origin/<tenantId>/<path>` from
+   * `<originRoot>/<tenantId>/<path>`. Unset: no origin (404).
+   */
+  originRoot?: string | undefined;
+  /** Lifetime of the delivery tokens `/v1/delivery` issues (never beyond the viewer token's). */
+  deliveryTtlSeconds: number;
+  /** Whether `/v1/delivery` binds its tokens to the viewer's address. */
+  deliveryBindIp: boolean;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -29,4 +38,6 @@ export const DEFAULT_CONFIG: ServerConfig = {
   statsFlushMs: 5_000,
   accessLogFlushMs: 1_000,
   bodyLimitBytes: 1024 * 1024,
+  deliveryTtlSeconds: 600,
+  deliveryBindIp: true,
 };

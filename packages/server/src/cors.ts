@@ -32,16 +32,12 @@ function applyCors(
   origin: string,
   allowed: Set<string> | null,
 ): boolean {
-  if (allowed && !allowed.has(origin)) {
+  if (!corsAllowed(origin, allowed)) {
     if (request.method !== 'OPTIONS') return false;
     reply.code(403).send({ statusCode: 403, code: 'origin_not_allowed', message: 'origin not allowed' });
     return true;
   }
-  reply
-    .header('access-control-allow-origin', origin)
-    .header('access-control-allow-credentials', 'true')
-    .header('access-control-expose-headers', 'vigil-watermark')
-    .header('vary', 'Origin');
+  reply.headers(corsHeaders(origin));
   if (request.method !== 'OPTIONS' || !request.headers['access-control-request-method']) return false;
   const requested = request.headers['access-control-request-headers'];
   reply
@@ -54,4 +50,19 @@ function applyCors(
     .code(204)
     .send();
   return true;
+}
+
+/** Whether `origin` gets the CORS headers, given the union of allowed origins (null: any). */
+export function corsAllowed(origin: string, allowed: Set<string> | null): boolean {
+  return allowed === null || allowed.has(origin);
+}
+
+/** The CORS headers of every answer to an allowed origin. */
+export function corsHeaders(origin: string): Record<string, string> {
+  return {
+    'access-control-allow-origin': origin,
+    'access-control-allow-credentials': 'true',
+    'access-control-expose-headers': 'vigil-watermark',
+    vary: 'Origin',
+  };
 }

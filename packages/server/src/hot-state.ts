@@ -57,10 +57,9 @@ export class HotState {
         return;
       case 'key':
         for (const [id, keys] of this.#contentKeys) {
-          if (all || id === change.tenantId) {
-            // Keys are immutable once written: only forget misses and purged keys.
-            for (const [kid, k] of keys) if ('missAt' in k || k.expiresAt <= Date.now()) keys.delete(kid);
-          }
+          // Keys never change once written, but they are deleted (purged, a live channel stopped):
+          // forget them all; the ones still in use are read again once each.
+          if (all || id === change.tenantId) keys.clear();
         }
         return;
       default:

@@ -161,13 +161,27 @@ export function kidBytes(kid: string): Buffer {
   return Buffer.from(hex, 'hex');
 }
 
+/** cenc: the per-sample IV size asked for, 16 bytes unless told otherwise. */
+export function checkIvSize(size: number | undefined): 8 | 16 {
+  if (size === undefined || size === 16) return 16;
+  if (size === 8) return 8;
+  throw new Error(`per-sample IV size must be 8 or 16 bytes, not ${size}`);
+}
+
 export function checkCbcsIv(iv: Buffer | undefined): Buffer {
   if (!iv || iv.length !== 16) throw new Error('cbcs needs the 16-byte constant IV (opts.iv)');
   return iv;
 }
 
 /** `sinf` for one track: `frma`, `schm` (version 1.0 of the scheme), `schi`/`tenc`. */
-export function sinfBox(original: string, handler: string, scheme: Scheme, kid: Buffer, iv?: Buffer): Buffer {
+export function sinfBox(
+  original: string,
+  handler: string,
+  scheme: Scheme,
+  kid: Buffer,
+  iv?: Buffer,
+  perSampleIvSize: 8 | 16 = 16,
+): Buffer {
   const frma = makeBox('frma', Buffer.from(original, 'latin1'));
   const schmPayload = Buffer.alloc(8);
   schmPayload.write(scheme, 0, 'latin1');
@@ -176,7 +190,7 @@ export function sinfBox(original: string, handler: string, scheme: Scheme, kid: 
   let tenc: Buffer;
   if (scheme === 'cenc') {
     // reserved, reserved, default_isProtected, default_Per_Sample_IV_Size, default_KID
-    tenc = makeFullBox('tenc', 0, 0, Buffer.from([0, 0, 1, 8]), kid);
+    tenc = makeFullBox('tenc', 0, 0, Buffer.from([0, 0, 1, perSampleIvSize]), kid);
   } else {
     const constantIv = checkCbcsIv(iv);
     const { crypt, skip } = handler === 'vide' ? VIDEO_PATTERN : AUDIO_PATTERN;
@@ -201,14 +215,15 @@ function keep(buf: Buffer, box: Box): Buffer {
 /**
  * Clear init → encrypted init. Every audio and video sample entry becomes `encv`/`enca` with a `sinf`
  * appended to its children; the given `pssh` boxes are appended to `moov`. Other boxes are kept as
- * they are.
+ * they are. cenc: `perSampleIvSize` (default 16) must be the one the media segments are encrypted with.
  */
 export function encryptInit(
   init: Buffer,
-  opts: { scheme: Scheme; kid: string; iv?: Buffer; pssh: Buffer[] },
+  opts: { scheme: Scheme; kid: string; iv?: Buffer; pssh: Buffer[]; perSampleIvSize?: 8 | 16 },
 ): Buffer {
   if (opts.scheme !== 'cenc' && opts.scheme !== 'cbcs') throw new Error(`unknown scheme ${opts.scheme}`);
   const kid = kidBytes(opts.kid);
+  const ivSize = checkIvSize(opts.perSampleIvSize);
   if (opts.scheme === 'cbcs') checkCbcsIv(opts.iv);
   for (const box of opts.pssh) {
     if (box.length < 32 || box.readUInt32BE(0) !== box.length || box.toString('latin1', 4, 8) !== 'pssh') {
@@ -229,7 +244,7 @@ export function encryptInit(
           throw new Error('init segment is already encrypted');
         const prefix = sampleEntryPrefix(init, entry, p.handler);
         const kids = children(init, entry, prefix).map((b) => keep(init, b));
-        const sinf = sinfBox(entry.type, p.handler, opts.scheme, kid, opts.iv);
+        const sinf = sinfBox(entry.type, p.handler, opts.scheme, kid, opts.iv, ivSize);
         encrypted++;
         return rebuildBox(init, entry, prefix, [...kids, sinf], p.handler === 'vide' ? 'encv' : 'enca');
       });

@@ -11,8 +11,12 @@
  * `cenc` (AES-CTR): each protected range is shortened to a multiple of 16 bytes, the remainder joining
  * the clear bytes right after the slice header, so each protected range is whole CTR blocks and ends
  * with its NAL unit (what most packagers do; the counter still runs on across the subsamples of a
- * sample, as the scheme requires). `cbcs` (AES-CBC 1:9 pattern): the protected range is the rest of the
- * NAL unit; its trailing partial block stays clear by the scheme's own rule.
+ * sample, as the scheme requires). With `alignBase`, each protected range instead starts at a multiple
+ * of 16 bytes from `alignBase` (up to 15 more clear bytes after the slice header) and is whole blocks
+ * from there, the rest of the NAL unit (under 16 bytes) staying clear: then one AES-CTR pass over all
+ * the sample data from `alignBase` puts every protected range on whole counter blocks of its own. `cbcs`
+ * (AES-CBC 1:9 pattern): the protected range is the rest of the NAL unit; its trailing partial block
+ * stays clear by the scheme's own rule.
  *
  * BytesOfClearData is 16 bits: longer clear runs are split into several entries with no protected
  * bytes.
@@ -36,6 +40,7 @@ export function avcSubsamples(
   nalLengthSize: number,
   params: AvcParams,
   scheme: Scheme,
+  alignBase?: number,
 ): Subsample[] {
   const out: Subsample[] = [];
   const end = start + size;
@@ -54,12 +59,25 @@ export function avcSubsamples(
     const type = header & 0x1f;
     if (type === 1 || type === 5) {
       const sliceHeader = sliceHeaderLength(buf, nal + 1, nal + nalSize, type, (header >> 5) & 3, params);
-      const rest = nalSize - 1 - sliceHeader;
-      const prot = scheme === 'cenc' ? rest - (rest % 16) : rest >= 16 ? rest : 0;
-      pendingClear += nalLengthSize + nalSize - prot;
+      const data = nal + 1 + sliceHeader;
+      const rest = nal + nalSize - data;
+      /** clear bytes of slice data before the protected range */
+      let lead = 0;
+      let prot: number;
+      if (scheme === 'cbcs') {
+        prot = rest >= 16 ? rest : 0;
+      } else if (alignBase === undefined) {
+        prot = rest - (rest % 16);
+        lead = rest - prot;
+      } else {
+        lead = (16 - ((data - alignBase) % 16)) % 16;
+        prot = rest > lead ? rest - lead - ((rest - lead) % 16) : 0;
+      }
       if (prot > 0) {
-        push(out, pendingClear, prot);
-        pendingClear = 0;
+        push(out, pendingClear + (data + lead - o), prot);
+        pendingClear = rest - lead - prot;
+      } else {
+        pendingClear += nalLengthSize + nalSize;
       }
     } else {
       if (type === 7) {

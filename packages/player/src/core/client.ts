@@ -44,6 +44,15 @@ export interface HeartbeatAnswer {
   directive: unknown;
 }
 
+/** A delivery token from `/v1/delivery`: add `?<param>=<token>` to origin URLs under `prefix`. */
+export interface DeliveryAnswer {
+  token: string;
+  param: string;
+  prefix: string;
+  /** Seconds it stays valid, by the server's clock. */
+  ttlSeconds: number;
+}
+
 export interface EventReport {
   action: string;
   detail?: Record<string, unknown>;
@@ -64,6 +73,7 @@ export class VigilClient {
   readonly licenseUrl: string;
   readonly heartbeatUrl: string;
   readonly eventsUrl: string;
+  readonly deliveryUrl: string;
   private readonly hlsKeyPrefix: string;
   private readonly fetchImpl: typeof fetch;
 
@@ -73,6 +83,7 @@ export class VigilClient {
     this.licenseUrl = `${this.server}/v1/license/clearkey`;
     this.heartbeatUrl = `${this.server}/v1/heartbeat`;
     this.eventsUrl = `${this.server}/v1/events`;
+    this.deliveryUrl = `${this.server}/v1/delivery`;
     this.hlsKeyPrefix = `${this.server}/v1/license/hls/`;
     this.fetchImpl = opts.fetch ?? globalThis.fetch.bind(globalThis);
   }
@@ -114,6 +125,26 @@ export class VigilClient {
       directive = undefined;
     }
     return { directive: directive ?? decodeDirectiveHeader(res.headers.get(WATERMARK_HEADER)) };
+  }
+
+  /** Asks for a delivery token of the viewer token's resource; throws VigilRefusal (403 `banned`…). */
+  async delivery(): Promise<DeliveryAnswer> {
+    const res = await this.fetchImpl(this.deliveryUrl, {
+      method: 'POST',
+      headers: this.headers(false),
+      cache: 'no-store',
+    });
+    const text = await res.text();
+    if (!res.ok) throw refusalFrom(res.status, text);
+    const body = JSON.parse(text) as Partial<DeliveryAnswer>;
+    if (typeof body.token !== 'string' || typeof body.prefix !== 'string')
+      throw new Error('the delivery answer has no token');
+    return {
+      token: body.token,
+      param: typeof body.param === 'string' ? body.param : 'vd',
+      prefix: body.prefix,
+      ttlSeconds: typeof body.ttlSeconds === 'number' ? body.ttlSeconds : 60,
+    };
   }
 
   /** Reports an event; never throws (the endpoint may not exist on older servers). Returns the status. */

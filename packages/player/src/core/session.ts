@@ -288,6 +288,14 @@ export class VigilSession {
     if (status >= 400) this.handleFailure(refusalFrom(status, body ?? ''), 'license');
   }
 
+  /**
+   * A refusal from another endpoint a player adapter calls (signed delivery's `/v1/delivery`): a ban
+   * stops playback, anything else is shown like a license refusal, since the media can't be fetched.
+   */
+  receiveRefusal(err: VigilRefusal): void {
+    this.handleFailure(err, 'license');
+  }
+
   private handleFailure(err: unknown, source: 'license' | 'heartbeat'): void {
     if (this.stopped) return;
     if (err instanceof VigilRefusal) {

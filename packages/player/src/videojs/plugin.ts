@@ -4,12 +4,16 @@
  * element and the player element (which holds the mark, also in fullscreen). VHS plays the packager's
  * multi-period CENC DASH with EME handled by the session (no videojs-contrib-eme), and HLS AES-128 with
  * `?token=` added to the key server's key URIs by a VHS request hook, which also reads the directive
- * header and refusals from key answers.
+ * header and refusals from key answers. The same hook handles signed delivery: origin requests under a
+ * delivery token's prefix get the newest token as `?vd=` (from a source URL that came with one, or from
+ * `/v1/delivery` when the source is given as the `src` option), renewed at half its lifetime.
  *
  * After the call, `player.vigil` is the plugin's handle: `.directive`, `.stop(reason)`, `.debug()`,
  * `.session`; the player triggers `vigil:directive`, `vigil:banned`, `vigil:tamper`, `vigil:stopped` and
  * `vigil:error` with the detail as the second listener argument.
  */
+import { refusalFrom, VigilRefusal } from '../core/client.ts';
+import { SignedDelivery } from '../core/delivery.ts';
 import type { WatermarkDirective } from '../core/directive.ts';
 import {
   type VigilDebug,
@@ -59,6 +63,8 @@ export interface VideoJsPlayer {
   on(type: string, fn: (...args: unknown[]) => void): void;
   off(type: string, fn: (...args: unknown[]) => void): void;
   trigger(type: string, hash?: unknown): void;
+  src?(source: { src: string; type?: string }): unknown;
+  currentSrc?(): string;
   eme?: unknown;
   vigil?: unknown;
 }
@@ -82,6 +88,12 @@ export interface VigilPluginOptions {
   /** A directive to start from before the key server's first answer. */
   directive?: Partial<WatermarkDirective>;
   /**
+   * The source to play with signed delivery: the plugin gets a delivery token from `/v1/delivery` with
+   * the viewer token and sets the signed URL as the player's source. Relative URLs are relative to
+   * `server`. (A source set by the page whose URL already carries `vd=` needs nothing.)
+   */
+  src?: { src: string; type?: string };
+  /**
    * Caps how far ahead VHS buffers, in seconds of media, so licenses are asked for shortly before
    * their key period plays and a ban stops playback within about a key period. VHS keeps this setting
    * per page (`videojs.Vhs.GOAL_BUFFER_LENGTH`): it applies to every player on the page. Default:
@@ -97,6 +109,8 @@ export interface VigilHandle {
   (): VigilHandle;
   readonly directive: WatermarkDirective;
   readonly session: VigilSession;
+  /** Signed delivery's tokens for origin requests. */
+  readonly delivery: SignedDelivery;
   /** Stops playback for good with a message: `banned`, `tamper`, or a reason shown as given. */
   stop(reason: string): void;
   /** The mark's rectangle, mode, colour symbol and counters: for tests and diagnostics. */
@@ -150,14 +164,31 @@ function startVigil(videojs: VideoJsStatic, player: VideoJsPlayer, options: Vigi
     session.on(type, (detail: VigilEventDetail) => player.trigger(`vigil:${type}`, detail));
   }
 
+  const delivery = new SignedDelivery({
+    client: session.client,
+    onRefusal: (err) => session.receiveRefusal(err),
+  });
+  const adoptSource = () => {
+    const current = player.currentSrc?.();
+    if (current) delivery.sign(current);
+  };
+
   // HLS AES-128: the token on this server's key URIs, and the key answers' directive and refusals.
+  // Signed delivery: the newest delivery token on origin URLs.
   const onRequest = (o: VhsXhrOptions): VhsXhrOptions => {
-    if (typeof o.uri === 'string' && session.client.isHlsKeyUrl(o.uri))
-      o.uri = session.client.withToken(o.uri);
+    if (typeof o.uri !== 'string') return o;
+    if (session.client.isHlsKeyUrl(o.uri)) o.uri = session.client.withToken(o.uri);
+    else o.uri = delivery.sign(o.uri);
     return o;
   };
   const onResponse = (request: { uri?: string }, _error: unknown, response: VhsXhrResponse | undefined) => {
     const uri = request?.uri ?? '';
+    if (response && (response.statusCode ?? 0) === 403 && delivery.covers(uri)) {
+      const refusal = refusalFrom(403, bodyText(response.body ?? response.responseBody));
+      if (refusal.code === 'banned') session.receiveRefusal(refusal);
+      else if (refusal.code === 'delivery_expired') void delivery.renew();
+      return;
+    }
     if (!response || !session.client.isHlsKeyUrl(uri)) return;
     const status = response.statusCode ?? 0;
     session.receiveKeyResponse(
@@ -176,16 +207,21 @@ function startVigil(videojs: VideoJsStatic, player: VideoJsPlayer, options: Vigi
   };
   player.on('xhr-hooks-ready', hookVhs);
   hookVhs();
+  player.on('loadstart', adoptSource);
+  adoptSource();
 
   const handle = (() => handle) as VigilHandle;
   Object.defineProperties(handle, {
     directive: { get: () => session.directive, enumerable: true },
     session: { value: session, enumerable: true },
+    delivery: { value: delivery, enumerable: true },
     stop: { value: (reason: string) => session.stop(reason) },
     debug: { value: () => session.debug() },
     dispose: {
       value: () => {
         player.off('xhr-hooks-ready', hookVhs);
+        player.off('loadstart', adoptSource);
+        delivery.dispose();
         hooked?.offRequest?.(onRequest);
         hooked?.offResponse?.(onResponse);
         session.dispose();
@@ -194,6 +230,21 @@ function startVigil(videojs: VideoJsStatic, player: VideoJsPlayer, options: Vigi
   });
   player.on('dispose', () => handle.dispose());
   session.start();
+  if (options.src) {
+    const { src, type } = options.src;
+    const absolute = new URL(src, `${session.client.server}/`).toString();
+    delivery.signedSource(absolute).then(
+      (signed) => {
+        if (!session.stopped) player.src?.(type ? { src: signed, type } : { src: signed });
+      },
+      (err: unknown) =>
+        session.receiveRefusal(
+          err instanceof VigilRefusal
+            ? err
+            : new VigilRefusal(0, 'delivery_failed', `no delivery token: ${(err as Error)?.message ?? err}`),
+        ),
+    );
+  }
   return handle;
 }
 

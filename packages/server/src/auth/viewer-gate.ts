@@ -52,6 +52,18 @@ export class ViewerGate {
     return this.#check(claims, tenant, req, endpoint, now);
   }
 
+  /**
+   * admit() without a promise for the steady state: undefined, having done nothing, unless the token is a
+   * verified one in the cache and its tenant is in memory; then the same access rules, refusals included.
+   */
+  admitCached(token: string, req: IncomingMessage, endpoint: string, now: number): Admitted | undefined {
+    const claims = this.verifier.cached(token, now);
+    if (claims === undefined) return undefined;
+    const tenant = this.hot.peek(claims.tenantId);
+    if (tenant === undefined) return undefined;
+    return this.#check(claims, tenant, req, endpoint, now);
+  }
+
   /** Access rules for claims already verified (also used by the compatibility API's own token format). */
   async admitClaims(
     claims: ViewerClaims,

@@ -1,9 +1,12 @@
+import type { IncomingMessage } from 'node:http';
 import {
   BadRequest,
   buildClearKeyLicense,
   type ClearKeyLicense,
+  type ClearKeyRequest,
   Denial,
   directiveFor,
+  MAX_KIDS_PER_REQUEST,
   parseClearKeyRequest,
   parseKid,
   sessionTag,
@@ -12,7 +15,7 @@ import {
 import type { ContentKey } from '@vigil/keys';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccessLog } from '../access-log.ts';
-import type { ViewerGate } from '../auth/viewer-gate.ts';
+import type { Admitted, ViewerGate } from '../auth/viewer-gate.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 
@@ -88,10 +91,36 @@ export async function licenseFor(
   kids: string[],
   now: number,
 ): Promise<ClearKeyLicense> {
+  const keys: (ContentKey | undefined)[] = [];
+  for (const kid of kids) {
+    keys.push(hot.peekContentKey(tenant, kid, now) ?? (await hot.contentKey(tenant, kid, now)));
+  }
+  return licenseOf(kids, keys, resourceId);
+}
+
+/** licenseFor() without a promise when every requested key is in memory (the steady state); else undefined. */
+export function licenseInMemory(
+  hot: HotState,
+  tenant: TenantState,
+  resourceId: string,
+  kids: string[],
+  now: number,
+): ClearKeyLicense | undefined {
+  const keys: ContentKey[] = [];
+  for (const kid of kids) {
+    const key = hot.peekContentKey(tenant, kid, now);
+    if (key === undefined) return undefined;
+    keys.push(key);
+  }
+  return licenseOf(kids, keys, resourceId);
+}
+
+/** The license of the keys found for `kids` (same order, undefined: unknown). */
+function licenseOf(kids: string[], found: (ContentKey | undefined)[], resourceId: string): ClearKeyLicense {
   const keys: ClearKeyLicense['keys'] = [];
   let foreign = false;
-  for (const kid of kids) {
-    const key = hot.peekContentKey(tenant, kid, now) ?? (await hot.contentKey(tenant, kid, now));
+  for (let i = 0; i < kids.length; i++) {
+    const key = found[i];
     if (!key) continue;
     if (key.resourceId !== resourceId) {
       foreign = true;
@@ -99,7 +128,7 @@ export async function licenseFor(
     }
     let entry = licenseEntries.get(key);
     if (!entry) {
-      entry = buildClearKeyLicense([{ kid, key: key.key }]).keys[0]!;
+      entry = buildClearKeyLicense([{ kid: kids[i]!, key: key.key }]).keys[0]!;
       licenseEntries.set(key, entry);
     }
     keys.push(entry);
@@ -114,13 +143,162 @@ export async function licenseFor(
 /** Each cached content key's license entry, encoded once (the key objects live in HotState). */
 const licenseEntries = new WeakMap<ContentKey, ClearKeyLicense['keys'][number]>();
 
+/** The JSON of each license entry (the route's serialisation of it: kty, k, kid). */
+const entryJson = new WeakMap<ClearKeyLicense['keys'][number], string>();
+
+/** A license as the clearkey route's response schema serialises it, from the entries' cached JSON. */
+export function licenseJson(license: ClearKeyLicense): string {
+  let json = '{"keys":[';
+  for (let i = 0; i < license.keys.length; i++) {
+    const entry = license.keys[i]!;
+    let part = entryJson.get(entry);
+    if (part === undefined) {
+      part = JSON.stringify({ kty: entry.kty, k: entry.k, kid: entry.kid });
+      entryJson.set(entry, part);
+    }
+    json += i === 0 ? part : `,${part}`;
+  }
+  return `${json}],"type":${JSON.stringify(license.type)}}`;
+}
+
+/** Kids as requested (base64url) that parsed, as lowercase hex: a player asks for the same few again and again. */
+const decodedKids = new Map<string, string>();
+const MAX_DECODED_KIDS = 100_000;
+
+/**
+ * parseClearKeyRequest (core), without decoding again kids it has decoded before: the same answer and the
+ * same refusals, as anything not seen before goes through the core.
+ */
+export function parseLicenseRequest(body: unknown): ClearKeyRequest {
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const { kids, type } = body as { kids?: unknown; type?: unknown };
+    const sessionType = type ?? 'temporary';
+    if (
+      Array.isArray(kids) &&
+      kids.length > 0 &&
+      kids.length <= MAX_KIDS_PER_REQUEST &&
+      (sessionType === 'temporary' || sessionType === 'persistent-license')
+    ) {
+      const hex: string[] = [];
+      for (const kid of kids) {
+        const known = typeof kid === 'string' ? decodedKids.get(kid) : undefined;
+        if (known === undefined) return parseAndRemember(body);
+        if (!hex.includes(known)) hex.push(known);
+      }
+      return { kids: hex, type: sessionType };
+    }
+  }
+  return parseClearKeyRequest(body);
+}
+
+function parseAndRemember(body: unknown): ClearKeyRequest {
+  const request = parseClearKeyRequest(body);
+  for (const kid of (body as { kids: string[] }).kids) {
+    if (decodedKids.has(kid)) continue;
+    if (decodedKids.size >= MAX_DECODED_KIDS) decodedKids.clear();
+    // The core's own decoding of this one kid.
+    decodedKids.set(kid, parseClearKeyRequest({ kids: [kid] }).kids[0]!);
+  }
+  return request;
+}
+
+/** What POST /v1/license/clearkey answers when it grants keys. */
+export interface ClearKeyGrant {
+  license: ClearKeyLicense;
+  /** The `Vigil-Watermark` header. */
+  directive: string;
+}
+
+/**
+ * POST /v1/license/clearkey once its body is parsed: the gate, the keys, the counts and the access log.
+ * Both the Fastify route and the node:http fast path (clearkey-fast-path.ts) answer through it. In the
+ * steady state (token verified before, tenant and keys in memory) it returns without a promise.
+ */
+export class ClearKeyEndpoint {
+  readonly #gate: ViewerGate;
+  readonly #hot: HotState;
+  readonly #stats: StatsRecorder;
+  readonly #access: AccessLog;
+
+  constructor(opts: ViewerRoutesOptions) {
+    this.#gate = opts.gate;
+    this.#hot = opts.hot;
+    this.#stats = opts.stats;
+    this.#access = opts.access;
+  }
+
+  /** The grant, or a Denial / BadRequest (thrown, or the rejection of the promise). */
+  answer(
+    token: string | undefined,
+    req: IncomingMessage,
+    body: unknown,
+  ): ClearKeyGrant | Promise<ClearKeyGrant> {
+    const started = performance.now();
+    const now = Date.now();
+    const admitted = token ? this.#gate.admitCached(token, req, 'clearkey', now) : undefined;
+    if (admitted === undefined) {
+      return this.#gate
+        .admit(token, req, 'clearkey', now)
+        .then((loaded) => this.#grant(loaded, req, body, now, started));
+    }
+    return this.#grant(admitted, req, body, now, started);
+  }
+
+  #grant(
+    admitted: Admitted,
+    req: IncomingMessage,
+    body: unknown,
+    now: number,
+    started: number,
+  ): ClearKeyGrant | Promise<ClearKeyGrant> {
+    const { claims, tenant } = admitted;
+    try {
+      const { kids } = parseLicenseRequest(body);
+      const license = licenseInMemory(this.#hot, tenant, claims.resourceId, kids, now);
+      if (license === undefined) {
+        return licenseFor(this.#hot, tenant, claims.resourceId, kids, now).then(
+          (loaded) => this.#granted(admitted, req, loaded, now, started),
+          (err: unknown) => this.#refused(tenant, err, now),
+        );
+      }
+      return this.#granted(admitted, req, license, now, started);
+    } catch (err) {
+      return this.#refused(tenant, err, now);
+    }
+  }
+
+  #granted(
+    { claims, tenant, ip }: Admitted,
+    req: IncomingMessage,
+    license: ClearKeyLicense,
+    now: number,
+    started: number,
+  ): ClearKeyGrant {
+    this.#stats.record(tenant.id, 'clearkey', 'granted', now);
+    this.#access.keyDelivered(claims, req, ip, now, license.keys.length);
+    this.#stats.observeLatency('clearkey', started);
+    return { license, directive: directiveHeader(tenant, claims.sessionId) };
+  }
+
+  #refused(tenant: TenantState, err: unknown, now: number): never {
+    if (err instanceof Denial) this.#stats.record(tenant.id, 'clearkey', err.reason, now);
+    throw err;
+  }
+}
+
+/** The clearkey route's body limit (its own content-type parser's). */
+export const CLEARKEY_BODY_LIMIT = 16 * 1024;
+
 /** The viewer-facing key server: ClearKey licenses, HLS AES-128 keys, heartbeats. */
-export async function viewerRoutes(app: FastifyInstance, opts: ViewerRoutesOptions): Promise<void> {
-  const { gate, hot, stats, access } = opts;
+export async function viewerRoutes(
+  app: FastifyInstance,
+  opts: ViewerRoutesOptions & { clearKey: ClearKeyEndpoint },
+): Promise<void> {
+  const { gate, hot, stats, access, clearKey } = opts;
 
   // Players send the license request with various content types (or none): take any, as JSON.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 16 * 1024 }, (_req, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: CLEARKEY_BODY_LIMIT }, (_req, body, done) => {
     if ((body as Buffer).length === 0) return done(null, undefined);
     try {
       done(null, JSON.parse((body as Buffer).toString('utf8')));
@@ -166,24 +344,11 @@ export async function viewerRoutes(app: FastifyInstance, opts: ViewerRoutesOptio
         },
       },
     },
+    // Most requests never get here: the fast path answers them (clearkey-fast-path.ts), alike.
     async (request, reply) => {
-      const started = performance.now();
-      const now = Date.now();
-      const { claims, tenant, ip } = await gate.admit(bearer(request), request.raw, 'clearkey', now);
-      try {
-        const { kids } = parseClearKeyRequest(request.body);
-        const license = await licenseFor(hot, tenant, claims.resourceId, kids, now);
-        stats.record(tenant.id, 'clearkey', 'granted', now);
-        access.keyDelivered(claims, request.raw, ip, now, license.keys.length);
-        stats.observeLatency('clearkey', started);
-        reply
-          .header(WATERMARK_HEADER, directiveHeader(tenant, claims.sessionId))
-          .header('cache-control', 'no-store');
-        return license;
-      } catch (err) {
-        if (err instanceof Denial) stats.record(tenant.id, 'clearkey', err.reason, now);
-        throw err;
-      }
+      const { license, directive } = await clearKey.answer(bearer(request), request.raw, request.body);
+      reply.header(WATERMARK_HEADER, directive).header('cache-control', 'no-store');
+      return license;
     },
   );
 

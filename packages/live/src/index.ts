@@ -1,0 +1,14 @@
+/**
+ * @vigil/live: protected live channels. A supervised ffmpeg encodes the input into a clear CMAF ladder;
+ * each fragment is retimed onto the channel's clock, encrypted with keys that rotate every key period
+ * (CENC with in-band signalling for DASH, AES-128 for HLS) and published with sliding-window manifests.
+ */
+export { type ChannelState, type ChannelStatus, LiveChannel, type LiveChannelOptions } from './channel.ts';
+export { type ChannelDefinition, type ChannelWriter, defineChannel } from './define.ts';
+export { INIT_NAME, liveFfmpegArgs, SEGMENT_NAME } from './ffmpeg-args.ts';
+export * from './fragment/index.ts';
+export { KeyRing, type PeriodKeys } from './keyring.ts';
+export { type ChannelRecord, LiveManager, type LiveManagerOptions, type LiveStorePort } from './manager.ts';
+export * from './manifests.ts';
+export * from './settings.ts';
+export { type RunExit, Supervisor, type SupervisorOptions, type SupervisorStatus } from './supervisor.ts';

@@ -1,0 +1,206 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import type { ContentKey } from '@vigil/keys';
+import { storeKeySource } from '@vigil/packager';
+import { type ChannelStatus, LiveChannel } from './channel.ts';
+import { type LiveSettings, parseLiveSettings } from './settings.ts';
+
+/** What the manager needs of Vigil's store (the store package's VigilStore has all of it). */
+export interface LiveStorePort {
+  listLiveChannels(tenantId?: string): Promise<ChannelRecord[]>;
+  setLiveChannelStatus(tenantId: string, id: string, status: Record<string, unknown>): Promise<void>;
+  deleteResourceKeys(tenantId: string, resourceId: string): Promise<number>;
+  putContentKeys(keys: ContentKey[]): Promise<void>;
+  changes: { subscribe(listener: (change: { tenantId: string; topic: string }) => void): () => void };
+}
+
+export interface ChannelRecord {
+  tenantId: string;
+  id: string;
+  resourceId: string;
+  settings: Record<string, unknown>;
+  desired: 'running' | 'stopped';
+  updatedAt: number;
+}
+
+export interface LiveManagerOptions {
+  store: LiveStorePort;
+  /** Published files go to `<originRoot>/<tenantId>/<resourceId>/`. */
+  originRoot: string;
+  /** ffmpeg's scratch space: `<workRoot>/<tenantId>/<channelId>/`. */
+  workRoot: string;
+  keyServerUrl: () => string;
+  statusIntervalMs?: number;
+  ffmpegPath?: string;
+  minBackoffMs?: number;
+  log?: { warn(msg: string): void; info?(msg: string): void };
+}
+
+interface Running {
+  channel: LiveChannel;
+  record: ChannelRecord;
+}
+
+const key = (tenantId: string, id: string) => `${tenantId}\n${id}`;
+
+/**
+ * Runs the channels whose desired state is `running`, on this instance: reconciles on every store change
+ * (API, CLI in another process), stops channels asked to stop — and deletes their keys, so the key
+ * server stops answering for them — and reports each channel's status to the store. Events: `segment`
+ * (tenantId, channelId, seq, ms), `exit` (tenantId, channelId), `status`.
+ */
+export class LiveManager extends EventEmitter {
+  readonly #o: LiveManagerOptions;
+  readonly #running = new Map<string, Running>();
+  #unsubscribe: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #reconciling: Promise<void> = Promise.resolve();
+  #again = false;
+  #closed = false;
+
+  constructor(opts: LiveManagerOptions) {
+    super();
+    this.#o = opts;
+  }
+
+  async start(): Promise<void> {
+    this.#unsubscribe = this.#o.store.changes.subscribe((change) => {
+      if (change.topic === 'live' || change.topic === '*') void this.reconcile();
+    });
+    this.#timer = setInterval(() => void this.#report(), this.#o.statusIntervalMs ?? 2_000);
+    this.#timer.unref();
+    await this.reconcile();
+  }
+
+  channel(tenantId: string, id: string): LiveChannel | undefined {
+    return this.#running.get(key(tenantId, id))?.channel;
+  }
+
+  status(tenantId: string, id: string): ChannelStatus | undefined {
+    return this.channel(tenantId, id)?.status();
+  }
+
+  /** Every channel this instance runs, with its status. */
+  statuses(): { tenantId: string; channelId: string; status: ChannelStatus }[] {
+    return [...this.#running.values()].map(({ record, channel }) => ({
+      tenantId: record.tenantId,
+      channelId: record.id,
+      status: channel.status(),
+    }));
+  }
+
+  /** Brings running channels in line with the store; concurrent calls coalesce. */
+  reconcile(): Promise<void> {
+    this.#again = true;
+    this.#reconciling = this.#reconciling.then(async () => {
+      while (this.#again && !this.#closed) {
+        this.#again = false;
+        await this.#reconcileOnce().catch((err: Error) => this.#o.log?.warn(`live: ${err.message}`));
+      }
+    });
+    return this.#reconciling;
+  }
+
+  async #reconcileOnce(): Promise<void> {
+    const records = await this.#o.store.listLiveChannels();
+    const wanted = new Map(
+      records.filter((r) => r.desired === 'running').map((r) => [key(r.tenantId, r.id), r]),
+    );
+    for (const [k, run] of [...this.#running]) {
+      const want = wanted.get(k);
+      if (!want || want.updatedAt !== run.record.updatedAt || want.resourceId !== run.record.resourceId) {
+        await this.#stop(k, run, !want);
+      }
+    }
+    for (const [k, record] of wanted) {
+      if (!this.#running.has(k)) await this.#start(k, record);
+    }
+  }
+
+  async #start(k: string, record: ChannelRecord): Promise<void> {
+    let settings: LiveSettings;
+    try {
+      settings = parseLiveSettings(record.settings);
+    } catch (err) {
+      await this.#o.store.setLiveChannelStatus(record.tenantId, record.id, {
+        state: 'failed',
+        lastError: (err as Error).message,
+        at: Date.now(),
+      });
+      return;
+    }
+    // Keys of an earlier run of this channel can never be needed again.
+    await this.#o.store.deleteResourceKeys(record.tenantId, record.resourceId);
+    const ttl = 2 * settings.keyPeriodSeconds + settings.windowSeconds + settings.retentionSeconds + 60;
+    const channel = new LiveChannel({
+      tenantId: record.tenantId,
+      channelId: record.id,
+      resourceId: record.resourceId,
+      settings,
+      publicDir: join(this.#o.originRoot, record.tenantId, record.resourceId),
+      workDir: join(this.#o.workRoot, record.tenantId, record.id),
+      keys: storeKeySource({ store: this.#o.store, tenantId: record.tenantId, ttlSeconds: ttl }),
+      keyServerUrl: this.#o.keyServerUrl,
+      ffmpegPath: this.#o.ffmpegPath,
+      minBackoffMs: this.#o.minBackoffMs,
+    });
+    channel.on('segment', (seq: number, _period: number, ms: number) =>
+      this.emit('segment', record.tenantId, record.id, seq, ms),
+    );
+    channel.on('exit', (exit: { code: number | null; signal: string | null; stderr: string }) => {
+      this.#o.log?.warn(
+        `live channel ${record.tenantId}/${record.id}: ffmpeg exited (${exit.signal ?? exit.code}); restarting`,
+      );
+      this.emit('exit', record.tenantId, record.id);
+    });
+    channel.on('error', (err: Error) =>
+      this.#o.log?.warn(`live channel ${record.tenantId}/${record.id}: ${err.message}`),
+    );
+    this.#running.set(k, { channel, record });
+    await channel.start();
+    await this.#reportOne(record, channel);
+  }
+
+  async #stop(k: string, run: Running, forget: boolean): Promise<void> {
+    this.#running.delete(k);
+    await run.channel.stop();
+    // A stopped channel's keys go at once: no license for it is answered any more.
+    await this.#o.store.deleteResourceKeys(run.record.tenantId, run.record.resourceId);
+    if (!forget) {
+      await this.#o.store
+        .setLiveChannelStatus(run.record.tenantId, run.record.id, { state: 'stopped', at: Date.now() })
+        .catch(() => {});
+    }
+  }
+
+  async #reportOne(record: ChannelRecord, channel: LiveChannel): Promise<void> {
+    const status = channel.status();
+    await this.#o.store.setLiveChannelStatus(record.tenantId, record.id, {
+      ...status,
+      encoder: {
+        ...status.encoder,
+        lastExit: status.encoder.lastExit && { ...status.encoder.lastExit, stderr: undefined },
+      },
+      at: Date.now(),
+    });
+  }
+
+  async #report(): Promise<void> {
+    for (const { record, channel } of this.#running.values()) {
+      await this.#reportOne(record, channel).catch(() => {});
+    }
+    this.emit('status');
+  }
+
+  /** Stops every channel this instance runs (their desired state is kept: they start again with it). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#unsubscribe?.();
+    clearInterval(this.#timer);
+    await this.#reconciling.catch(() => {});
+    for (const [k, run] of [...this.#running]) {
+      this.#running.delete(k);
+      await run.channel.stop();
+    }
+  }
+}

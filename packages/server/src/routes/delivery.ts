@@ -1,0 +1,141 @@
+import { BadRequest, DELIVERY_PARAM, isIpAddress, normalizeIp, normalizeUrlPath } from '@vigil/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { requireRole } from '../auth/admin.ts';
+import type { ViewerGate } from '../auth/viewer-gate.ts';
+import type { ServerConfig } from '../config.ts';
+import { type DeliveryIssue, type DeliverySigner, signedOriginUrl } from '../delivery.ts';
+import type { HotState } from '../hot-state.ts';
+import { bearer } from './viewer.ts';
+
+export interface DeliveryRoutesOptions {
+  config: ServerConfig;
+  hot: HotState;
+  gate: ViewerGate;
+  signer: DeliverySigner;
+}
+
+const errorSchema = {
+  type: 'object',
+  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } },
+};
+
+const issueSchema = {
+  type: 'object',
+  properties: {
+    token: { type: 'string', description: 'The delivery token' },
+    param: { type: 'string', enum: [DELIVERY_PARAM], description: 'The query parameter it goes in' },
+    prefix: { type: 'string', description: 'The origin path prefix it covers' },
+    expiresAt: { type: 'string', format: 'date-time' },
+    ttlSeconds: { type: 'integer', description: 'Seconds until it expires (renew before)' },
+    ip: { type: 'string', description: 'The address it is bound to, if any' },
+    url: { type: 'string', description: 'The signed URL of `path`, when one was asked for' },
+  },
+};
+
+function answer(issue: DeliveryIssue, now: number, ip: string | undefined) {
+  return {
+    token: issue.token,
+    param: issue.param,
+    prefix: issue.prefix,
+    expiresAt: new Date(issue.expiresAt).toISOString(),
+    ttlSeconds: Math.max(0, Math.floor((issue.expiresAt - now) / 1000)),
+    ...(ip === undefined ? {} : { ip }),
+  };
+}
+
+/**
+ * Issuing delivery tokens: to a viewer, with the viewer token (the same checks as a license, so a
+ * banned session can't renew), and to a tenant's backend, with an API key, to hand out signed URLs
+ * along with the viewer token.
+ */
+export async function deliveryRoutes(app: FastifyInstance, opts: DeliveryRoutesOptions): Promise<void> {
+  const { config, hot, gate, signer } = opts;
+
+  const baseUrl = (request: FastifyRequest) => config.publicUrl ?? `${request.protocol}://${request.host}`;
+
+  app.post(
+    '/v1/delivery',
+    {
+      schema: {
+        summary: "A delivery token for the viewer token's resource",
+        description: `Signed delivery for \`/origin/<tenant>/<resourceId>/\`: add \`?${DELIVERY_PARAM}=<token>\` to manifest and segment URLs under \`prefix\`. Bound to the caller's address unless the server is configured otherwise; never valid beyond the viewer token. Refused like a license (401 for a bad token, 403 \`ip_mismatch\`, \`banned\`…).`,
+        tags: ['delivery'],
+        security: [{ viewerToken: [] }],
+        querystring: { type: 'object', properties: { token: { type: 'string', maxLength: 8192 } } },
+        response: { 200: issueSchema, '4xx': errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const now = Date.now();
+      const { claims, ip } = await gate.admit(bearer(request), request.raw, 'delivery', now);
+      const bound = config.deliveryBindIp ? ip : undefined;
+      const issue = signer.issue({
+        tenantId: claims.tenantId,
+        resourceId: claims.resourceId,
+        ttlSeconds: config.deliveryTtlSeconds,
+        ip: bound,
+        sessionId: claims.sessionId,
+        notAfter: claims.exp * 1000,
+        now,
+      });
+      reply.header('cache-control', 'no-store');
+      return answer(issue, now, bound);
+    },
+  );
+
+  app.post(
+    '/v1/delivery/sign',
+    {
+      preHandler: requireRole(hot, 'operator'),
+      schema: {
+        summary: 'Sign delivery of a resource (for a tenant backend, with the viewer token it mints)',
+        description: `A delivery token for \`/origin/<tenant>/<resourceId>/\`, optionally bound to \`ip\` and naming \`sessionId\` (so a ban of the session stops its delivery too); with \`path\`, also the signed URL of that file under the prefix.`,
+        tags: ['delivery'],
+        security: [{ apiKey: [] }],
+        body: {
+          type: 'object',
+          required: ['resourceId'],
+          additionalProperties: false,
+          properties: {
+            resourceId: { type: 'string', minLength: 1, maxLength: 200 },
+            ttlSeconds: { type: 'integer', minimum: 1, maximum: 7 * 24 * 3600 },
+            ip: { type: 'string', minLength: 2, maxLength: 64 },
+            sessionId: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' },
+            path: { type: 'string', minLength: 1, maxLength: 1024 },
+          },
+        },
+        response: { 200: issueSchema, '4xx': errorSchema },
+      },
+    },
+    async (request, reply) => {
+      const now = Date.now();
+      const body = request.body as {
+        resourceId: string;
+        ttlSeconds?: number;
+        ip?: string;
+        sessionId?: string;
+        path?: string;
+      };
+      if (body.ip !== undefined && !isIpAddress(body.ip))
+        throw new BadRequest('invalid_ip', '"ip" is not an IP address');
+      const ip = body.ip === undefined ? undefined : normalizeIp(body.ip);
+      const issue = signer.issue({
+        tenantId: request.apiKey.tenantId,
+        resourceId: body.resourceId,
+        ttlSeconds: body.ttlSeconds ?? config.deliveryTtlSeconds,
+        ip,
+        sessionId: body.sessionId,
+        now,
+      });
+      let url: string | undefined;
+      if (body.path !== undefined) {
+        const target = normalizeUrlPath(`${issue.prefix}${body.path.replace(/^\/+/, '')}`);
+        if (target === null || !target.startsWith(issue.prefix) || target === issue.prefix)
+          throw new BadRequest('invalid_path', '"path" must name a file under the resource\'s folder');
+        url = signedOriginUrl(baseUrl(request), issue, target.slice(issue.prefix.length));
+      }
+      reply.header('cache-control', 'no-store');
+      return { ...answer(issue, now, ip), ...(url === undefined ? {} : { url }) };
+    },
+  );
+}

@@ -36,6 +36,8 @@ export interface TestServer {
   /** A platform API key of the default tenant. */
   apiKey: string;
   live?: LiveManager | undefined;
+  /** The embedded store's folder (origin files under `origin/`), for servers startVigil started. */
+  dataDir?: string;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export async function startVigil(opts: StartOptions = {}): Promise<TestServer> {
     secret,
     apiKey,
     live,
+    dataDir,
     async close() {
       await live?.close();
       await app.close();

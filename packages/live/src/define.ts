@@ -2,6 +2,7 @@ import { CHANNEL_ID, LiveSettingsError, parseLiveSettings } from './settings.ts'
 
 /** The store calls defining a channel needs (VigilStore has them). */
 export interface ChannelWriter {
+  listLiveChannels(tenantId: string): Promise<{ id: string; resourceId: string }[]>;
   putLiveChannel(input: {
     tenantId: string;
     id: string;
@@ -35,6 +36,11 @@ export async function defineChannel(
   if (!CHANNEL_ID.test(resourceId))
     throw new LiveSettingsError('the resource id must be 1-64 letters, digits, ".", "_" or "-"');
   const settings = parseLiveSettings(def.settings ?? {}) as unknown as Record<string, unknown>;
+  // Channels publish into their resource's folder: two channels of one resource would overwrite each other.
+  const other = (await store.listLiveChannels(tenantId)).find(
+    (c) => c.resourceId === resourceId && c.id !== id,
+  );
+  if (other) throw new LiveSettingsError(`resource "${resourceId}" is already live channel "${other.id}"'s`);
   await store.putLiveChannel({ tenantId, id, resourceId, settings, desired: def.desired });
   return { resourceId, settings };
 }

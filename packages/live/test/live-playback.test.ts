@@ -6,6 +6,8 @@
  * unban. One server, one channel, one browser for the file.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import {
@@ -290,6 +292,14 @@ describe('a live channel in headless Chromium', () => {
 
   it('stopping the channel withdraws its keys and its files', { timeout: CASE_TIMEOUT_MS }, async () => {
     const c = await channel();
+    // Retention: only the window (24 s) and the retention (10 s) of segments are still on disk.
+    const folder = join(server.dataDir!, 'origin', 'default', RESOURCE, 'dash', 'v270');
+    const seqs = readdirSync(folder)
+      .filter((f) => f.endsWith('.m4s'))
+      .map((f) => Number.parseInt(f, 10));
+    assert.ok(Math.min(...seqs) > 1, `the first segments are still there: ${seqs.join(',')}`);
+    assert.ok(seqs.length <= (24 + 10) / SEGMENT + 3, `${seqs.length} segments on disk`);
+    assert.ok(c.status.lastSequence > 24 / SEGMENT + 10 / SEGMENT);
     const kid = await waitFor('a key of the channel', 10_000, async () => {
       const keys = await server.store.listContentKeys('default', RESOURCE);
       return keys[0]?.kid;
@@ -301,6 +311,7 @@ describe('a live channel in headless Chromium', () => {
     assert.equal(stop.status, 200);
     assert.equal((stop.body as Untyped).desired, 'stopped');
     assert.equal((await server.store.listContentKeys('default', RESOURCE)).length, 0);
+    assert.ok(!existsSync(join(server.dataDir!, 'origin', 'default', RESOURCE)), 'the files are gone');
     const token = await viewerToken(server.secret, {
       resourceId: RESOURCE,
       sessionId: 'after-stop',

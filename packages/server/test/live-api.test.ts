@@ -77,6 +77,7 @@ describe('live channel API and CLI', () => {
       ['ok', { resourceId: '../etc' }, 'invalid_request'],
       ['ok', { unknown: 1 }, 'invalid_request'],
       ['ok', { segmentDuration: 'two' }, 'invalid_request'],
+      ['ok', { resourceId: 'match-one' }, 'invalid_channel'],
     ];
     for (const [id, body, code] of cases) {
       const res = await put(encodeURIComponent(id), body);

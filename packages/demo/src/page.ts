@@ -21,9 +21,10 @@ export const DEMO_PAGE = `<!doctype html>
   <p id="status">Loading…</p>
   <video id="video" class="video-js vjs-big-play-centered" controls muted playsinline></video>
   <p>This session: <code id="session">–</code>, watermarked on the picture. <span id="rotation"></span></p>
-  <p>Ban it from a terminal: <code id="ban">npx vigil ban --session …</code>. The key server refuses this
-  session the next key, so playback stops at the next key rotation (this page sends no heartbeats, so what
-  you see is the cryptographic cut). <code>npx vigil unban --session …</code> lets a new session play.</p>
+  <p>Ban it from a terminal: <code id="ban">npx vigil ban --session …</code>. The origin refuses this
+  session its next segment and the key server its next key, so playback stops within seconds, and at the
+  latest at the next key rotation, whatever a ripped player does (this page sends no heartbeats).
+  <code>npx vigil unban --session …</code> lets a new session play.</p>
   <p>Other streams: <code>/demo?manifest=&lt;DASH or HLS URL&gt;&amp;token=&lt;viewer token&gt;</code>,
   <code>/demo?hls=1</code> plays this channel's HLS (AES-128) instead of its DASH.</p>
 </main>

@@ -356,7 +356,7 @@ export class LiveChannel extends EventEmitter {
       });
       const signalled = addRotationSignalling(encrypted, {
         kid: cmaf.kid,
-        ivSize: t.ivSize ?? 8,
+        ivSize: t.ivSize!,
         scheme: 'cenc',
         psshBoxes: [clearKeyPssh([cmaf.kid])],
       });
@@ -395,7 +395,9 @@ export class LiveChannel extends EventEmitter {
       // fragment names its own. Same encoder settings give the same init, so later runs keep it.
       if (!t.dashInit) {
         t.dashInit = encryptLiveInit(init.clear, { scheme: 'cenc', kid: keys.cmaf.get(t.trackType)!.kid });
-        t.ivSize = readInitTracks(t.dashInit)[0]?.protection?.perSampleIvSize ?? 8;
+        // The fragments' senc must use the IV size the init's tenc declares.
+        t.ivSize = readInitTracks(t.dashInit)[0]?.protection?.perSampleIvSize;
+        if (!t.ivSize) throw new Error(`the encrypted init of ${t.live.id} declares no per-sample IV size`);
         await writeAtomic(join(this.#o.publicDir, dashInitPath(t.live.id)), t.dashInit);
       }
     }

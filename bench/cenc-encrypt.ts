@@ -6,6 +6,8 @@
  *   which openssl divides by user CPU time (its default; `-elapsed` would use wall time);
  * - ffmpeg's own CENC remux of the same clip (`-c copy -encryption_scheme cenc-aes-ctr`, non-fragmented
  *   output, the mode of ffmpeg that works), timed as a child process (wall, and user+sys from `times`);
+ * - `encryptSegment` both ways: with the native in-place AES (`@vigil/aes-native`, OpenSSL EVP, when it is
+ *   built) and with node:crypto (the fallback, `VIGIL_NATIVE_AES=0`), measured one after the other;
  * - for reference only, Node's own ceiling: every byte of the fragments through one `aes-128-ctr`
  *   `Cipher.update` in 64 KiB calls, each output copied into a new buffer per fragment, as
  *   `encryptSegment` has to (Node allocates and copies every update's output).
@@ -39,6 +41,7 @@ import {
   parseInit,
   type Scheme,
 } from '../packages/packager/src/cenc/index.ts';
+import { aesDescription, useNativeAes } from '../packages/packager/src/cenc/native.ts';
 import { envNumber, median } from './common.ts';
 
 const SECONDS = envNumber('BENCH_SECONDS', 1.5);
@@ -141,7 +144,22 @@ function nodeCeiling(): Rate {
   return { wall: bytes / 1e6 / wall, cpu: bytes / 1e6 / ((c.user + c.system) / 1e6) };
 }
 
-function ours(scheme: Scheme): Rate {
+/** Whether the native AES is built here; and which AES the packager uses by default. */
+const NATIVE = useNativeAes(true);
+useNativeAes(undefined);
+const DEFAULT_AES = aesDescription();
+const DEFAULT_NATIVE = useNativeAes(undefined);
+
+function ours(scheme: Scheme, native: boolean): Rate {
+  useNativeAes(native);
+  try {
+    return measure(scheme);
+  } finally {
+    useNativeAes(undefined);
+  }
+}
+
+function measure(scheme: Scheme): Rate {
   let bytes = 0;
   let n = 0;
   const t0 = process.hrtime.bigint();
@@ -195,11 +213,18 @@ function ffmpegRemux(): Rate {
 
 const fmt = (x: number) => x.toFixed(0).padStart(6);
 
-// sanity: what we measure is correct (the defaults, as the pipeline uses them, and both schemes)
+// sanity: what we measure is correct (the defaults, as the pipeline uses them, both schemes, both AES
+// implementations, which must give the same bytes)
 for (const scheme of ['cenc', 'cbcs'] as const) {
   const einit = encryptInit(init, { scheme, kid: KID, iv: IV, pssh: [] });
-  for (const seg of segments) {
-    const enc = encryptSegment(seg, track, { scheme, key: KEY, kid: KID, iv: IV });
+  for (const [i, seg] of segments.entries()) {
+    const opts = { scheme, key: KEY, kid: KID, iv: IV, ivSeed: BigInt(i + 1) << 32n };
+    useNativeAes(false);
+    const js = encryptSegment(seg, track, opts);
+    useNativeAes(NATIVE);
+    const enc = encryptSegment(seg, track, opts);
+    useNativeAes(undefined);
+    if (!enc.equals(js)) throw new Error(`${scheme}: native and node:crypto differ`);
     if (!decryptSegment(enc, einit, KEY).equals(seg)) throw new Error(`${scheme} round trip failed`);
   }
 }
@@ -207,30 +232,45 @@ for (const scheme of ['cenc', 'cbcs'] as const) {
 console.log(
   `clip: ${segments.length} fragments, ${(segmentBytes / 1e6).toFixed(1)} MB of 720p H.264; ${ROUNDS} rounds of ${SECONDS} s per measurement`,
 );
-ours('cenc'); // warm-up
-ours('cbcs');
+console.log(`packager uses: ${DEFAULT_AES}${NATIVE ? '' : ' (native rows below repeat node:crypto)'}`);
+for (const native of [true, false]) {
+  ours('cenc', native && NATIVE); // warm-up
+  ours('cbcs', native && NATIVE);
+}
 nodeCeiling();
 const results = {
   cenc: [] as Rate[],
+  cencJs: [] as Rate[],
   cbcs: [] as Rate[],
+  cbcsJs: [] as Rate[],
   ffmpeg: [] as Rate[],
   node: [] as Rate[],
   openssl: [] as number[],
 };
 for (let round = 1; round <= ROUNDS; round++) {
+  // native and node:crypto alternate, which one goes first too
+  const order = !NATIVE ? [false] : round % 2 === 1 ? [true, false] : [false, true];
   results.openssl.push(openssl());
-  results.cenc.push(ours('cenc'));
+  for (const native of order) (native ? results.cenc : results.cencJs).push(ours('cenc', native));
   results.ffmpeg.push(ffmpegRemux());
-  results.cbcs.push(ours('cbcs'));
+  for (const native of order) (native ? results.cbcs : results.cbcsJs).push(ours('cbcs', native));
   results.node.push(nodeCeiling());
-  const [c, b, f, n] = [
+  if (!NATIVE) {
+    results.cenc.push(results.cencJs.at(-1)!);
+    results.cbcs.push(results.cbcsJs.at(-1)!);
+  }
+  const o = results.openssl.at(-1)!;
+  const [c, cj, b, bj, f, n] = [
     results.cenc.at(-1)!,
+    results.cencJs.at(-1)!,
     results.cbcs.at(-1)!,
+    results.cbcsJs.at(-1)!,
     results.ffmpeg.at(-1)!,
     results.node.at(-1)!,
   ];
+  const vs = (r: Rate) => `${fmt(r.cpu)} MB/cpu-s (${(r.cpu / o).toFixed(2)})`;
   console.log(
-    `round ${round}: openssl ${fmt(results.openssl.at(-1)!)} MB/cpu-s | cenc ${fmt(c.wall)} MB/s ${fmt(c.cpu)} MB/cpu-s | cbcs ${fmt(b.wall)} MB/s ${fmt(b.cpu)} MB/cpu-s | ffmpeg remux ${fmt(f.wall)} MB/s ${fmt(f.cpu)} MB/cpu-s | node update ${fmt(n.wall)} MB/s ${fmt(n.cpu)} MB/cpu-s`,
+    `round ${round}: openssl ${fmt(o)} MB/cpu-s | cenc native ${vs(c)} js ${vs(cj)} | cbcs native ${fmt(b.cpu)} js ${fmt(bj.cpu)} MB/cpu-s | ffmpeg remux ${fmt(f.cpu)} MB/cpu-s | node update ${vs(n)}`,
   );
 }
 rmSync(scratch, { recursive: true, force: true });
@@ -239,30 +279,52 @@ const m = {
   openssl: median(results.openssl),
   cencWall: median(results.cenc.map((r) => r.wall)),
   cencCpu: median(results.cenc.map((r) => r.cpu)),
+  cencJsWall: median(results.cencJs.map((r) => r.wall)),
+  cencJsCpu: median(results.cencJs.map((r) => r.cpu)),
   cbcsWall: median(results.cbcs.map((r) => r.wall)),
   cbcsCpu: median(results.cbcs.map((r) => r.cpu)),
+  cbcsJsWall: median(results.cbcsJs.map((r) => r.wall)),
+  cbcsJsCpu: median(results.cbcsJs.map((r) => r.cpu)),
   ffWall: median(results.ffmpeg.map((r) => r.wall)),
   ffCpu: median(results.ffmpeg.map((r) => r.cpu)),
   nodeWall: median(results.node.map((r) => r.wall)),
   nodeCpu: median(results.node.map((r) => r.cpu)),
 };
-const pairedOpenssl = median(results.cenc.map((r, i) => r.cpu / results.openssl[i]!));
+/** What the packager runs by default: native when built (and not switched off), else node:crypto. */
+const used = DEFAULT_NATIVE
+  ? { cenc: results.cenc, cencCpu: m.cencCpu, cencWall: m.cencWall, cbcsCpu: m.cbcsCpu }
+  : { cenc: results.cencJs, cencCpu: m.cencJsCpu, cencWall: m.cencJsWall, cbcsCpu: m.cbcsJsCpu };
+const paired = (rs: Rate[]) => median(rs.map((r, i) => r.cpu / results.openssl[i]!));
+const pairedOpenssl = paired(used.cenc);
+const ofOpenssl = (cpu: number) => `${(cpu / m.openssl).toFixed(2)} of openssl`;
 console.log('\nmedians                                   MB/s wall   MB per CPU-second');
-console.log(`encryptSegment cenc                       ${fmt(m.cencWall)}      ${fmt(m.cencCpu)}`);
-console.log(`encryptSegment cbcs                       ${fmt(m.cbcsWall)}      ${fmt(m.cbcsCpu)}`);
+console.log(
+  `encryptSegment cenc, native (OpenSSL EVP) ${fmt(m.cencWall)}      ${fmt(m.cencCpu)}  ${ofOpenssl(m.cencCpu)} (paired ${paired(results.cenc).toFixed(2)})${NATIVE ? '' : ' [not built: node:crypto]'}`,
+);
+console.log(
+  `encryptSegment cenc, node:crypto          ${fmt(m.cencJsWall)}      ${fmt(m.cencJsCpu)}  ${ofOpenssl(m.cencJsCpu)} (paired ${paired(results.cencJs).toFixed(2)})`,
+);
+console.log(
+  `encryptSegment cbcs, native (OpenSSL EVP) ${fmt(m.cbcsWall)}      ${fmt(m.cbcsCpu)}${NATIVE ? '' : '  [not built: node:crypto]'}`,
+);
+console.log(`encryptSegment cbcs, node:crypto          ${fmt(m.cbcsJsWall)}      ${fmt(m.cbcsJsCpu)}`);
 console.log(`ffmpeg -encryption_scheme cenc-aes-ctr    ${fmt(m.ffWall)}      ${fmt(m.ffCpu)}`);
 console.log(
-  `node cipher.update, 64 KiB calls (ref.)   ${fmt(m.nodeWall)}      ${fmt(m.nodeCpu)}  (cenc reaches ${((100 * m.cencCpu) / m.nodeCpu).toFixed(0)}% of it)`,
+  `node cipher.update, 64 KiB calls (ref.)   ${fmt(m.nodeWall)}      ${fmt(m.nodeCpu)}  ${ofOpenssl(m.nodeCpu)}`,
 );
 console.log(
   `openssl speed -evp aes-128-ctr                       ${fmt(m.openssl)}  (16 KiB blocks, one core, per user CPU-second)`,
 );
 const check = (label: string, value: number, goal: number) =>
   console.log(`${value >= goal ? 'PASS' : 'FAIL'}  ${label}: ${value.toFixed(2)} (goal ≥ ${goal})`);
-console.log('');
-check('cenc vs ffmpeg remux, per CPU-second', m.cencCpu / m.ffCpu, GOALS.vsFfmpeg);
-check('cenc vs ffmpeg remux, wall', m.cencWall / m.ffWall, GOALS.vsFfmpeg);
-check('cbcs vs ffmpeg remux, per CPU-second', m.cbcsCpu / m.ffCpu, GOALS.vsFfmpeg);
-check('cenc vs openssl aes-128-ctr 16 KiB, per CPU-second (medians)', m.cencCpu / m.openssl, GOALS.vsOpenssl);
+console.log(`\ngoals, for what the packager uses: ${DEFAULT_AES}`);
+check('cenc vs ffmpeg remux, per CPU-second', used.cencCpu / m.ffCpu, GOALS.vsFfmpeg);
+check('cenc vs ffmpeg remux, wall', used.cencWall / m.ffWall, GOALS.vsFfmpeg);
+check('cbcs vs ffmpeg remux, per CPU-second', used.cbcsCpu / m.ffCpu, GOALS.vsFfmpeg);
+check(
+  'cenc vs openssl aes-128-ctr 16 KiB, per CPU-second (medians)',
+  used.cencCpu / m.openssl,
+  GOALS.vsOpenssl,
+);
 check('cenc vs openssl aes-128-ctr 16 KiB, per CPU-second (paired)', pairedOpenssl, GOALS.vsOpenssl);
-console.log(`      cenc wall vs openssl (for reference): ${(m.cencWall / m.openssl).toFixed(2)}`);
+console.log(`      cenc wall vs openssl (for reference): ${(used.cencWall / m.openssl).toFixed(2)}`);

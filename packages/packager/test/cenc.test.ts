@@ -34,6 +34,7 @@ import {
   type Scheme,
   type TrackInfo,
 } from '../src/cenc/index.ts';
+import { nativeAes, useNativeAes } from '../src/cenc/native.ts';
 import { avcSubsamples } from '../src/cenc/subsamples.ts';
 import { type Box, children, find, findAll, makeBox, makeFullBox, readBoxes } from '../src/isobmff/box.ts';
 import { parseMoof } from '../src/isobmff/fragment.ts';
@@ -428,6 +429,31 @@ function checkInit(r: Rendition, scheme: Scheme, einit: Buffer, cencIvSize: 8 | 
 
 const all: Rendition[] = [];
 
+/** Whether the native in-place AES is built here (`npm ci` builds it; the comparison fails without it). */
+const NATIVE = useNativeAes(true);
+useNativeAes(undefined);
+
+function withAes<T>(native: boolean, fn: () => T): T {
+  useNativeAes(native);
+  try {
+    return fn();
+  } finally {
+    useNativeAes(undefined);
+  }
+}
+
+/**
+ * `encryptSegment` with node:crypto and with the native in-place AES (when built): they must give the same
+ * bytes. Returns the native one.
+ */
+function encryptBoth(seg: Buffer, track: TrackInfo, opts: Parameters<typeof encryptSegment>[2]): Buffer {
+  const js = withAes(false, () => encryptSegment(seg, track, opts));
+  if (!NATIVE) return js;
+  const native = withAes(true, () => encryptSegment(seg, track, opts));
+  assert.ok(native.equals(js), `native and node:crypto ${opts.scheme} differ`);
+  return native;
+}
+
 before(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'vigil-cenc-'));
   for (const clip of Object.keys(CLIPS)) all.push(...renditions(clip, await ensureClip(clip)));
@@ -581,6 +607,28 @@ for (const { scheme, ivSize, label } of VARIANTS) {
   });
 }
 
+test('native AES and node:crypto encrypt every segment to the same bytes', () => {
+  assert.ok(NATIVE, 'the native AES addon is not built: run `npm run build:native` and read its message');
+  let n = 0;
+  for (const { scheme, ivSize } of VARIANTS) {
+    for (const r of all) {
+      for (const { data } of r.segments) {
+        const opts = {
+          scheme,
+          key: KEY,
+          kid: KID,
+          iv: CBCS_IV,
+          ivSeed: BigInt(++n) << 40n,
+          perSampleIvSize: ivSize,
+        };
+        encryptBoth(data, r.track, opts);
+      }
+    }
+  }
+  // the default follows VIGIL_NATIVE_AES
+  assert.equal(nativeAes() !== undefined, process.env.VIGIL_NATIVE_AES !== '0');
+});
+
 test('a segment of several moof+mdat pairs after a sidx', () => {
   const r = all.find((x) => x.clip === 'main' && x.track.handler === 'soun')!;
   const [a, b] = r.segments.map((s) => s.data);
@@ -598,7 +646,7 @@ test('a segment of several moof+mdat pairs after a sidx', () => {
   ]);
   for (const scheme of SCHEMES) {
     const einit = encryptInit(r.init, { scheme, kid: KID, iv: CBCS_IV, pssh: [clearKeyPssh([KID])] });
-    const enc = encryptSegment(combined, r.track, { scheme, key: KEY, kid: KID, iv: CBCS_IV, ivSeed: 7n });
+    const enc = encryptBoth(combined, r.track, { scheme, key: KEY, kid: KID, iv: CBCS_IV, ivSeed: 7n });
     assert.ok(decryptSegment(enc, einit, KEY).equals(combined));
     checkStructure(r, scheme, combined, enc, new Set());
     if (scheme === 'cenc') {
@@ -618,7 +666,7 @@ test('a segment of several moof+mdat pairs after a sidx', () => {
       assert.equal(second[0]!.iv.readBigUInt64BE(0), 7n);
       assert.equal(second[0]!.iv.readBigUInt64BE(8), BigInt(blocks));
       // with 8-byte IVs, the n-th sample of the segment gets seed + n
-      const enc8 = encryptSegment(combined, r.track, {
+      const enc8 = encryptBoth(combined, r.track, {
         scheme,
         key: KEY,
         kid: KID,
@@ -831,7 +879,7 @@ test('cenc keystream layouts: a sample without protected bytes, samples apart fr
     const offsets = gap === 0 ? [data] : [data, data + p0!.length + p1!.length + gap];
     const payload = Buffer.concat([p0!, p1!, Buffer.alloc(gap, 0x42), sei, p2!, p3!]);
     const fragment = Buffer.concat([moofWith(offsets), makeBox('mdat', payload)]);
-    const enc = encryptSegment(fragment, r.track, { scheme: 'cenc', key: KEY, kid: KID, ivSeed: 3n });
+    const enc = encryptBoth(fragment, r.track, { scheme: 'cenc', key: KEY, kid: KID, ivSeed: 3n });
     assert.ok(decryptSegment(enc, einit, KEY).equals(fragment), `gap ${gap}: round trip`);
     const encMoof = topMoofs(enc)[0]!.moof;
     const traf = findAll(children(enc, encMoof), 'traf')[0]!;

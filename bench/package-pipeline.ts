@@ -82,7 +82,7 @@ function pipelineSettings(source: SourceInfo): TranscodeSettings {
 // ---------------------------------------------------------------------------------------------------
 // Child processes
 
-let current: ChildProcess | undefined;
+const running = new Set<ChildProcess>();
 
 interface Timed {
   wall: number;
@@ -98,7 +98,7 @@ async function timed(bin: string, args: string[], env?: NodeJS.ProcessEnv): Prom
   const startedAt = now();
   // Its own process group, so that an interrupted bench can stop the runner's ffmpeg too.
   const child = spawn(bin, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  current = child;
+  running.add(child);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -116,7 +116,7 @@ async function timed(bin: string, args: string[], env?: NodeJS.ProcessEnv): Prom
   const { code, at } = await exited;
   const cpu = childrenCpu() - cpu0;
   await closed;
-  current = undefined;
+  running.delete(child);
   if (code !== 0) throw new Error(`${bin} exited with ${code}:\n${stderr}`);
   return { wall: (at - startedAt) / 1000, cpu, startedAt, exitedAt: at, stdout };
 }
@@ -269,19 +269,27 @@ async function runBare(b: Bare, round: number): Promise<Run & { segments: number
   try {
     mkdirSync(join(scratch, 'dash'));
     const cmd = bareCommands(b, scratch);
-    const transcode = await timed(ffmpegBin(), cmd.transcode);
-    const poster = await timed(ffmpegBin(), cmd.poster);
+    // Side by side, as the pipeline runs them; the CPU of the pair is counted once both have exited.
+    const cpu0 = childrenCpu();
+    const [transcode, poster] = await Promise.all([
+      timed(ffmpegBin(), cmd.transcode),
+      timed(ffmpegBin(), cmd.poster),
+    ]);
+    const cpu = childrenCpu() - cpu0;
     if (!existsSync(join(scratch, 'poster.jpg'))) throw new Error('bare ffmpeg wrote no poster');
+    const wall =
+      (Math.max(transcode.exitedAt, poster.exitedAt) - Math.min(transcode.startedAt, poster.startedAt)) /
+      1000;
     return {
       round,
       target: 'bare',
-      wall: transcode.wall + poster.wall,
-      cpu: transcode.cpu + poster.cpu,
+      wall,
+      cpu,
       nodeCpu: 0,
-      toolCpu: transcode.cpu + poster.cpu,
+      toolCpu: cpu,
       detail: {
         transcodeWall: transcode.wall,
-        transcodeCpu: transcode.cpu,
+        transcodeCpu: cpu - poster.cpu,
         posterWall: poster.wall,
         posterCpu: poster.cpu,
       },
@@ -525,9 +533,10 @@ async function main(): Promise<void> {
 
 // No child outlives the bench.
 const stopCurrent = () => {
-  if (current?.pid !== undefined && current.exitCode === null && current.signalCode === null) {
+  for (const child of running) {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
     try {
-      process.kill(-current.pid, 'SIGKILL');
+      process.kill(-child.pid, 'SIGKILL');
     } catch {}
   }
 };

@@ -136,6 +136,20 @@ function bandwidths(sizes: number[], seconds: number[]): { peak: number; average
 }
 
 /** Packages a video; see {@link PackageOptions}. Fails with a {@link PackagerError} for bad input. */
+/** `fn` over `items` with at most `limit` calls in flight; results in the items' order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 export async function packageMedia(
   opts: PackageOptions,
   control: PackageControl = {},
@@ -248,8 +262,9 @@ export async function packageMedia(
           });
           await writeFile(join(dir, initName), init);
         }
-        const segments: LayoutSegment[] = [];
-        for (const i of indexes) {
+        // Reading, encrypting and writing overlap across a few segments at a time (the files are small:
+        // done one by one, the disk waits would add up to more than the encryption).
+        const written = await mapLimit(indexes, 4, async (i) => {
           throwIfAborted(signal);
           const seg = track.segments[i]!;
           const clear = await readFile(seg.path);
@@ -266,17 +281,21 @@ export async function packageMedia(
                 });
           const name = `seg-${String(seg.number).padStart(5, '0')}.m4s`;
           await writeFile(join(dir, name), data);
+          done++;
+          progress('encrypt', encryptSpan[0] + ((encryptSpan[1] - encryptSpan[0]) * done) / totalSegments);
+          return { seg, name, size: data.length };
+        });
+        const segments: LayoutSegment[] = [];
+        for (const { seg, name, size } of written) {
           segments.push({
             number: seg.number,
             file: `${track.id}/${name}`,
             start: seg.start,
             duration: seg.duration,
-            size: data.length,
+            size,
           });
-          sizes.push(data.length);
+          sizes.push(size);
           seconds.push(seg.duration / track.timescale);
-          done++;
-          progress('encrypt', encryptSpan[0] + ((encryptSpan[1] - encryptSpan[0]) * done) / totalSegments);
         }
         parts.push({
           period: period.index,

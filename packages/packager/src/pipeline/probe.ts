@@ -133,6 +133,31 @@ export async function probeSource(
   const cut = await isoBmffTruncation(path, size);
   if (cut) throw new PackagerError('truncated', `input ${path} is truncated or damaged: ${cut}`);
 
+  // ffprobe and the decode check run side by side (each is mostly process start): the check's result is
+  // only read once the probe has said the input is a video.
+  const checking = runTool(
+    ffmpegBin(),
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-v',
+      'error',
+      '-xerror',
+      '-i',
+      path,
+      '-map',
+      '0:v:0?',
+      '-map',
+      '0:a:0?',
+      '-t',
+      '0.5',
+      '-f',
+      'null',
+      '-',
+    ],
+    { signal: opts.signal },
+  );
+  checking.catch(() => {});
   const probe = await runTool(
     ffprobeBin(),
     ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path],
@@ -193,27 +218,7 @@ export async function probeSource(
 
   // Decode the first frame (and a little audio): a codec this ffmpeg cannot decode fails here, in a
   // second, instead of after a long transcode.
-  const check = await runTool(
-    ffmpegBin(),
-    [
-      '-hide_banner',
-      '-nostdin',
-      '-v',
-      'error',
-      '-xerror',
-      '-i',
-      path,
-      '-map',
-      '0:v:0',
-      ...(audioStream ? ['-map', '0:a:0'] : []),
-      '-t',
-      '0.5',
-      '-f',
-      'null',
-      '-',
-    ],
-    { signal: opts.signal },
-  );
+  const check = await checking;
   if (check.code !== 0) {
     const line = lastErrorLine(check.stderr).replace(`${path}: `, '');
     if (/decoder|codec/i.test(line)) {

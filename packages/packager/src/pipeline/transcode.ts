@@ -211,6 +211,14 @@ async function readTracks(dashDir: string, s: TranscodeSettings): Promise<ClearT
   return tracks;
 }
 
+/** A rejection handler that aborts the sibling runs before passing the error on. */
+function stopAndThrow(controller: AbortController) {
+  return (err: unknown): never => {
+    controller.abort();
+    throw err;
+  };
+}
+
 /**
  * Transcodes the source into clear CMAF segments in `<workDir>/dash` (one ffmpeg run, every rendition
  * with the same forced key frames so segment boundaries line up) plus `<workDir>/poster.jpg`. A work
@@ -244,12 +252,23 @@ export async function transcode(
   await rm(dashDir, { recursive: true, force: true });
   await mkdir(dashDir, { recursive: true });
 
-  await ffmpeg(dashArgs(source, settings, frameRate, dashDir), 'transcoding', {
-    signal: opts.signal,
-    onTime: (t) => opts.onProgress?.(Math.min(1, t / source.duration)),
-  });
-
-  await ffmpeg(posterArgs(source, settings, poster), 'making the poster', { signal: opts.signal });
+  // The poster is one decoded frame: made alongside the transcode rather than after it. A failure of
+  // either stops the other.
+  const both = new AbortController();
+  const stop = () => both.abort();
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    const transcoding = ffmpeg(dashArgs(source, settings, frameRate, dashDir), 'transcoding', {
+      signal: both.signal,
+      onTime: (t) => opts.onProgress?.(Math.min(1, t / source.duration)),
+    });
+    const posting = ffmpeg(posterArgs(source, settings, poster), 'making the poster', {
+      signal: both.signal,
+    });
+    await Promise.all([transcoding.catch(stopAndThrow(both)), posting.catch(stopAndThrow(both))]);
+  } finally {
+    opts.signal?.removeEventListener('abort', stop);
+  }
   const tracks = await readTracks(dashDir, settings);
   await writeFile(join(workDir, MARKER), JSON.stringify(marker));
   return { tracks, poster, frameRate, reused: false };

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { aacArgs, h264LadderArgs } from '@vigil/packager';
 import { type LiveInput, type LiveSettings, widthFor } from './settings.ts';
 
 /** A font for the test pattern's wall clock, when the system has one (drawtext needs a font file). */
@@ -86,42 +87,15 @@ export function liveFfmpegArgs(settings: LiveSettings, workDir: string): string[
     audio,
     '-map_metadata',
     '-1',
-    '-c:v',
-    'libx264',
-    '-preset',
-    settings.preset,
-    '-tune',
-    'zerolatency',
-    '-profile:v',
-    'high',
-    '-g',
-    String(gop),
-    '-keyint_min',
-    String(gop),
-    '-sc_threshold',
-    '0',
-    '-force_key_frames',
-    `expr:gte(t,n_forced*${settings.segmentDuration})`,
-  );
-  settings.ladder.forEach((r, i) => {
-    args.push(
-      `-b:v:${i}`,
-      String(r.bitrate),
-      `-maxrate:v:${i}`,
-      String(Math.round(r.bitrate * 1.2)),
-      `-bufsize:v:${i}`,
-      String(Math.round(r.bitrate * 2)),
-    );
-  });
-  args.push(
-    '-c:a',
-    'aac',
-    '-b:a',
-    String(settings.audioBitrate),
-    '-ac',
-    '2',
-    '-ar',
-    '48000',
+    ...h264LadderArgs({
+      preset: settings.preset,
+      gop,
+      segmentDuration: settings.segmentDuration,
+      bitrates: settings.ladder.map((r) => r.bitrate),
+      peakFactor: 1.2,
+      tune: 'zerolatency',
+    }),
+    ...aacArgs(settings.audioBitrate),
     '-f',
     'dash',
     '-seg_duration',

@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { aacArgs, h264LadderArgs } from './encoder-args.ts';
 import { ffmpeg } from './ffmpeg.ts';
 import type { VideoRendition } from './ladder.ts';
 import { readFragmentTiming, readInit } from './mp4.ts';
@@ -91,32 +92,15 @@ export function dashArgs(
     '-1',
     '-map_chapters',
     '-1',
-    '-c:v',
-    'libx264',
-    '-preset',
-    s.preset,
-    '-profile:v',
-    'high',
-    '-g',
-    String(gop),
-    '-keyint_min',
-    String(gop),
-    '-sc_threshold',
-    '0',
-    '-force_key_frames',
-    `expr:gte(t,n_forced*${s.segmentDuration})`,
+    ...h264LadderArgs({
+      preset: s.preset,
+      gop,
+      segmentDuration: s.segmentDuration,
+      bitrates: s.renditions.map((r) => r.bitrate),
+      peakFactor: 1.5,
+    }),
   );
-  s.renditions.forEach((r, i) => {
-    args.push(
-      `-b:v:${i}`,
-      String(r.bitrate),
-      `-maxrate:v:${i}`,
-      String(Math.round(r.bitrate * 1.5)),
-      `-bufsize:v:${i}`,
-      String(Math.round(r.bitrate * 2)),
-    );
-  });
-  if (s.withAudio) args.push('-c:a', 'aac', '-b:a', String(s.audioBitrate), '-ac', '2', '-ar', '48000');
+  if (s.withAudio) args.push(...aacArgs(s.audioBitrate));
   args.push(
     '-f',
     'dash',

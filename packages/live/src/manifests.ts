@@ -1,3 +1,5 @@
+import { isoDuration, segmentTimeline, xmlEscape } from '@vigil/packager';
+
 /**
  * Live manifests over the channel's sliding window (pure). DASH: one dynamic Period, a SegmentTimeline
  * per Representation (numbers are Vigil's sequence numbers, gaps after an encoder restart are explicit),
@@ -57,38 +59,11 @@ function iso(ms: number): string {
   return new Date(Math.floor(ms)).toISOString();
 }
 
-function duration(seconds: number): string {
-  return `PT${Number(seconds.toFixed(3))}S`;
-}
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
-/** `<S>` elements with `r` for runs of equal, contiguous durations. */
-function timeline(segments: WindowSegment[]): string {
-  const out: string[] = [];
-  let i = 0;
-  while (i < segments.length) {
-    const first = segments[i]!;
-    let repeat = 0;
-    while (
-      i + repeat + 1 < segments.length &&
-      segments[i + repeat + 1]!.duration === first.duration &&
-      segments[i + repeat + 1]!.start === segments[i + repeat]!.start + first.duration
-    )
-      repeat++;
-    out.push(`<S t="${first.start}" d="${first.duration}"${repeat ? ` r="${repeat}"` : ''}/>`);
-    i += repeat + 1;
-  }
-  return out.join('');
-}
-
 function representation(track: LiveTrack): string {
   const attrs = [
-    `id="${esc(track.id)}"`,
+    `id="${xmlEscape(track.id)}"`,
     `bandwidth="${track.bandwidth}"`,
-    `codecs="${esc(track.codec)}"`,
+    `codecs="${xmlEscape(track.codec)}"`,
     track.width ? `width="${track.width}" height="${track.height}"` : '',
     track.frameRate ? `frameRate="${track.frameRate}"` : '',
     track.sampleRate ? `audioSamplingRate="${track.sampleRate}"` : '',
@@ -101,9 +76,9 @@ function representation(track: LiveTrack): string {
     (track.kind === 'audio'
       ? '<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>'
       : '') +
-    `<SegmentTemplate timescale="${track.timescale}" initialization="${DASH_DIR}/${esc(track.id)}/init.mp4" ` +
-    `media="${DASH_DIR}/${esc(track.id)}/$Number$.m4s" startNumber="${startNumber}">` +
-    `<SegmentTimeline>${timeline(track.segments)}</SegmentTimeline></SegmentTemplate></Representation>`
+    `<SegmentTemplate timescale="${track.timescale}" initialization="${DASH_DIR}/${xmlEscape(track.id)}/init.mp4" ` +
+    `media="${DASH_DIR}/${xmlEscape(track.id)}/$Number$.m4s" startNumber="${startNumber}">` +
+    `<SegmentTimeline>${segmentTimeline(track.segments).join('')}</SegmentTimeline></SegmentTemplate></Representation>`
   );
 }
 
@@ -111,7 +86,7 @@ function protection(licenseUrl: string): string {
   return (
     '<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc"/>' +
     '<ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" value="ClearKey1.0">' +
-    `<dashif:Laurl>${esc(licenseUrl)}</dashif:Laurl></ContentProtection>`
+    `<dashif:Laurl>${xmlEscape(licenseUrl)}</dashif:Laurl></ContentProtection>`
   );
 }
 
@@ -141,11 +116,11 @@ export function buildLiveMpd(m: LiveManifestInput): string {
     '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" xmlns:cenc="urn:mpeg:cenc:2013" xmlns:dashif="https://dashif.org/CPS" ' +
     'profiles="urn:mpeg:dash:profile:isoff-live:2011,http://dashif.org/guidelines/dash-if-simple" type="dynamic" ' +
     `availabilityStartTime="${iso(m.availabilityStartTime)}" publishTime="${iso(m.publishTime)}" ` +
-    `minimumUpdatePeriod="${duration(d)}" minBufferTime="${duration(d * 2)}" ` +
-    `timeShiftBufferDepth="${duration(m.windowSeconds)}" suggestedPresentationDelay="${duration(d * 3)}" ` +
-    `maxSegmentDuration="${duration(d * 1.5)}">\n` +
+    `minimumUpdatePeriod="${isoDuration(d)}" minBufferTime="${isoDuration(d * 2)}" ` +
+    `timeShiftBufferDepth="${isoDuration(m.windowSeconds)}" suggestedPresentationDelay="${isoDuration(d * 3)}" ` +
+    `maxSegmentDuration="${isoDuration(d * 1.5)}">\n` +
     `<Period id="0" start="PT0S">${sets.join('')}</Period>\n` +
-    `<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="${esc(m.utcTimingUrl)}"/>\n` +
+    `<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="${xmlEscape(m.utcTimingUrl)}"/>\n` +
     '</MPD>\n'
   );
 }

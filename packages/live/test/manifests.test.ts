@@ -127,7 +127,7 @@ describe('live manifests', () => {
     );
     assert.match(mpd, /type="dynamic"/);
     assert.match(mpd, /availabilityStartTime="2026-11-23T12:00:00.000Z"/);
-    assert.match(mpd, /timeShiftBufferDepth="PT60S"/);
+    assert.match(mpd, /timeShiftBufferDepth="PT60.000S"/);
     assert.match(
       mpd,
       /<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="https:\/\/keys.example\/v1\/time"\/>/,

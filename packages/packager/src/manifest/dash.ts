@@ -35,11 +35,10 @@ const attrs = (pairs: [string, string | number | undefined][]) =>
     .map(([k, v]) => ` ${k}="${xmlEscape(String(v))}"`)
     .join('');
 
-/** `<S t d r>` runs of equal durations. */
-function segmentTimeline(part: LayoutTrackPeriod, indent: string): string[] {
+/** `<S t d r>` runs of equal, contiguous durations (`t` only where the timeline starts or jumps). */
+export function segmentTimeline(segs: readonly { start: number; duration: number }[], indent = ''): string[] {
   const lines: string[] = [];
   let i = 0;
-  const segs = part.segments;
   while (i < segs.length) {
     const first = segs[i]!;
     let repeat = 0;
@@ -100,7 +99,7 @@ function representation(
       ['media', `${trackDir(track)}/seg-$Number%05d$.m4s`],
     ])}>`,
     `${indent}    <SegmentTimeline>`,
-    ...segmentTimeline(part, `${indent}      `),
+    ...segmentTimeline(part.segments, `${indent}      `),
     `${indent}    </SegmentTimeline>`,
     `${indent}  </SegmentTemplate>`,
     `${indent}</Representation>`,

@@ -98,6 +98,26 @@ describe('live channel API and CLI', () => {
     assert.equal((await call(`${server.url}/v1/live/channels/ok`, { token: server.apiKey })).status, 404);
   });
 
+  it('lets only the platform operator make the server read its own files or network', async () => {
+    const admin = await call(`${server.url}/v1/apikeys`, { token: server.apiKey, body: { role: 'admin' } });
+    assert.equal(admin.status, 201);
+    for (const input of ['/etc/passwd', { kind: 'hls', url: 'http://127.0.0.1:5432/' }]) {
+      const res = await put('sneaky', { input, start: false }, admin.body.key);
+      assert.equal(res.status, 403, JSON.stringify(res.body));
+      assert.equal(res.body.code, 'forbidden');
+    }
+    const lowPort = await put('sneaky', { input: 'rtmp://0.0.0.0:22/live/x', start: false }, admin.body.key);
+    assert.equal(lowPort.status, 400);
+    assert.equal(lowPort.body.code, 'invalid_channel');
+    assert.equal((await call(`${server.url}/v1/live/channels/sneaky`, { token: server.apiKey })).status, 404);
+    const rtmp = await put('fine', { input: 'rtmp://0.0.0.0:1935/live/x', start: false }, admin.body.key);
+    assert.equal(rtmp.status, 201, JSON.stringify(rtmp.body));
+    const file = await put('platform-file', { input: '/srv/media/loop.mp4', start: false });
+    assert.equal(file.status, 201, 'the platform key may');
+    for (const id of ['fine', 'platform-file'])
+      await call(`${server.url}/v1/live/channels/${id}`, { method: 'DELETE', token: server.apiKey });
+  });
+
   it('needs an operator key to change channels, and keeps tenants apart', async () => {
     assert.equal((await put('ro', {}, readonlyKey)).status, 403);
     assert.equal((await call(`${server.url}/v1/live/channels`)).status, 401);

@@ -1,5 +1,11 @@
 import { BadRequest } from '@vigil/core';
-import { type ChannelStatus, defineChannel, type LiveManager, LiveSettingsError } from '@vigil/live';
+import {
+  type ChannelStatus,
+  defineChannel,
+  inputFromText,
+  type LiveManager,
+  LiveSettingsError,
+} from '@vigil/live';
 import type { LiveChannelRecord, VigilStore } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge } from 'prom-client';
@@ -157,6 +163,7 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
       const { resourceId, start, ...settings } = (request.body ?? {}) as Record<string, unknown>;
       const tenantId = request.apiKey.tenantId;
       const existed = await store.getLiveChannel(tenantId, id);
+      checkInputAllowed(settings.input, request.apiKey.role);
       try {
         await defineChannel(store, tenantId, id, {
           resourceId: resourceId as string | undefined,
@@ -247,6 +254,32 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
   );
 
   if (live) registerLiveMetrics(opts.stats, live);
+}
+
+/**
+ * What a tenant may make this server ingest. Reading a server-side file or fetching a URL from the
+ * server's network would let one tenant read what is not theirs (another tenant's sources, internal
+ * services): only the platform operator may, and the local CLI. Listening takes unprivileged ports only.
+ */
+function checkInputAllowed(raw: unknown, role: string): void {
+  const input =
+    typeof raw === 'string' ? inputFromText(raw) : (raw as { kind?: string; url?: string } | undefined);
+  if (!input || input.kind === 'test-pattern') return;
+  if ((input.kind === 'file' || input.kind === 'hls') && role !== 'platform') {
+    throw new BadRequest(
+      'forbidden',
+      `a ${input.kind} input reads from the server's disk or network: it needs the platform role (or the local CLI)`,
+      403,
+    );
+  }
+  if ((input.kind === 'rtmp' || input.kind === 'srt') && typeof input.url === 'string') {
+    const port = Number(/^[a-z]+:\/\/[^/:?#]*:(\d+)/i.exec(input.url)?.[1]);
+    if (!Number.isInteger(port) || port < 1024 || port > 65535)
+      throw new BadRequest(
+        'invalid_channel',
+        `the ${input.kind} input must name a port from 1024 to 65535 to listen on`,
+      );
+  }
 }
 
 /** Channel gauges read at scrape time from the channels this instance runs. */

@@ -88,6 +88,8 @@ interface TrackState {
   dashInit?: Buffer;
   /** Segments that left the window, waiting for retention. */
   retired: { seq: number; epoch: number; at: number }[];
+  /** Encoder runs whose HLS init is on disk, oldest first. */
+  initEpochs: number[];
   discontinuitySequence: number;
 }
 
@@ -143,6 +145,7 @@ export class LiveChannel extends EventEmitter {
         trackType: trackTypeForHeight(rung.height),
         stream: i,
         retired: [],
+        initEpochs: [],
         discontinuitySequence: 0,
       })),
       {
@@ -158,6 +161,7 @@ export class LiveChannel extends EventEmitter {
         trackType: 'audio' as TrackType,
         stream: s.ladder.length,
         retired: [],
+        initEpochs: [],
         discontinuitySequence: 0,
       },
     ];
@@ -391,6 +395,7 @@ export class LiveChannel extends EventEmitter {
       if (init.info.sampleRate) t.live.sampleRate = init.info.sampleRate;
       // HLS: the run's clear init (a new run may differ; its segments follow a discontinuity).
       await writeAtomic(join(this.#o.publicDir, hlsInitPath(t.live.id, epoch.run)), init.clear);
+      t.initEpochs.push(epoch.run);
       // DASH: one init for the channel's single Period; it names the first period's kid by default, each
       // fragment names its own. Same encoder settings give the same init, so later runs keep it.
       if (!t.dashInit) {
@@ -421,6 +426,11 @@ export class LiveChannel extends EventEmitter {
         const old = t.retired.shift()!;
         await rm(join(this.#o.publicDir, dashSegmentPath(t.live.id, old.seq)), { force: true });
         await rm(join(this.#o.publicDir, hlsSegmentPath(t.live.id, old.seq)), { force: true });
+      }
+      // An encoder run's HLS init goes with the last of its segments still on disk.
+      const oldestEpoch = t.retired[0]?.epoch ?? segs[0]?.epoch;
+      while (oldestEpoch !== undefined && t.initEpochs.length > 0 && t.initEpochs[0]! < oldestEpoch) {
+        await rm(join(this.#o.publicDir, hlsInitPath(t.live.id, t.initEpochs.shift()!)), { force: true });
       }
     }
     if (Number.isFinite(oldestPeriod)) this.#ring.forgetBefore(oldestPeriod);

@@ -20,7 +20,6 @@ export interface ChannelRecord {
   resourceId: string;
   settings: Record<string, unknown>;
   desired: 'running' | 'stopped';
-  updatedAt: number;
 }
 
 export interface LiveManagerOptions {
@@ -108,7 +107,13 @@ export class LiveManager extends EventEmitter {
     );
     for (const [k, run] of [...this.#running]) {
       const want = wanted.get(k);
-      if (!want || want.updatedAt !== run.record.updatedAt || want.resourceId !== run.record.resourceId) {
+      // Only a change of what the channel does restarts it: `vigil live start` on a running channel, or
+      // the demo defining its channel on every server start, leaves the stream alone.
+      const changed =
+        want &&
+        (want.resourceId !== run.record.resourceId ||
+          JSON.stringify(want.settings) !== JSON.stringify(run.record.settings));
+      if (!want || changed) {
         await this.#stop(k, run, !want);
       }
     }

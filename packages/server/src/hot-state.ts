@@ -56,11 +56,17 @@ export class HotState {
         this.#apiKeys.clear();
         return;
       case 'key':
+        // New keys, or expired ones purged: a key never changes once written, so only misses (now
+        // perhaps written) and expired keys are forgotten; the keys in use stay in memory.
         for (const [id, keys] of this.#contentKeys) {
-          // Keys never change once written, but they are deleted (purged, a live channel stopped):
-          // forget them all; the ones still in use are read again once each.
-          if (all || id === change.tenantId) keys.clear();
+          if (all || id === change.tenantId) {
+            for (const [kid, k] of keys) if ('missAt' in k || k.expiresAt <= Date.now()) keys.delete(kid);
+          }
         }
+        return;
+      case 'key-deleted':
+        // Keys withdrawn before they expired (a stopped live channel): the store does not say which.
+        this.#forgetKeys(change.tenantId);
         return;
       default:
         if (change.topic === 'tenant' || change.topic === '*') {
@@ -68,10 +74,18 @@ export class HotState {
           this.#originsNow = undefined;
           this.#onTenantKeysChange();
         }
-        if (change.topic === '*') this.#apiKeys.clear();
+        if (change.topic === '*') {
+          // Another process changed something unnamed (SQLite's data_version, a PostgreSQL reconnect).
+          this.#apiKeys.clear();
+          this.#forgetKeys(change.tenantId);
+        }
         if (all) this.#tenants.clear();
         else this.#tenants.delete(change.tenantId);
     }
+  }
+
+  #forgetKeys(tenantId: string): void {
+    for (const [id, keys] of this.#contentKeys) if (tenantId === '*' || id === tenantId) keys.clear();
   }
 
   /** The tenant's state if it is in memory (the steady state), without a promise. */

@@ -1,7 +1,8 @@
 /** What changed, so caches can drop exactly that. `*` means "anything, reload all". */
 export interface Change {
   tenantId: string | '*';
-  topic: 'tenant' | 'apikey' | 'key' | 'config' | 'ban' | 'live' | '*';
+  /** `key`: keys were added (or expired ones purged); `key-deleted`: live keys were deleted early. */
+  topic: 'tenant' | 'apikey' | 'key' | 'key-deleted' | 'config' | 'ban' | 'live' | '*';
 }
 
 /**

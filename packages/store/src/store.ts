@@ -419,7 +419,7 @@ export class VigilStore {
       .where('resource_id', '=', resourceId)
       .executeTakeFirst();
     const n = Number(result.numDeletedRows);
-    if (n > 0) await this.publish(tenantId, 'key');
+    if (n > 0) await this.publish(tenantId, 'key-deleted');
     return n;
   }
 

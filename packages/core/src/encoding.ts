@@ -26,7 +26,3 @@ export function parseKid(text: string): string | null {
 export function kidToBase64Url(kidHex: string): string {
   return Buffer.from(kidHex, 'hex').toString('base64url');
 }
-
-export function kidToUuid(kidHex: string): string {
-  return `${kidHex.slice(0, 8)}-${kidHex.slice(8, 12)}-${kidHex.slice(12, 16)}-${kidHex.slice(16, 20)}-${kidHex.slice(20)}`;
-}

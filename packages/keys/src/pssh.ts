@@ -1,6 +1,7 @@
 /**
  * `pssh` boxes (ISO/IEC 23001-7 §8.1): the per-DRM-system initialisation data a player hands to EME.
  */
+import { hexToUuid, xmlEscape } from './text.ts';
 
 export const SYSTEM_IDS = {
   /** W3C Common PSSH (EME ClearKey, "cenc" init data). */
@@ -124,9 +125,6 @@ export function playReadyKid(kid: string): string {
   return guid.toString('base64');
 }
 
-const xmlEscape = (s: string) =>
-  s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
-
 /** The PlayReady header (WRMHEADER 4.3.0.0) XML for these key ids. */
 export function playReadyHeader(kids: string[], opts: PlayReadyOptions = {}): string {
   if (kids.length === 0) throw new Error('a PlayReady header needs at least one key id');
@@ -179,7 +177,7 @@ export function parsePssh(box: Buffer): ParsedPssh {
   const version = box.readUInt8(8);
   if (version > 1) throw new Error(`unknown pssh version ${version}`);
   const hex = box.toString('hex', 12, 28);
-  const systemId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const systemId = hexToUuid(hex);
   let o = 28;
   const kids: string[] = [];
   if (version === 1) {

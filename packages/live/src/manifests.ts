@@ -1,4 +1,5 @@
-import { isoDuration, segmentTimeline, xmlEscape } from '@vigil/packager';
+import { xmlEscape } from '@vigil/keys';
+import { isoDuration, segmentTimeline } from '@vigil/packager';
 
 /**
  * Live manifests over the channel's sliding window (pure). DASH: one dynamic Period, a SegmentTimeline

@@ -1,6 +1,6 @@
+import { xmlEscape } from '@vigil/keys';
 import { type CpixRequest, NS } from './cpix.ts';
 import { hlsKeyLine, type KeyServerUrls, signalingFor } from './signaling.ts';
-import { escapeXml } from './xml.ts';
 
 /** A content key as the answer carries it. */
 export interface IssuedKey {
@@ -19,7 +19,7 @@ export interface CpixResponseOptions {
 const b64 = (value: Buffer | string) =>
   (typeof value === 'string' ? Buffer.from(value, 'utf8') : value).toString('base64');
 const attrsXml = (attrs: Iterable<[string, string]>) =>
-  [...attrs].map(([name, value]) => ` ${name}="${escapeXml(value)}"`).join('');
+  [...attrs].map(([name, value]) => ` ${name}="${xmlEscape(value)}"`).join('');
 const element = (qname: string, content: string) => `<${qname}>${content}</${qname}>`;
 
 /**

@@ -6,9 +6,9 @@ import {
   psshBox,
   SYSTEM_IDS,
   widevinePssh,
+  xmlEscape,
 } from '@vigil/keys';
 import { HLS_AES_128_SYSTEM_IDS, type HlsPlaylist } from './cpix.ts';
-import { escapeXml } from './xml.ts';
 
 /** Where players get keys from Vigil's key server. */
 export interface KeyServerUrls {
@@ -44,7 +44,7 @@ export interface DrmSignaling {
 const CENC_NS = 'urn:mpeg:cenc:2013';
 const psshXml = (box: Buffer) => `<pssh xmlns="${CENC_NS}">${box.toString('base64')}</pssh>`;
 const laurlXml = (url: string) =>
-  `<Laurl xmlns="https://dashif.org/CPS" licenseType="EME-1.0">${escapeXml(url)}</Laurl>`;
+  `<Laurl xmlns="https://dashif.org/CPS" licenseType="EME-1.0">${xmlEscape(url)}</Laurl>`;
 
 /** HLS's sample encryption method for a Common Encryption scheme: CBC → SAMPLE-AES, CTR → SAMPLE-AES-CTR. */
 export function sampleAesMethod(scheme: ProtectionScheme | undefined): HlsKey['method'] {

@@ -231,13 +231,3 @@ function convert(
   }
   return { ns, name, qname, declares, attrs, children, text: text.trim() };
 }
-
-/** Escapes text for an XML attribute value or element content. */
-export function escapeXml(s: string): string {
-  return s
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&apos;');
-}

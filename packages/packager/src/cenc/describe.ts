@@ -3,17 +3,13 @@
  * `tenc` defaults (KID, IV sizes, constant IV, pattern), `pssh` system ids and KIDs, and per fragment the
  * `senc` IV size and subsample counts, `saiz`/`saio` entries and `trun` sample counts.
  */
-import { SYSTEM_IDS } from '@vigil/keys';
+import { hexToUuid, SYSTEM_IDS } from '@vigil/keys';
 import { type Box, fourcc, fullBoxHeader, isPlainContainer, readBoxes } from '../isobmff/box.ts';
 import { parseTenc } from './init.ts';
 
 const SYSTEM_NAMES = new Map<string, string>(
   Object.entries(SYSTEM_IDS).map(([name, id]) => [id.replaceAll('-', ''), name]),
 );
-
-function uuid(hex: string): string {
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 function range(values: number[]): string {
   if (values.length === 0) return '-';
@@ -113,7 +109,7 @@ function details(buf: Buffer, box: Box, ctx: Context): string {
       }
       const dataSize = buf.readUInt32BE(o);
       const name = SYSTEM_NAMES.get(system);
-      return `version=${version} system_id=${uuid(system)}${name ? ` (${name})` : ''} kids=[${kids.join(',')}] data=${dataSize} bytes`;
+      return `version=${version} system_id=${hexToUuid(system)}${name ? ` (${name})` : ''} kids=[${kids.join(',')}] data=${dataSize} bytes`;
     }
     case 'mfhd':
       return `sequence=${buf.readUInt32BE(p + 4)}`;

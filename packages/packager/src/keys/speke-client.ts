@@ -4,7 +4,7 @@
  * provider answers with the key values (`pskc:PlainValue`, base64) and stores them for the license path.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SYSTEM_IDS, type TrackType } from '@vigil/keys';
+import { hexToUuid, SYSTEM_IDS, type TrackType, xmlEscape } from '@vigil/keys';
 import { PackagerError } from '../pipeline/errors.ts';
 import { DEFAULT_KEY_TTL_SECONDS, type KeySource, type KeySpec, type PackagingKey } from './source.ts';
 
@@ -51,15 +51,6 @@ function usageFilter(trackType: TrackType): { intended: string; filter: string }
   }
 }
 
-const uuid = (hex: string) =>
-  `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-
-const escapeXml = (s: string) =>
-  s.replace(
-    /[<>&"']/g,
-    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!,
-  );
-
 export interface CpixKeyRequest extends KeySpec {
   kid: string;
   iv: Buffer;
@@ -70,18 +61,18 @@ export function buildCpixRequest(contentId: string, scheme: string, keys: CpixKe
   const periods = [...new Set(keys.map((k) => k.keyPeriod))].sort((a, b) => a - b);
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<cpix:CPIX xmlns:cpix="${CPIX_NS}" xmlns:pskc="${PSKC_NS}" contentId="${escapeXml(contentId)}" version="2.3">`,
+    `<cpix:CPIX xmlns:cpix="${CPIX_NS}" xmlns:pskc="${PSKC_NS}" contentId="${xmlEscape(contentId)}" version="2.3">`,
     '  <cpix:ContentKeyList>',
     ...keys.map(
       (k) =>
-        `    <cpix:ContentKey kid="${uuid(k.kid)}" commonEncryptionScheme="${scheme}" explicitIV="${k.iv.toString('base64')}"/>`,
+        `    <cpix:ContentKey kid="${hexToUuid(k.kid)}" commonEncryptionScheme="${scheme}" explicitIV="${k.iv.toString('base64')}"/>`,
     ),
     '  </cpix:ContentKeyList>',
     '  <cpix:DRMSystemList>',
     ...keys.map((k) =>
       k.use === 'hls-aes128'
-        ? `    <cpix:DRMSystem kid="${uuid(k.kid)}" systemId="${HLS_AES128_SYSTEM_ID}"><cpix:URIExtXKey/></cpix:DRMSystem>`
-        : `    <cpix:DRMSystem kid="${uuid(k.kid)}" systemId="${SYSTEM_IDS.clearKey}"><cpix:PSSH/></cpix:DRMSystem>`,
+        ? `    <cpix:DRMSystem kid="${hexToUuid(k.kid)}" systemId="${HLS_AES128_SYSTEM_ID}"><cpix:URIExtXKey/></cpix:DRMSystem>`
+        : `    <cpix:DRMSystem kid="${hexToUuid(k.kid)}" systemId="${SYSTEM_IDS.clearKey}"><cpix:PSSH/></cpix:DRMSystem>`,
     ),
     '  </cpix:DRMSystemList>',
     '  <cpix:ContentKeyPeriodList>',
@@ -90,7 +81,7 @@ export function buildCpixRequest(contentId: string, scheme: string, keys: CpixKe
     '  <cpix:ContentKeyUsageRuleList>',
     ...keys.map((k) => {
       const { intended, filter } = usageFilter(k.trackType);
-      return `    <cpix:ContentKeyUsageRule kid="${uuid(k.kid)}" intendedTrackType="${intended}"><cpix:KeyPeriodFilter periodId="keyPeriod_${k.keyPeriod}"/>${filter}</cpix:ContentKeyUsageRule>`;
+      return `    <cpix:ContentKeyUsageRule kid="${hexToUuid(k.kid)}" intendedTrackType="${intended}"><cpix:KeyPeriodFilter periodId="keyPeriod_${k.keyPeriod}"/>${filter}</cpix:ContentKeyUsageRule>`;
     }),
     '  </cpix:ContentKeyUsageRuleList>',
     '</cpix:CPIX>',
@@ -169,9 +160,13 @@ export async function requestSpekeKeys(
   const keys = parseCpixKeys(text);
   for (const r of requests) {
     const got = keys.get(r.kid);
-    if (!got) throw new PackagerError('keys_failed', `the SPEKE answer has no key for KID ${uuid(r.kid)}`);
+    if (!got)
+      throw new PackagerError('keys_failed', `the SPEKE answer has no key for KID ${hexToUuid(r.kid)}`);
     if (got.key.length !== 16) {
-      throw new PackagerError('keys_failed', `the SPEKE answer's key for KID ${uuid(r.kid)} is not 16 bytes`);
+      throw new PackagerError(
+        'keys_failed',
+        `the SPEKE answer's key for KID ${hexToUuid(r.kid)} is not 16 bytes`,
+      );
     }
   }
   return keys;

@@ -6,6 +6,7 @@
  * players read ContentProtection per AdaptationSet. URLs are relative: the package folder can be served
  * as it is.
  */
+import { hexToUuid, xmlEscape } from '@vigil/keys';
 import type { LayoutTrack, LayoutTrackPeriod, PackageLayout } from '../pipeline/layout.ts';
 
 export const MP4_PROTECTION_SCHEME = 'urn:mpeg:dash:mp4protection:2011';
@@ -13,20 +14,9 @@ export const MP4_PROTECTION_SCHEME = 'urn:mpeg:dash:mp4protection:2011';
 export const DASHIF_CLEARKEY_SCHEME = 'urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e';
 export const DASHIF_CPS_NS = 'https://dashif.org/CPS';
 
-export function xmlEscape(s: string): string {
-  return s.replace(
-    /[<>&"']/g,
-    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!,
-  );
-}
-
 /** xs:duration with millisecond precision. */
 export function isoDuration(seconds: number): string {
   return `PT${(Math.round(seconds * 1000) / 1000).toFixed(3)}S`;
-}
-
-export function kidUuid(hex: string): string {
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const attrs = (pairs: [string, string | number | undefined][]) =>
@@ -114,7 +104,7 @@ function contentProtection(
   indent: string,
 ): string[] {
   return [
-    `${indent}<ContentProtection schemeIdUri="${MP4_PROTECTION_SCHEME}" value="${scheme}" cenc:default_KID="${kidUuid(kid)}"/>`,
+    `${indent}<ContentProtection schemeIdUri="${MP4_PROTECTION_SCHEME}" value="${scheme}" cenc:default_KID="${hexToUuid(kid)}"/>`,
     `${indent}<ContentProtection schemeIdUri="${DASHIF_CLEARKEY_SCHEME}" value="ClearKey1.0">`,
     `${indent}  <dashif:Laurl xmlns:dashif="${DASHIF_CPS_NS}">${xmlEscape(licenseUrl)}</dashif:Laurl>`,
     `${indent}</ContentProtection>`,

@@ -1,5 +1,5 @@
 import { BadRequest } from '@vigil/core';
-import { type ContentKey, generateContentKey } from '@vigil/keys';
+import { type ContentKey, generateContentKey, hexToUuid } from '@vigil/keys';
 import {
   buildCpixResponse,
   CpixError,
@@ -135,17 +135,14 @@ function checkOwner(key: ContentKey, contentId: string, iv: string | undefined):
     throw new CpixError(
       409,
       'kid_conflict',
-      `KID ${formatKid(key.kid)} already belongs to another content id of this tenant; an encoder must use new kids for new content`,
+      `KID ${hexToUuid(key.kid)} already belongs to another content id of this tenant; an encoder must use new kids for new content`,
     );
   }
   if (iv !== undefined && key.iv !== iv) {
     throw new CpixError(
       409,
       'kid_conflict',
-      `KID ${formatKid(key.kid)} exists with a different explicitIV; a key's IV cannot change`,
+      `KID ${hexToUuid(key.kid)} exists with a different explicitIV; a key's IV cannot change`,
     );
   }
 }
-
-const formatKid = (hex: string) =>
-  `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;

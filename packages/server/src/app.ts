@@ -92,6 +92,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     schemaController: { compilersFactory: { buildValidator: strictBodyValidators() } },
   });
 
+  // Before anything else: a trusted-proxy entry that is no address or range refuses the start.
+  const clientIp = clientIpResolver(config.trustedProxies);
   let verifier: ViewerTokenVerifier | undefined;
   const hot = new HotState(store, () => verifier?.clear());
   verifier = new ViewerTokenVerifier({
@@ -100,7 +102,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   const stats = new StatsRecorder(store, config.statsFlushMs);
   const access = new AccessLog(store, config.accessLogFlushMs);
-  const gate = new ViewerGate(hot, verifier, stats, store, clientIpResolver(config.trustedProxies), access);
+  const gate = new ViewerGate(hot, verifier, stats, store, clientIp, access);
 
   installErrorHandling(app);
   installCors(app, hot);
@@ -141,7 +143,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     hot,
     stats,
     signer,
-    clientIp: clientIpResolver(config.trustedProxies),
+    clientIp,
   });
   await app.register(adminRoutes, { store, hot, stats, config, access });
   await app.register(spekeRoutes, { store, hot, config });

@@ -73,6 +73,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   noPretenuring();
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...opts.config };
   const { store } = opts;
+  // Before anything else: a trusted-proxy entry that is no address or range refuses the start.
+  const clientIp = clientIpResolver(config.trustedProxies);
   const app = Fastify({
     bodyLimit: config.bodyLimitBytes,
     // Per-request log lines would cost more than the license itself; errors are still logged.
@@ -92,8 +94,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     schemaController: { compilersFactory: { buildValidator: strictBodyValidators() } },
   });
 
-  // Before anything else: a trusted-proxy entry that is no address or range refuses the start.
-  const clientIp = clientIpResolver(config.trustedProxies);
   let verifier: ViewerTokenVerifier | undefined;
   const hot = new HotState(store, () => verifier?.clear());
   verifier = new ViewerTokenVerifier({

@@ -51,9 +51,11 @@ export interface StartOptions {
   config?: Partial<ServerConfig>;
   /** Run live channels here (origin in `<dataDir>/origin`), restarting ffmpeg after `minBackoffMs`. */
   live?: { minBackoffMs?: number };
+  /** Where to listen; default 127.0.0.1 (`::1` or `::` for IPv6 tests). */
+  host?: string;
 }
 
-/** Starts Vigil in this process on 127.0.0.1 and a random port. */
+/** Starts Vigil in this process on 127.0.0.1 (or `opts.host`) and a random port. */
 export async function startVigil(opts: StartOptions = {}): Promise<TestServer> {
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? tempDir();
@@ -83,7 +85,7 @@ export async function startVigil(opts: StartOptions = {}): Promise<TestServer> {
     live,
     config: { statsFlushMs: 200, originRoot: join(dataDir, 'origin'), ...opts.config },
   });
-  url = await app.listen({ port: 0, host: '127.0.0.1' });
+  url = await app.listen({ port: 0, host: opts.host ?? '127.0.0.1' });
   await live?.start();
   return {
     url,

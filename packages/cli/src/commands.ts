@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { DEFAULT_TENANT, isIpAddress, mergeWatermarkConfig, normalizeIp } from '@vigil/core';
+import { canonicalBanTarget, canonicalIp, DEFAULT_TENANT, mergeWatermarkConfig } from '@vigil/core';
 import { createDemo } from '@vigil/demo';
 import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
 import { defineChannel, inputFromText, LiveManager, LiveSettingsError } from '@vigil/live';
@@ -192,6 +192,14 @@ export const commands: Record<string, Command> = {
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError('--port must be 0..65535');
       const host = str(values, 'host') ?? process.env.HOST ?? '127.0.0.1';
+      const trustedProxies = (process.env.VIGIL_TRUSTED_PROXIES ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      // Refused before anything starts: a typo here would make every viewer look like the proxy.
+      const badProxy = trustedProxies.find((entry) => canonicalBanTarget(entry) === null);
+      if (badProxy !== undefined)
+        throw new UsageError(`VIGIL_TRUSTED_PROXIES: "${badProxy}" is not an IP address or CIDR range`);
       const settings = storeSettingsFromEnv(str(values, 'data'));
       const store = await openStore(settings);
       const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
@@ -214,10 +222,7 @@ export const commands: Record<string, Command> = {
         live,
         logLevel: process.env.VIGIL_LOG_LEVEL ?? 'warn',
         config: {
-          trustedProxies: (process.env.VIGIL_TRUSTED_PROXIES ?? '')
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
+          trustedProxies,
           ...(process.env.VIGIL_COMPAT_BASE_PATH
             ? { compatBasePath: process.env.VIGIL_COMPAT_BASE_PATH }
             : {}),
@@ -343,8 +348,8 @@ export const commands: Record<string, Command> = {
       server: { type: 'string' },
     },
     async run(values) {
-      const ip = need(values, 'ip');
-      if (!isIpAddress(ip)) throw new UsageError('--ip must be an IP address');
+      const ip = canonicalIp(need(values, 'ip'));
+      if (ip === null) throw new UsageError('--ip must be an IP address');
       const ttl = Number(str(values, 'ttl') ?? 3600);
       if (!Number.isInteger(ttl) || ttl <= 0)
         throw new UsageError('--ttl must be a positive number of seconds');
@@ -420,7 +425,9 @@ export const commands: Record<string, Command> = {
       const ip = str(values, 'ip');
       if ((session === undefined) === (ip === undefined))
         throw new UsageError('give exactly one of --session and --ip');
-      if (ip !== undefined && !isIpAddress(ip)) throw new UsageError('--ip must be an IP address');
+      const target = ip === undefined ? undefined : canonicalBanTarget(ip);
+      if (ip !== undefined && target === null)
+        throw new UsageError('--ip must be an IP address or a CIDR range (203.0.113.0/24, 2001:db8::/32)');
       const expires = str(values, 'expires');
       const expiresAt = expires === undefined ? null : Date.parse(expires);
       if (expiresAt !== null && !Number.isFinite(expiresAt))
@@ -429,7 +436,7 @@ export const commands: Record<string, Command> = {
         const ban = await store.upsertBan({
           tenantId,
           kind: ip !== undefined ? 'ip' : 'session',
-          value: ip !== undefined ? normalizeIp(ip) : session!,
+          value: target ?? session!,
           reason: str(values, 'reason') ?? '',
           expiresAt,
         });
@@ -446,13 +453,16 @@ export const commands: Record<string, Command> = {
       if ([id, session, ip].filter((v) => v !== undefined).length !== 1) {
         throw new UsageError('usage: vigil unban <ban id> | --session <id> | --ip <addr>');
       }
+      const target = ip === undefined ? undefined : canonicalBanTarget(ip);
+      if (ip !== undefined && target === null)
+        throw new UsageError('--ip must be an IP address or a CIDR range');
       await withStore(values, async (store, tenantId) => {
         const deleted = id
           ? await store.deleteBan(tenantId, id)
           : await store.deleteBanByTarget(
               tenantId,
               session !== undefined ? 'session' : 'ip',
-              session ?? normalizeIp(ip!),
+              session ?? target!,
             );
         if (!deleted) throw new Error('no such ban');
         out('unbanned');

@@ -25,7 +25,6 @@ export {
   colorTagOf,
   DEFAULT_DIRECTIVE,
   decodeDirectiveHeader,
-  fnv1a32,
   mergeDirective,
   sameDirective,
   type WatermarkBox,

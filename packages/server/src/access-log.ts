@@ -35,7 +35,15 @@ export class AccessLog {
    * A key was handed out: `streamStart` the first time this instance sees the session, then a
    * `streamProgress` at most every PROGRESS_INTERVAL_MS.
    */
-  keyDelivered(claims: ViewerClaims, req: IncomingMessage, ip: string, now: number, kids: number): void {
+  keyDelivered(
+    claims: ViewerClaims,
+    req: IncomingMessage,
+    ip: string,
+    now: number,
+    kids: number,
+    /** The tenant's colour-tag key, to record the session's tag at its start. */
+    tagKey: Uint8Array,
+  ): void {
     const id = `${claims.tenantId}\n${claims.sessionId}`;
     const last = this.#started.get(id);
     if (last !== undefined) {
@@ -48,7 +56,7 @@ export class AccessLog {
     this.#started.set(id, now);
     this.#tags.push({
       tenantId: claims.tenantId,
-      tag: sessionTag(claims.tenantId, claims.sessionId),
+      tag: sessionTag(tagKey, claims.sessionId),
       sessionId: claims.sessionId,
       firstSeen: now,
     });

@@ -73,6 +73,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   noPretenuring();
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...opts.config };
   const { store } = opts;
+  // Before anything else: a trusted-proxy entry that is no address or range refuses the start.
+  const clientIp = clientIpResolver(config.trustedProxies);
   const app = Fastify({
     bodyLimit: config.bodyLimitBytes,
     // Per-request log lines would cost more than the license itself; errors are still logged.
@@ -100,7 +102,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   const stats = new StatsRecorder(store, config.statsFlushMs);
   const access = new AccessLog(store, config.accessLogFlushMs);
-  const gate = new ViewerGate(hot, verifier, stats, store, clientIpResolver(config.trustedProxies), access);
+  const gate = new ViewerGate(hot, verifier, stats, store, clientIp, access);
 
   installErrorHandling(app);
   installCors(app, hot);
@@ -141,7 +143,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     hot,
     stats,
     signer,
-    clientIp: clientIpResolver(config.trustedProxies),
+    clientIp,
   });
   await app.register(adminRoutes, { store, hot, stats, config, access });
   await app.register(spekeRoutes, { store, hot, config });

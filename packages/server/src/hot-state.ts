@@ -1,4 +1,4 @@
-import { BanIndex, type TenantTokenKeys, type WatermarkConfig } from '@vigil/core';
+import { BanIndex, colorTagKeyLabel, type TenantTokenKeys, type WatermarkConfig } from '@vigil/core';
 import type { ContentKey } from '@vigil/keys';
 import type { ApiKeyRecord, Change, VigilStore } from '@vigil/store';
 
@@ -8,6 +8,8 @@ export interface TenantState {
   tokenKeys: TenantTokenKeys;
   bans: BanIndex;
   watermark: WatermarkConfig;
+  /** The tenant's colour-tag key (HKDF of the master key, `color-tag:v1:<tenant>`); never sent or logged. */
+  tagKey: Buffer;
   /** null allows any origin. */
   origins: Set<string> | null;
   /** Content keys by kid; `missAt` remembers a miss for NEGATIVE_TTL_MS. */
@@ -124,6 +126,7 @@ export class HotState {
       tokenKeys: { tenantId, secret: tenant.secret, jwks: tenant.jwks as TenantTokenKeys['jwks'] },
       bans: new BanIndex(bans),
       watermark,
+      tagKey: this.store.envelope.deriveKey(colorTagKeyLabel(tenantId)),
       origins: tenant.allowedOrigins.includes('*') ? null : new Set(tenant.allowedOrigins),
       contentKeys: this.#keysOf(tenantId),
     };

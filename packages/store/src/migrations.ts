@@ -1,3 +1,4 @@
+import { canonicalBanTarget, normalizeIp } from '@vigil/core';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 
 /**
@@ -141,7 +142,139 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_addr_canonical_addresses': {
+    // Addresses used to be stored as typed (`2001:0DB8:0000::0001`, `::ffff:203.0.113.9`); they are now
+    // compared in one canonical form (see @vigil/core ip.ts), so stored ones are rewritten to it. IP bans
+    // that become the same target are merged into one: the one already canonical (else the oldest),
+    // permanent if any was, else expiring last, with their sightings added together.
+    async up(db: Kysely<unknown>) {
+      const t = db as unknown as Kysely<AddressTables>;
+      const ipBans = await t
+        .selectFrom('bans')
+        .select(['id', 'tenant_id', 'value', 'created_at', 'expires_at'])
+        .where('kind', '=', 'ip')
+        .execute();
+      const groups = new Map<string, { canonical: string; members: typeof ipBans }>();
+      for (const ban of ipBans) {
+        const canonical = canonicalBanTarget(ban.value);
+        if (canonical === null) continue;
+        const key = `${ban.tenant_id}\n${canonical}`;
+        const group = groups.get(key) ?? { canonical, members: [] };
+        group.members.push(ban);
+        groups.set(key, group);
+      }
+      /** Ban id → the ban it is merged into. */
+      const mergedInto = new Map<string, string>();
+      const rewrites: { id: string; value: string; expiresAt: number | null }[] = [];
+      for (const { canonical, members } of groups.values()) {
+        if (members.length === 1 && members[0]!.value === canonical) continue;
+        const keeper =
+          members.find((m) => m.value === canonical) ??
+          [...members].sort((a, b) => Number(a.created_at) - Number(b.created_at))[0]!;
+        const expiries = members.map((m) => (m.expires_at === null ? null : Number(m.expires_at)));
+        const expiresAt = expiries.includes(null) ? null : Math.max(...(expiries as number[]));
+        for (const m of members) if (m.id !== keeper.id) mergedInto.set(m.id, keeper.id);
+        rewrites.push({ id: keeper.id, value: canonical, expiresAt });
+      }
+
+      // Sightings first (a merged ban's go to the ban it joins), before the merged bans go.
+      const sightings = await t.selectFrom('ban_sightings').selectAll().execute();
+      const merged = new Map<string, { row: (typeof sightings)[number]; sources: typeof sightings }>();
+      for (const s of sightings) {
+        const banId = mergedInto.get(s.ban_id) ?? s.ban_id;
+        const ip = normalizeIp(s.ip);
+        const key = `${banId}\n${ip}`;
+        const entry = merged.get(key);
+        if (!entry) {
+          merged.set(key, { row: { ...s, ban_id: banId, ip }, sources: [s] });
+          continue;
+        }
+        entry.sources.push(s);
+        entry.row.first_seen = Math.min(Number(entry.row.first_seen), Number(s.first_seen));
+        entry.row.last_seen = Math.max(Number(entry.row.last_seen), Number(s.last_seen));
+        entry.row.hits = Number(entry.row.hits) + Number(s.hits);
+      }
+      const changed = [...merged.values()].filter(
+        ({ row, sources }) =>
+          sources.length > 1 || sources[0]!.ban_id !== row.ban_id || sources[0]!.ip !== row.ip,
+      );
+      for (const { sources } of changed) {
+        for (const s of sources) {
+          await t.deleteFrom('ban_sightings').where('ban_id', '=', s.ban_id).where('ip', '=', s.ip).execute();
+        }
+      }
+      for (const { row } of changed) {
+        await t
+          .insertInto('ban_sightings')
+          .values({
+            ...row,
+            first_seen: Number(row.first_seen),
+            last_seen: Number(row.last_seen),
+            hits: Number(row.hits),
+          })
+          .execute();
+      }
+
+      for (const id of mergedInto.keys()) await t.deleteFrom('bans').where('id', '=', id).execute();
+      for (const r of rewrites) {
+        await t
+          .updateTable('bans')
+          .set({ value: r.value, expires_at: r.expiresAt })
+          .where('id', '=', r.id)
+          .execute();
+      }
+
+      // Access logs: only IPv6 (and IPv4-mapped) entries can be written otherwise; page through them.
+      let after = '';
+      for (;;) {
+        const rows = await t
+          .selectFrom('access_logs')
+          .select(['id', 'ip'])
+          .where('ip', 'like', '%:%')
+          .where('id', '>', after)
+          .orderBy('id')
+          .limit(1000)
+          .execute();
+        for (const row of rows) {
+          const ip = normalizeIp(row.ip);
+          if (ip !== row.ip)
+            await t.updateTable('access_logs').set({ ip }).where('id', '=', row.id).execute();
+        }
+        if (rows.length < 1000) break;
+        after = rows[rows.length - 1]!.id;
+      }
+    },
+  },
+  '0006_addr_keyed_color_tags': {
+    // Colour tags used to be an unkeyed hash of the session id, which anyone could compute and paint over
+    // a restream to frame another viewer. Tags are now keyed per tenant; the old rows can't be trusted.
+    async up(db: Kysely<unknown>) {
+      await (db as unknown as Kysely<AddressTables>).deleteFrom('session_tags').execute();
+    },
+  },
 };
+
+/** The tables the 0006_addr_ migrations read, as they were then. */
+interface AddressTables {
+  bans: {
+    id: string;
+    tenant_id: string;
+    kind: string;
+    value: string;
+    created_at: number | string;
+    expires_at: number | string | null;
+  };
+  ban_sightings: {
+    ban_id: string;
+    tenant_id: string;
+    ip: string;
+    first_seen: number | string;
+    last_seen: number | string;
+    hits: number | string;
+  };
+  access_logs: { id: string; ip: string };
+  session_tags: { tenant_id: string };
+}
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

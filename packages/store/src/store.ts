@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Ban, WatermarkConfig } from '@vigil/core';
-import { DEFAULT_WATERMARK } from '@vigil/core';
+import { canonicalBanTarget, DEFAULT_WATERMARK, normalizeIp } from '@vigil/core';
 import type { ContentKey, Envelope, TrackType } from '@vigil/keys';
 import { type Kysely, Migrator } from 'kysely';
 import type { Change, ChangeFeed } from './changes.ts';
@@ -463,7 +463,12 @@ export class VigilStore {
 
   /** Bans a session or an IP; banning the same target again updates reason and expiry. */
   async upsertBan(input: Omit<Ban, 'id' | 'createdAt'>): Promise<Ban> {
-    const ban: Ban = { ...input, id: randomUUID(), createdAt: Date.now() };
+    const ban: Ban = {
+      ...input,
+      value: banValue(input.kind, input.value),
+      id: randomUUID(),
+      createdAt: Date.now(),
+    };
     await this.db
       .insertInto('bans')
       .values({
@@ -539,7 +544,9 @@ export class VigilStore {
     return deleted;
   }
 
-  async deleteBanByTarget(tenantId: string, kind: Ban['kind'], value: string): Promise<boolean> {
+  async deleteBanByTarget(tenantId: string, kind: Ban['kind'], target: string): Promise<boolean> {
+    const value = kind === 'ip' ? canonicalBanTarget(target) : target;
+    if (value === null) return false;
     const result = await this.db
       .deleteFrom('bans')
       .where('tenant_id', '=', tenantId)
@@ -555,7 +562,14 @@ export class VigilStore {
   async recordBanSighting(tenantId: string, banId: string, ip: string, now: number): Promise<void> {
     await this.db
       .insertInto('ban_sightings')
-      .values({ ban_id: banId, tenant_id: tenantId, ip, first_seen: now, last_seen: now, hits: 1 })
+      .values({
+        ban_id: banId,
+        tenant_id: tenantId,
+        ip: normalizeIp(ip),
+        first_seen: now,
+        last_seen: now,
+        hits: 1,
+      })
       .onConflict((oc) =>
         oc.columns(['ban_id', 'ip']).doUpdateSet((eb) => ({
           last_seen: now,
@@ -589,7 +603,7 @@ export class VigilStore {
               session_id: e.sessionId,
               resource_id: e.resourceId,
               user_id: e.userId,
-              ip: e.ip,
+              ip: normalizeIp(e.ip),
               user_agent: e.userAgent,
               action: e.action,
               at: e.at,
@@ -792,6 +806,14 @@ function apiKeyFromRow(row: Database['api_keys']): ApiKeyRecord {
     createdAt: Number(row.created_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
   };
+}
+
+/** An IP ban's target in its one canonical form (so the unique constraint sees one ban per address or range). */
+function banValue(kind: Ban['kind'], value: string): string {
+  if (kind !== 'ip') return value;
+  const canonical = canonicalBanTarget(value);
+  if (canonical === null) throw new Error('an IP ban needs an IP address or CIDR range');
+  return canonical;
 }
 
 function banFromRow(row: Database['bans']): Ban {

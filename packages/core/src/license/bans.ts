@@ -1,11 +1,11 @@
 import { Denial } from '../errors.ts';
-import { normalizeIp } from '../ip.ts';
+import { type IpRange, ipInRange, normalizeIp, parseIpRange } from '../ip.ts';
 
 export interface Ban {
   id: string;
   tenantId: string;
   kind: 'session' | 'ip';
-  /** The banned session id, or the normalised IP. */
+  /** The banned session id, or the canonical IP address or range (`203.0.113.0/24`, see canonicalBanTarget). */
   value: string;
   reason: string;
   createdAt: number;
@@ -17,17 +17,31 @@ export interface Ban {
 export class BanIndex {
   readonly #sessions = new Map<string, Ban>();
   readonly #ips = new Map<string, Ban>();
+  /** Range bans, looked through only when an address has no ban of its own (usually none). */
+  readonly #ranges: { range: IpRange; ban: Ban }[] = [];
 
   constructor(bans: Iterable<Ban>) {
-    for (const ban of bans) (ban.kind === 'session' ? this.#sessions : this.#ips).set(ban.value, ban);
+    for (const ban of bans) {
+      if (ban.kind === 'session') this.#sessions.set(ban.value, ban);
+      else if (ban.value.includes('/')) {
+        const range = parseIpRange(ban.value);
+        if (range) this.#ranges.push({ range, ban });
+      } else this.#ips.set(normalizeIp(ban.value), ban);
+    }
   }
 
   sessionBan(sessionId: string, now: number): Ban | undefined {
     return active(this.#sessions.get(sessionId), now);
   }
 
+  /** The active ban of a canonical address (see canonicalIp), by the address itself or a range holding it. */
   ipBan(ip: string, now: number): Ban | undefined {
-    return active(this.#ips.get(ip), now);
+    const exact = active(this.#ips.get(ip), now);
+    if (exact || this.#ranges.length === 0) return exact;
+    for (const { range, ban } of this.#ranges) {
+      if (ipInRange(ip, range) && active(ban, now)) return ban;
+    }
+    return undefined;
   }
 }
 

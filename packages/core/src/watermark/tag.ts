@@ -1,9 +1,21 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+
+/** The label the per-tenant colour-tag key is derived under from the master key (see Envelope.deriveKey). */
+export function colorTagKeyLabel(tenantId: string): string {
+  return `color-tag:v1:${tenantId}`;
+}
 
 /**
- * The 32-bit tag the colour watermark shows for a session. Derived, not stored per viewer: the server
- * records tag → session when a session starts, so a tag read off a pirated stream leads back to it.
+ * The 32-bit tag the colour watermark shows for a session: HMAC-SHA256 of the session id under the
+ * tenant's colour-tag key (derived from the master key), so nobody without the server's key can compute
+ * a victim's tag from its session id and paint it over a restream. The server sends it to the player in
+ * the watermark directive and records tag → session when the session starts, so a tag read off a
+ * pirated stream leads back to it.
  */
-export function sessionTag(tenantId: string, sessionId: string): number {
-  return createHash('sha256').update(`${tenantId}\n${sessionId}`, 'utf8').digest().readUInt32BE(0);
+export function sessionTag(tagKey: Uint8Array, sessionId: string): number {
+  return createHmac('sha256', tagKey)
+    .update('vigil-color-tag.')
+    .update(sessionId, 'utf8')
+    .digest()
+    .readUInt32BE(0);
 }

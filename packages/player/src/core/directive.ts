@@ -15,7 +15,7 @@ import {
 /** The colour box, in percent of the picture. */
 export type WatermarkBox = WatermarkConfig['box'];
 
-/** The server's directive; `colorTag` may be absent when talking to an older server. */
+/** The server's directive; `colorTag` is absent until a server has sent one. */
 export interface WatermarkDirective extends Omit<ServerDirective, 'colorTag'> {
   colorTag?: number;
 }
@@ -71,20 +71,10 @@ export function sameDirective(a: WatermarkDirective, b: WatermarkDirective): boo
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** 32-bit FNV-1a of the UTF-8 bytes of `text`. */
-export function fnv1a32(text: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(text)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash >>> 0;
-}
-
 /**
- * The tag colour mode encodes: the server's `colorTag`, or, from a server that does not send one yet,
- * FNV-1a of the session id (which the server side cannot map back without knowing the session ids).
+ * The tag colour mode encodes: the server's `colorTag`, keyed per tenant by the server (a player can't
+ * compute it from the session id, and neither can anyone else). Without one, colour mode draws nothing.
  */
-export function colorTagOf(directive: WatermarkDirective): number {
-  return directive.colorTag ?? fnv1a32(directive.sessionId);
+export function colorTagOf(directive: WatermarkDirective): number | undefined {
+  return directive.colorTag;
 }

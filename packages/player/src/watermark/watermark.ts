@@ -120,7 +120,7 @@ export class Watermark {
       this.stopMoving();
       const tag = colorTagOf(directive);
       if (modeChanged || !previous || colorTagOf(previous) !== tag) {
-        this.sequence = this.opts.codec.encodeTag(tag);
+        this.sequence = tag === undefined ? [] : this.opts.codec.encodeTag(tag);
         this.palette = this.opts.codec.paletteRgb();
         if (modeChanged) this.startedAt = performance.now();
       }

@@ -133,7 +133,7 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
       try {
         const license = await licenseFor(hot, tenant, claims.resourceId, kids, now);
         stats.record(tenant.id, 'compat-ck', 'granted', now);
-        access.keyDelivered(claims, request.raw, ip, now, license.keys.length);
+        access.keyDelivered(claims, request.raw, ip, now, license.keys.length, tenant.tagKey);
         return answer(tenant, claims.sessionId, Buffer.from(JSON.stringify(license)).toString('base64'));
       } catch (err) {
         if (err instanceof Denial) stats.record(tenant.id, 'compat-ck', err.reason, now);

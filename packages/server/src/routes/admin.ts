@@ -1,4 +1,4 @@
-import { BadRequest, isIpAddress, mergeWatermarkConfig, normalizeIp } from '@vigil/core';
+import { BadRequest, canonicalBanTarget, mergeWatermarkConfig } from '@vigil/core';
 import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
 import type { Role, VigilStore } from '@vigil/store';
 import type { FastifyInstance } from 'fastify';
@@ -118,7 +118,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       preHandler: operator,
       schema: {
         tags: ['control'],
-        summary: 'Ban a session or an IP address',
+        summary: 'Ban a session, an IP address or an address range (CIDR)',
         security,
         body: {
           type: 'object',
@@ -138,8 +138,9 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       if ((body.sessionId === undefined) === (body.ip === undefined)) {
         throw new BadRequest('invalid_ban', 'give exactly one of "sessionId" and "ip"');
       }
-      if (body.ip !== undefined && !isIpAddress(body.ip))
-        throw new BadRequest('invalid_ban', '"ip" is not an IP address');
+      const target = body.ip === undefined ? undefined : canonicalBanTarget(body.ip);
+      if (target === null)
+        throw new BadRequest('invalid_ban', '"ip" is not an IP address or CIDR range (e.g. 203.0.113.0/24)');
       const expiresAt = body.expiresAt === undefined ? null : Date.parse(body.expiresAt);
       if (expiresAt !== null && (!Number.isFinite(expiresAt) || expiresAt <= Date.now())) {
         throw new BadRequest('invalid_ban', '"expiresAt" must be a date-time in the future');
@@ -147,7 +148,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       const ban = await store.upsertBan({
         tenantId: request.apiKey.tenantId,
         kind: body.ip !== undefined ? 'ip' : 'session',
-        value: body.ip !== undefined ? normalizeIp(body.ip) : body.sessionId!,
+        value: target ?? body.sessionId!,
         reason: body.reason ?? '',
         expiresAt,
       });

@@ -75,7 +75,7 @@ export function directiveHeader(tenant: TenantState, sessionId: string): string 
   let header = bySession.get(sessionId);
   if (header === undefined) {
     header = Buffer.from(
-      JSON.stringify(directiveFor(tenant.watermark, sessionId, sessionTag(tenant.id, sessionId))),
+      JSON.stringify(directiveFor(tenant.watermark, sessionId, sessionTag(tenant.tagKey, sessionId))),
     ).toString('base64url');
     if (bySession.size >= MAX_CACHED_DIRECTIVES) bySession.clear();
     bySession.set(sessionId, header);
@@ -275,7 +275,7 @@ export class ClearKeyEndpoint {
     started: number,
   ): ClearKeyGrant {
     this.#stats.record(tenant.id, 'clearkey', 'granted', now);
-    this.#access.keyDelivered(claims, req, ip, now, license.keys.length);
+    this.#access.keyDelivered(claims, req, ip, now, license.keys.length, tenant.tagKey);
     this.#stats.observeLatency('clearkey', started);
     return { license, directive: directiveHeader(tenant, claims.sessionId) };
   }
@@ -379,7 +379,7 @@ export async function viewerRoutes(
           throw new Denial('resource_mismatch', 'the token does not grant keys of this resource');
         }
         stats.record(tenant.id, 'hls', 'granted', now);
-        access.keyDelivered(claims, request.raw, ip, now, 1);
+        access.keyDelivered(claims, request.raw, ip, now, 1, tenant.tagKey);
         return reply
           .header(WATERMARK_HEADER, directiveHeader(tenant, claims.sessionId))
           .header('cache-control', 'no-store')
@@ -413,7 +413,11 @@ export async function viewerRoutes(
       reply.header('cache-control', 'no-store');
       return {
         status: 'ok',
-        watermark: directiveFor(tenant.watermark, claims.sessionId, sessionTag(tenant.id, claims.sessionId)),
+        watermark: directiveFor(
+          tenant.watermark,
+          claims.sessionId,
+          sessionTag(tenant.tagKey, claims.sessionId),
+        ),
       };
     },
   );

@@ -1,4 +1,5 @@
 export * from './delivery/grant.ts';
+export * from './delivery/key-grant.ts';
 export * from './encoding.ts';
 export * from './errors.ts';
 export * from './ip.ts';

@@ -16,6 +16,7 @@ import { installCors } from './cors.ts';
 import { DeliverySigner } from './delivery.ts';
 import { installErrorHandling } from './errors.ts';
 import { HotState } from './hot-state.ts';
+import { KeyGrants } from './key-grants.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
 import { liveRoutes } from './routes/live.ts';
@@ -126,7 +127,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const clearKey = new ClearKeyEndpoint({ gate, hot, stats, access });
-  await app.register(viewerRoutes, { gate, hot, stats, access, clearKey });
+  const keyGrants = new KeyGrants(store.envelope, gate, stats, clientIp);
+  await app.register(viewerRoutes, { gate, hot, stats, access, clearKey, keyGrants });
   // The hot license route, answered ahead of Fastify's routing when plain (see clearkey-fast-path.ts).
   let closing = false;
   app.addHook('preClose', async () => {
@@ -143,6 +145,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     hot,
     stats,
     signer,
+    keyGrants,
     clientIp,
   });
   await app.register(adminRoutes, { store, hot, stats, config, access });

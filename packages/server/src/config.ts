@@ -27,6 +27,11 @@ export interface ServerConfig {
   deliveryTtlSeconds: number;
   /** Whether `/v1/delivery` binds its tokens to the viewer's address. */
   deliveryBindIp: boolean;
+  /**
+   * Lifetime of the HLS key grants the origin writes into the key URIs of live playlists (rounded up to
+   * the minute; never beyond the delivery token). Ended playlists' grants live as long as the token.
+   */
+  keyGrantTtlSeconds: number;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -40,4 +45,5 @@ export const DEFAULT_CONFIG: ServerConfig = {
   bodyLimitBytes: 1024 * 1024,
   deliveryTtlSeconds: 600,
   deliveryBindIp: true,
+  keyGrantTtlSeconds: 300,
 };

@@ -12,7 +12,14 @@ import {
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerConfig } from '../config.ts';
 import { type DeliverySigner, isTenantId, ORIGIN_BASE } from '../delivery.ts';
+import {
+  isEndedPlaylist,
+  MAX_REWRITTEN_PLAYLIST_BYTES,
+  originPlaylistRewrite,
+  rewritePlaylist,
+} from '../hls-playlist.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
+import type { KeyGrants } from '../key-grants.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 
 export interface OriginRoutesOptions {
@@ -20,6 +27,8 @@ export interface OriginRoutesOptions {
   hot: HotState;
   stats: StatsRecorder;
   signer: DeliverySigner;
+  /** Key grants for the key URIs of the playlists served (native HLS); undefined: none. */
+  keyGrants?: KeyGrants | undefined;
   clientIp: (req: IncomingMessage) => string;
 }
 
@@ -44,6 +53,8 @@ const MANIFESTS = new Set(['.mpd', '.m3u8']);
  * (ETag). Segments never change once written: the viewer's own cache keeps them for an hour.
  */
 const MANIFEST_CACHE = 'private, no-cache';
+/** A playlist with tokens written in is the answer to one request: never kept. */
+const REWRITTEN_CACHE = 'private, no-store';
 const SEGMENT_CACHE = 'private, max-age=3600';
 
 /** A cookie's value from the Cookie header, without a cookie parser. */
@@ -95,7 +106,7 @@ const etagOf = (st: Stats) => `W/"${st.size.toString(16)}-${Math.floor(st.mtimeM
  * to outside the tenant's folder.
  */
 export async function originRoutes(app: FastifyInstance, opts: OriginRoutesOptions): Promise<void> {
-  const { config, hot, stats, signer, clientIp } = opts;
+  const { config, hot, stats, signer, keyGrants, clientIp } = opts;
   const root = config.originRoot === undefined ? undefined : resolve(config.originRoot);
 
   app.route({
@@ -104,7 +115,7 @@ export async function originRoutes(app: FastifyInstance, opts: OriginRoutesOptio
     schema: {
       summary: 'Manifests and segments, with signed delivery',
       description:
-        'Serves a published file to a request carrying a delivery token (`?vd=`, or the `vigil_delivery` cookie) from `POST /v1/delivery` or `POST /v1/delivery/sign`. Refusals are 403 with code `delivery_missing`, `delivery_malformed`, `delivery_signature`, `delivery_expired`, `delivery_scope`, `delivery_ip`, `banned` or `origin_not_allowed`. Range requests and conditional requests (ETag, Last-Modified) are answered.',
+        'Serves a published file to a request carrying a delivery token (`?vd=`, or the `vigil_delivery` cookie) from `POST /v1/delivery` or `POST /v1/delivery/sign`. An HLS playlist comes with the token written into the URIs it lists on this server (when it came as `?vd=`) and a short-lived key grant (`?kg=`) in the URIs of the HLS key endpoint, so a player given only the signed URL plays. Refusals are 403 with code `delivery_missing`, `delivery_malformed`, `delivery_signature`, `delivery_expired`, `delivery_scope`, `delivery_ip`, `banned` or `origin_not_allowed`. Range requests and conditional requests (ETag, Last-Modified) are answered.',
       tags: ['delivery'],
       params: {
         type: 'object',
@@ -189,6 +200,38 @@ export async function originRoutes(app: FastifyInstance, opts: OriginRoutesOptio
         if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EISDIR')
           return notFound(reply);
         throw err;
+      }
+
+      if (ext === '.m3u8' && st.size <= MAX_REWRITTEN_PLAYLIST_BYTES) {
+        const text = await file.readFile('utf8').catch(async (err: unknown) => {
+          await file!.close().catch(() => {});
+          throw err;
+        });
+        const requestOrigin = `${request.protocol}://${request.host}`;
+        const query = (request.query as Record<string, unknown> | undefined)?.[DELIVERY_PARAM];
+        const rewrite = originPlaylistRewrite({
+          grant,
+          queryToken: typeof query === 'string' ? query : undefined,
+          url: `${requestOrigin}${rawPath}`,
+          requestOrigin,
+          publicUrl: config.publicUrl,
+          issueKeyGrant: keyGrants && ((g) => keyGrants.issue(g)),
+          keyGrantTtlSeconds: config.keyGrantTtlSeconds,
+          now,
+          ended: isEndedPlaylist(text),
+        });
+        const body = rewrite && rewritePlaylist(text, rewrite);
+        if (body !== undefined) {
+          await file.close();
+          const bytes = Buffer.from(body, 'utf8');
+          return reply
+            .header('content-type', type)
+            .header('cache-control', REWRITTEN_CACHE)
+            .header('x-content-type-options', 'nosniff')
+            .header('content-length', String(bytes.length))
+            .send(request.method === 'HEAD' ? undefined : bytes);
+        }
+        // Nothing to write in: served as the file it is (the stream below reads from its start).
       }
 
       const etag = etagOf(st);

@@ -6,6 +6,8 @@ import {
   type ClearKeyRequest,
   Denial,
   directiveFor,
+  KEY_GRANT_PARAM,
+  MAX_KEY_GRANT_LENGTH,
   MAX_KIDS_PER_REQUEST,
   parseClearKeyRequest,
   parseKid,
@@ -17,6 +19,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccessLog } from '../access-log.ts';
 import type { Admitted, ViewerGate } from '../auth/viewer-gate.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
+import type { KeyGrants } from '../key-grants.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 
 export const WATERMARK_HEADER = 'vigil-watermark';
@@ -292,9 +295,9 @@ export const CLEARKEY_BODY_LIMIT = 16 * 1024;
 /** The viewer-facing key server: ClearKey licenses, HLS AES-128 keys, heartbeats. */
 export async function viewerRoutes(
   app: FastifyInstance,
-  opts: ViewerRoutesOptions & { clearKey: ClearKeyEndpoint },
+  opts: ViewerRoutesOptions & { clearKey: ClearKeyEndpoint; keyGrants?: KeyGrants | undefined },
 ): Promise<void> {
-  const { gate, hot, stats, access, clearKey } = opts;
+  const { gate, hot, stats, access, clearKey, keyGrants } = opts;
 
   // Players send the license request with various content types (or none): take any, as JSON.
   app.removeAllContentTypeParsers();
@@ -358,17 +361,29 @@ export async function viewerRoutes(
       schema: {
         summary: 'HLS AES-128 key',
         description:
-          'The 16 raw key bytes. The token may come as `?token=` since HLS key URIs cannot always carry headers.',
+          'The 16 raw key bytes. The token may come as `?token=` since HLS key URIs cannot always carry headers. Without a viewer token, the key grant (`?kg=`) the origin wrote into the key URIs of a playlist it served under a delivery token is accepted instead (for players given only a signed URL); it is refused like a token (`key_grant_malformed`, `key_grant_signature`, `key_grant_expired` 401; `ip_mismatch`, `banned`, `resource_mismatch` 403).',
         tags: ['license'],
         security: [{ viewerToken: [] }],
         params: { type: 'object', properties: { kid: { type: 'string', maxLength: 64 } } },
-        querystring: { type: 'object', properties: { token: { type: 'string', maxLength: 8192 } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            token: { type: 'string', maxLength: 8192 },
+            [KEY_GRANT_PARAM]: { type: 'string', maxLength: MAX_KEY_GRANT_LENGTH },
+          },
+        },
         response: { '4xx': errorSchema },
       },
     },
     async (request, reply) => {
       const now = Date.now();
-      const { claims, tenant, ip } = await gate.admit(bearer(request), request.raw, 'hls', now);
+      const token = bearer(request);
+      // A viewer token, when there is one (the plugin adds it even to URIs carrying a grant), decides.
+      const grant = (request.query as Record<string, unknown> | undefined)?.[KEY_GRANT_PARAM];
+      const { claims, tenant, ip } =
+        token === undefined && typeof grant === 'string' && keyGrants !== undefined
+          ? await keyGrants.admit(grant, request.raw, 'hls', now)
+          : await gate.admit(token, request.raw, 'hls', now);
       const kid = parseKid((request.params as { kid: string }).kid);
       if (!kid)
         throw new BadRequest('invalid_kid', 'kid must be 32 hex digits, a UUID or base64url of 16 bytes');

@@ -32,7 +32,16 @@ import {
   startPurger,
   storeSettingsFromEnv,
 } from '@vigil/server';
-import type { Role, VigilStore } from '@vigil/store';
+import {
+  allPages,
+  pageApiKeys,
+  pageBans,
+  pageContentKeys,
+  pageLiveChannels,
+  pageTenants,
+  type Role,
+  type VigilStore,
+} from '@vigil/store';
 import { SignJWT } from 'jose';
 import { UsageError } from './usage-error.ts';
 
@@ -284,10 +293,14 @@ export const commands: Record<string, Command> = {
         if (action === 'status') {
           const channels = id
             ? [await store.getLiveChannel(tenantId, id)].filter((c) => c !== undefined)
-            : await store.listLiveChannels(tenantId);
-          if (id && channels.length === 0) throw new Error(`no live channel "${id}"`);
-          if (channels.length === 0) out('no live channels');
-          for (const c of channels) for (const line of liveStatusLines(c)) out(line);
+            : allPages((page) => pageLiveChannels(store, tenantId, page));
+          let shown = 0;
+          for await (const c of channels) {
+            shown++;
+            for (const line of liveStatusLines(c)) out(line);
+          }
+          if (id && shown === 0) throw new Error(`no live channel "${id}"`);
+          if (shown === 0) out('no live channels');
           return;
         }
         const existing = await store.getLiveChannel(tenantId, id!);
@@ -395,7 +408,7 @@ export const commands: Record<string, Command> = {
           const { key } = await store.createApiKey(tenantId, role, str(values, 'name') ?? '');
           out(key);
         } else if (action === 'list') {
-          for (const k of await store.listApiKeys(tenantId)) {
+          for await (const k of allPages((page) => pageApiKeys(store, tenantId, page))) {
             out(
               `${k.prefix}  ${k.role.padEnd(9)} ${k.revokedAt ? 'revoked' : 'active '}  ${new Date(k.createdAt).toISOString()}  ${k.name}`,
             );
@@ -474,7 +487,7 @@ export const commands: Record<string, Command> = {
     options: { ...common },
     async run(values) {
       await withStore(values, async (store, tenantId) => {
-        for (const b of await store.listBans(tenantId)) {
+        for await (const b of allPages((page) => pageBans(store, tenantId, page))) {
           const seen = b.sightings.map((s) => s.ip).join(',');
           out(`${b.id}  ${b.kind.padEnd(7)} ${b.value}  ${b.reason}${seen ? `  seen from ${seen}` : ''}`);
         }
@@ -518,7 +531,7 @@ export const commands: Record<string, Command> = {
       const resourceId = need(values, 'resource');
       await withStore(values, async (store, tenantId) => {
         if (action === 'list') {
-          for (const k of await store.listContentKeys(tenantId, resourceId))
+          for await (const k of allPages((page) => pageContentKeys(store, tenantId, resourceId, page)))
             out(`${k.kid}  period ${k.keyPeriod}  ${k.trackType}`);
           return;
         }
@@ -702,7 +715,7 @@ export const commands: Record<string, Command> = {
       const store = await openStore(storeSettingsFromEnv(str(values, 'data')));
       try {
         if (action === 'list') {
-          for (const t of await store.listTenants()) out(`${t.id}  ${t.name}`);
+          for await (const t of allPages((page) => pageTenants(store, page))) out(`${t.id}  ${t.name}`);
         } else if (action === 'create' && id) {
           if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id))
             throw new UsageError('tenant ids are lowercase letters, digits, - and _');

@@ -17,6 +17,15 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
   FST_ERR_VALIDATION: [400, 'invalid_request'],
 };
 
+/** A query string's `limit` or `cursor` refused by its route schema: the precise code of a paginated list. */
+function pagingParameterError(fe: FastifyError): 'invalid_limit' | 'invalid_cursor' | undefined {
+  if (fe.code !== 'FST_ERR_VALIDATION' || fe.validationContext !== 'querystring') return undefined;
+  const path = fe.validation?.[0]?.instancePath;
+  if (path === '/limit') return 'invalid_limit';
+  if (path === '/cursor') return 'invalid_cursor';
+  return undefined;
+}
+
 /** Maps every error to `{statusCode, code, message}`; only unexpected ones are 500 and logged. */
 export function errorBody(err: unknown): ErrorBody {
   if (err instanceof Denial) {
@@ -24,6 +33,8 @@ export function errorBody(err: unknown): ErrorBody {
   }
   if (err instanceof BadRequest) return { statusCode: err.status, code: err.code, message: err.message };
   const fe = err as FastifyError;
+  const paging = pagingParameterError(fe);
+  if (paging) return { statusCode: 400, code: paging, message: fe.message };
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (known) return { statusCode: known[0], code: known[1], message: fe.message };
   if (err instanceof SyntaxError)

@@ -9,5 +9,13 @@ export {
   originPrefix,
   signedOriginUrl,
 } from './delivery.ts';
+export {
+  DEFAULT_RETENTION_DAYS,
+  purgeRetained,
+  RETENTION_ENV,
+  type RetentionPolicy,
+  retentionFromEnv,
+  startRetention,
+} from './retention.ts';
 export { WATERMARK_HEADER } from './routes/viewer.ts';
 export * from './runtime.ts';

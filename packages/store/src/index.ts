@@ -1,4 +1,6 @@
 export * from './changes.ts';
 export * from './migrations.ts';
+export * from './pages.ts';
+export * from './retention.ts';
 export type { Database } from './schema.ts';
 export * from './store.ts';

@@ -252,6 +252,22 @@ const migrations: Record<string, Migration> = {
       await (db as unknown as Kysely<AddressTables>).deleteFrom('session_tags').execute();
     },
   },
+  '0007_bounds_indexes': {
+    // What paginated lists (keyset order), retention purges (time) and filtered queries read by.
+    async up(db: Kysely<unknown>) {
+      const index = (name: string, table: string, columns: string[]) =>
+        db.schema.createIndex(name).ifNotExists().on(table).columns(columns).execute();
+      await index('bans_tenant_created', 'bans', ['tenant_id', 'created_at', 'id']);
+      await index('bans_expiry', 'bans', ['expires_at']);
+      await index('api_keys_tenant_created', 'api_keys', ['tenant_id', 'created_at', 'hash']);
+      await index('access_logs_at', 'access_logs', ['at']);
+      await index('access_logs_action', 'access_logs', ['tenant_id', 'action', 'at']);
+      await index('session_tags_first_seen', 'session_tags', ['first_seen']);
+      await index('session_tags_tag', 'session_tags', ['tenant_id', 'tag', 'first_seen']);
+      await index('stats_minutes_minute', 'stats_minutes', ['minute']);
+      await index('ban_sightings_last_seen', 'ban_sightings', ['last_seen']);
+    },
+  },
 };
 
 /** The tables the 0006_addr_ migrations read, as they were then. */

@@ -319,7 +319,7 @@ for (const makeAdapter of [sqliteAdapter, postgresAdapter]) {
         ['5/hd', '5/sd', '6/hd', '6/sd'],
       );
       const none = await call(`${server.url}/v1/keys?resourceId=movie-9`, { token: memo.operatorKey });
-      assert.deepEqual(none.body, { keys: [] });
+      assert.deepEqual(none.body, { keys: [], next: null });
 
       const res = await license(kids, { resourceId: 'movie-1' });
       assert.equal(res.status, 200);

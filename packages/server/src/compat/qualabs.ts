@@ -9,17 +9,26 @@ import {
   type ViewerClaims,
   verifySignature,
 } from '@vigil/core';
-import type { VigilStore } from '@vigil/store';
+import { MAX_PAGE_LIMIT, pageActiveBans, type VigilStore } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessLog } from '../access-log.ts';
 import type { Admitted, ViewerGate } from '../auth/viewer-gate.ts';
 import type { ServerConfig } from '../config.ts';
 import { errorBody } from '../errors.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
+import { pageParams } from '../pagination.ts';
 import { licenseFor } from '../routes/viewer.ts';
 import { renderStatsChart } from '../stats/chart.ts';
 import { statsMinutes } from '../stats/minutes.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
+
+/** Where `/get/` says more banned ids follow (its body keeps the seed's shape). */
+export const NEXT_CURSOR_HEADER = 'vigil-next-cursor';
+const compatLimit = {
+  ...pageParams.limit,
+  default: MAX_PAGE_LIMIT,
+  description: `Banned ids per answer (1 to ${MAX_PAGE_LIMIT}, default ${MAX_PAGE_LIMIT})`,
+};
 
 export interface CompatOptions {
   store: VigilStore;
@@ -230,16 +239,25 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
 
   app.post(
     '/get/',
-    { schema: { tags: ['compat'], summary: 'Seed API: watermark config and banned ids (JWT body)' } },
-    async (request) => {
+    {
+      schema: {
+        tags: ['compat'],
+        summary: 'Seed API: watermark config and banned ids (JWT body)',
+        description: `The seed's body, with at most \`limit\` (default ${MAX_PAGE_LIMIT}) banned ids, oldest ban first. When there are more, the \`${NEXT_CURSOR_HEADER}\` header holds the cursor of the next ones: send it back as \`?cursor=\`.`,
+        querystring: { type: 'object', properties: { ...pageParams, limit: compatLimit } },
+      },
+    },
+    async (request, reply) => {
       const { tenant } = await adminPayload(request);
+      const q = request.query as { limit?: number; cursor?: string };
       const [config, bans] = await Promise.all([
         store.getWatermarkConfig(tenant.id),
-        store.activeBans(tenant.id, Date.now()),
+        pageActiveBans(store, tenant.id, Date.now(), { limit: q.limit ?? MAX_PAGE_LIMIT, cursor: q.cursor }),
       ]);
+      if (bans.next !== null) reply.header(NEXT_CURSOR_HEADER, bans.next);
       return {
         watermarking: config.enabled,
-        banned: bans.map((b) => b.value),
+        banned: bans.items.map((b) => b.value),
         wmOptions: config.legacyOptions ?? {},
       };
     },

@@ -1,11 +1,21 @@
 import { BadRequest, canonicalBanTarget, mergeWatermarkConfig } from '@vigil/core';
 import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
-import type { Role, VigilStore } from '@vigil/store';
+import {
+  pageAccessLogs,
+  pageApiKeys,
+  pageBans,
+  pageContentKeys,
+  pageSessionsByTag,
+  pageTenants,
+  type Role,
+  type VigilStore,
+} from '@vigil/store';
 import type { FastifyInstance } from 'fastify';
 import type { AccessLog } from '../access-log.ts';
 import { requireRole } from '../auth/admin.ts';
 import type { ServerConfig } from '../config.ts';
 import type { HotState } from '../hot-state.ts';
+import { nextSchema, pageParams, pageRequest } from '../pagination.ts';
 import { renderStatsChart } from '../stats/chart.ts';
 import { statsMinutes } from '../stats/minutes.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
@@ -167,15 +177,23 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       preHandler: readonly,
       schema: {
         tags: ['control'],
-        summary: 'Bans, with the addresses each banned session was seen calling from',
+        summary:
+          'Bans, with the addresses each banned session was seen calling from (oldest first, paginated)',
         security,
-        response: { 200: { type: 'object', properties: { bans: { type: 'array', items: banSchema } } } },
+        querystring: { type: 'object', properties: pageParams },
+        response: {
+          200: {
+            type: 'object',
+            properties: { bans: { type: 'array', items: banSchema }, next: nextSchema },
+          },
+        },
       },
     },
     async (request) => {
-      const bans = await store.listBans(request.apiKey.tenantId);
+      const page = await pageBans(store, request.apiKey.tenantId, pageRequest(request.query));
       return {
-        bans: bans.map((b) => ({
+        next: page.next,
+        bans: page.items.map((b) => ({
           ...b,
           createdAt: iso(b.createdAt),
           expiresAt: b.expiresAt && iso(b.expiresAt),
@@ -293,22 +311,29 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       preHandler: readonly,
       schema: {
         tags: ['keys'],
-        summary: 'Key ids of a resource',
+        summary: 'Key ids of a resource (by key period, paginated)',
         security,
         querystring: {
           type: 'object',
           required: ['resourceId'],
-          properties: { resourceId: { type: 'string', maxLength: 256 } },
+          properties: { resourceId: { type: 'string', maxLength: 256 }, ...pageParams },
         },
-        response: { 200: { type: 'object', properties: { keys: { type: 'array', items: keyMeta } } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: { keys: { type: 'array', items: keyMeta }, next: nextSchema },
+          },
+        },
       },
     },
     async (request) => {
-      const keys = await store.listContentKeys(
+      const page = await pageContentKeys(
+        store,
         request.apiKey.tenantId,
         (request.query as { resourceId: string }).resourceId,
+        pageRequest(request.query),
       );
-      return { keys: keys.map((k) => ({ ...k, expiresAt: iso(k.expiresAt) })) };
+      return { keys: page.items.map((k) => ({ ...k, expiresAt: iso(k.expiresAt) })), next: page.next };
     },
   );
 
@@ -525,17 +550,22 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       preHandler: admin,
       schema: {
         tags: ['tenants'],
-        summary: 'API keys of this tenant (prefixes only)',
+        summary: 'API keys of this tenant (prefixes only; oldest first, paginated)',
         security,
+        querystring: { type: 'object', properties: pageParams },
         response: {
-          200: { type: 'object', properties: { apiKeys: { type: 'array', items: apiKeySchema } } },
+          200: {
+            type: 'object',
+            properties: { apiKeys: { type: 'array', items: apiKeySchema }, next: nextSchema },
+          },
         },
       },
     },
     async (request) => {
-      const keys = await store.listApiKeys(request.apiKey.tenantId);
+      const page = await pageApiKeys(store, request.apiKey.tenantId, pageRequest(request.query));
       return {
-        apiKeys: keys.map((k) => ({
+        next: page.next,
+        apiKeys: page.items.map((k) => ({
           prefix: k.prefix,
           name: k.name,
           role: k.role,
@@ -623,10 +653,38 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
 
   app.get(
     '/v1/tenants',
-    { preHandler: platform, schema: { tags: ['tenants'], summary: 'All tenants (platform role)', security } },
-    async () => ({
-      tenants: (await store.listTenants()).map((t) => ({ ...t, createdAt: iso(t.createdAt) })),
-    }),
+    {
+      preHandler: platform,
+      schema: {
+        tags: ['tenants'],
+        summary: 'All tenants (platform role; by id, paginated)',
+        security,
+        querystring: { type: 'object', properties: pageParams },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              tenants: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    id: { type: 'string' },
+                    name: { type: 'string' },
+                    createdAt: { type: 'string', format: 'date-time' },
+                  },
+                },
+              },
+              next: nextSchema,
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const page = await pageTenants(store, pageRequest(request.query));
+      return { tenants: page.items.map((t) => ({ ...t, createdAt: iso(t.createdAt) })), next: page.next };
+    },
   );
 
   app.get(
@@ -635,7 +693,8 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       preHandler: readonly,
       schema: {
         tags: ['control'],
-        summary: 'Access log: license grants, heartbeats, refusals and player reports, newest first',
+        summary:
+          'Access log: license grants, heartbeats, refusals and player reports, newest first (paginated)',
         security,
         querystring: {
           type: 'object',
@@ -645,7 +704,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
             action: { type: 'string', maxLength: 64 },
             since: { type: 'string', format: 'date-time' },
             until: { type: 'string', format: 'date-time' },
-            limit: { type: 'integer', minimum: 1, maximum: 1000 },
+            ...pageParams,
           },
         },
         response: {
@@ -669,6 +728,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
                   },
                 },
               },
+              next: nextSchema,
             },
           },
         },
@@ -680,17 +740,23 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         action?: string;
         since?: string;
         until?: string;
-        limit?: number;
       };
       await access.flush();
-      const entries = await store.queryAccessLogs(request.apiKey.tenantId, {
-        sessionId: q.sessionId,
-        action: q.action,
-        since: q.since === undefined ? undefined : Date.parse(q.since),
-        until: q.until === undefined ? undefined : Date.parse(q.until),
-        limit: q.limit ?? 100,
-      });
-      return { entries: entries.map(({ tenantId: _t, ...e }) => ({ ...e, at: iso(e.at) })) };
+      const page = await pageAccessLogs(
+        store,
+        request.apiKey.tenantId,
+        {
+          sessionId: q.sessionId,
+          action: q.action,
+          since: q.since === undefined ? undefined : Date.parse(q.since),
+          until: q.until === undefined ? undefined : Date.parse(q.until),
+        },
+        pageRequest(request.query),
+      );
+      return {
+        entries: page.items.map(({ tenantId: _t, ...e }) => ({ ...e, at: iso(e.at) })),
+        next: page.next,
+      };
     },
   );
 
@@ -700,9 +766,10 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       preHandler: readonly,
       schema: {
         tags: ['control'],
-        summary: 'Sessions whose colour watermark shows this tag (leak tracing)',
+        summary: 'Sessions whose colour watermark shows this tag (leak tracing; first seen first, paginated)',
         security,
         params: { type: 'object', properties: { tag: { type: 'integer', minimum: 0, maximum: 4294967295 } } },
+        querystring: { type: 'object', properties: pageParams },
         response: {
           200: {
             type: 'object',
@@ -717,6 +784,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
                   },
                 },
               },
+              next: nextSchema,
             },
           },
         },
@@ -724,11 +792,16 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
     },
     async (request) => {
       await access.flush();
-      const sessions = await store.sessionsByTag(
+      const page = await pageSessionsByTag(
+        store,
         request.apiKey.tenantId,
         (request.params as { tag: number }).tag,
+        pageRequest(request.query),
       );
-      return { sessions: sessions.map((s) => ({ sessionId: s.sessionId, firstSeen: iso(s.firstSeen) })) };
+      return {
+        sessions: page.items.map((s) => ({ sessionId: s.sessionId, firstSeen: iso(s.firstSeen) })),
+        next: page.next,
+      };
     },
   );
 }

@@ -6,12 +6,13 @@ import {
   type LiveManager,
   LiveSettingsError,
 } from '@vigil/live';
-import type { LiveChannelRecord, VigilStore } from '@vigil/store';
+import { type LiveChannelRecord, pageLiveChannels, type VigilStore } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge } from 'prom-client';
 import { requireRole } from '../auth/admin.ts';
 import type { ServerConfig } from '../config.ts';
 import type { HotState } from '../hot-state.ts';
+import { nextSchema, pageParams, pageRequest } from '../pagination.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 
 export interface LiveRoutesOptions {
@@ -185,14 +186,21 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
       preHandler: readonly,
       schema: {
         tags: ['live'],
-        summary: "The tenant's live channels with their status",
+        summary: "The tenant's live channels with their status (by id, paginated)",
         security,
+        querystring: { type: 'object', properties: pageParams },
         response: {
-          200: { type: 'object', properties: { channels: { type: 'array', items: channelView } } },
+          200: {
+            type: 'object',
+            properties: { channels: { type: 'array', items: channelView }, next: nextSchema },
+          },
         },
       },
     },
-    async (request) => ({ channels: (await store.listLiveChannels(request.apiKey.tenantId)).map(view) }),
+    async (request) => {
+      const page = await pageLiveChannels(store, request.apiKey.tenantId, pageRequest(request.query));
+      return { channels: page.items.map(view), next: page.next };
+    },
   );
 
   app.get(

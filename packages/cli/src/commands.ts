@@ -4,7 +4,15 @@ import type { ParseArgsConfig } from 'node:util';
 import { canonicalBanTarget, canonicalIp, DEFAULT_TENANT, mergeWatermarkConfig } from '@vigil/core';
 import { createDemo } from '@vigil/demo';
 import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
-import { defineChannel, inputFromText, LiveManager, LiveSettingsError } from '@vigil/live';
+import {
+  channelFolder,
+  channelKeyOwner,
+  defineChannel,
+  inputFromText,
+  LiveManager,
+  LiveSettingsError,
+  ResourceContentError,
+} from '@vigil/live';
 import {
   DEFAULT_KEY_PERIOD,
   DEFAULT_SEGMENT_DURATION,
@@ -284,6 +292,7 @@ export const commands: Record<string, Command> = {
       ladder: { type: 'string' },
       preset: { type: 'string' },
       'no-loop': { type: 'boolean' },
+      takeover: { type: 'boolean' },
     },
     async run(values, [action, id]) {
       const usage = 'usage: vigil live start|stop|status|delete [<channel id>] (see vigil --help)';
@@ -307,7 +316,11 @@ export const commands: Record<string, Command> = {
         if (action === 'stop' || action === 'delete') {
           if (!existing) throw new Error(`no live channel "${id}"`);
           if (action === 'stop') await store.setLiveChannelDesired(tenantId, id!, 'stopped');
-          else await store.deleteLiveChannel(tenantId, id!);
+          else {
+            await store.deleteLiveChannel(tenantId, id!);
+            // Its own keys only; the resource's other keys stay.
+            await store.deleteOwnedKeys(tenantId, channelKeyOwner(id!));
+          }
           out(
             `${action === 'stop' ? 'stopping' : 'deleting'} live channel ${id}: its keys are withdrawn and its files removed by the running server`,
           );
@@ -328,21 +341,23 @@ export const commands: Record<string, Command> = {
         if (preset !== undefined) overrides.preset = preset;
         const ladder = str(values, 'ladder');
         if (ladder !== undefined) overrides.ladder = parseLadder(ladder);
+        if (values.takeover) overrides.takeover = true;
         try {
-          const { resourceId } = await defineChannel(store, tenantId, id!, {
+          const { resourceId, settings } = await defineChannel(store, tenantId, id!, {
             resourceId: str(values, 'resource') ?? existing?.resourceId,
             settings: { ...(existing?.settings ?? {}), ...overrides },
             desired: 'running',
+            originRoot: join(storeSettingsFromEnv(str(values, 'data')).dataDir, 'origin'),
           });
+          const base = `/origin/${tenantId}/${channelFolder(resourceId, settings.takeover === true)}`;
           out(
             `live channel ${id} (resource ${resourceId}) set to run; a running \`vigil serve\` on this store starts it`,
           );
-          out(
-            `  manifests: /origin/${tenantId}/${resourceId}/manifest.mpd and /origin/${tenantId}/${resourceId}/master.m3u8`,
-          );
+          out(`  manifests: ${base}/manifest.mpd and ${base}/master.m3u8`);
           out(`  status:    vigil live status ${id}`);
         } catch (err) {
           if (err instanceof LiveSettingsError) throw new UsageError(err.message);
+          if (err instanceof ResourceContentError) throw new Error(err.message);
           throw err;
         }
       });

@@ -16,10 +16,11 @@ const USAGE = `vigil <command> [options]
   tenant     create <id> [--name <text>] | list
   live       start <id> [--input test|rtmp://0.0.0.0:1935/live/key|srt://0.0.0.0:9000|<file>|<hls url>]
              [--resource <id>] [--key-period 30] [--segment-duration 2] [--window 60]
-             [--ladder 360:800k,270:500k,180:250k] [--preset veryfast] [--no-loop]
+             [--ladder 360:800k,270:500k,180:250k] [--preset veryfast] [--no-loop] [--takeover]
              | stop <id> | status [<id>] | delete <id>
              live channels, run by \`vigil serve\` on the same store: encrypted with keys rotating every
-             key period, published as live DASH and HLS under /origin/<tenant>/<resource>/
+             key period, published as live DASH and HLS under /origin/<tenant>/<resource>/ (with
+             --takeover, on a resource holding other content: under <resource>/live/)
   package    <input> --out <dir> --resource <id> [--scheme cenc|cbcs|none] [--segment-duration 4]
              [--key-period 15] [--hls-aes128] [--allow-no-audio] [--server <url> --api-key <key>]
              [--license-url-base <url>] [--key-ttl <seconds>] [--work-dir <dir>]

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import { defineChannel, type LiveManager } from '@vigil/live';
+import { defineChannel, type LiveManager, ResourceContentError } from '@vigil/live';
 import type { VigilStore } from '@vigil/store';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
@@ -122,23 +122,35 @@ export function createDemo(opts: DemoOptions) {
         log(`  demo: ${unavailable}`);
         return;
       }
-      await defineChannel(opts.store, tenantId, DEMO_CHANNEL, {
-        resourceId: DEMO_RESOURCE,
-        settings: {
-          input: { kind: 'test-pattern' },
-          ladder: [
-            { height: 360, bitrate: 800_000 },
-            { height: 180, bitrate: 250_000 },
-          ],
-          keyPeriodSeconds: DEMO_KEY_PERIOD_SECONDS,
-          windowSeconds: 60,
-        },
-        desired: 'running',
-      });
+      try {
+        await defineDemo();
+      } catch (err) {
+        // Its resource holds content the demo did not make: the demo leaves it alone and stays off.
+        if (!(err instanceof ResourceContentError)) throw err;
+        log(`  demo: off, ${err.message}`);
+        return;
+      }
       await opts.live?.reconcile();
       log(
         `  demo: live channel "${DEMO_CHANNEL}" (test pattern, a new key every ${DEMO_KEY_PERIOD_SECONDS} s)`,
       );
     },
   };
+
+  function defineDemo() {
+    return defineChannel(opts.store, tenantId, DEMO_CHANNEL, {
+      resourceId: DEMO_RESOURCE,
+      settings: {
+        input: { kind: 'test-pattern' },
+        ladder: [
+          { height: 360, bitrate: 800_000 },
+          { height: 180, bitrate: 250_000 },
+        ],
+        keyPeriodSeconds: DEMO_KEY_PERIOD_SECONDS,
+        windowSeconds: 60,
+      },
+      desired: 'running',
+      originRoot: opts.live?.originRoot,
+    });
+  }
 }

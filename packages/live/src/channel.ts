@@ -30,6 +30,7 @@ import {
   type LiveManifestInput,
   type LiveTrack,
 } from './manifests.ts';
+import { claimFolder, removeChannelFiles, removeWorkDir } from './ownership.ts';
 import { type LiveSettings, widthFor } from './settings.ts';
 import { type RunExit, Supervisor, type SupervisorStatus } from './supervisor.ts';
 
@@ -38,9 +39,12 @@ export interface LiveChannelOptions {
   channelId: string;
   resourceId: string;
   settings: LiveSettings;
-  /** Where players fetch from: manifests at its root, `dash/`, `hls/`. */
+  /**
+   * Where players fetch from: manifests at its root, `dash/`, `hls/`. The channel claims it at start (it
+   * must be absent, empty or this channel's) and removes only its own files from it.
+   */
   publicDir: string;
-  /** ffmpeg's scratch folder (clear fragments, deleted once encrypted). */
+  /** ffmpeg's scratch folder (clear fragments, deleted once encrypted); the channel's alone. */
   workDir: string;
   keys: KeySource;
   /** The key server's public base URL (license and HLS key URLs in the manifests). */
@@ -189,10 +193,14 @@ export class LiveChannel extends EventEmitter {
     return this.#o.settings;
   }
 
+  /**
+   * Claims the public folder (ResourceContentError when it holds anything this channel did not write),
+   * clears what an earlier run left, and starts the encoder.
+   */
   async start(): Promise<void> {
     if (this.#state !== 'stopped') return;
-    await rm(this.#o.publicDir, { recursive: true, force: true });
-    await rm(this.#o.workDir, { recursive: true, force: true });
+    await claimFolder(this.#o.publicDir, this.#o.tenantId, this.#o.channelId);
+    await removeWorkDir(this.#o.workDir);
     for (const t of this.#tracks) {
       await mkdir(join(this.#o.publicDir, DASH_DIR, t.live.id), { recursive: true });
       await mkdir(join(this.#o.publicDir, HLS_DIR, t.live.id), { recursive: true });
@@ -204,7 +212,7 @@ export class LiveChannel extends EventEmitter {
     this.#scanTimer.unref();
   }
 
-  /** Stops ffmpeg and removes everything the channel published. */
+  /** Stops ffmpeg and removes what the channel published (only that: see removeChannelFiles). */
   async stop(): Promise<void> {
     if (this.#state === 'stopped') return;
     this.#state = 'stopped';
@@ -212,8 +220,8 @@ export class LiveChannel extends EventEmitter {
     this.#epoch?.watcher?.close();
     await this.#supervisor.stop();
     await this.#queue.catch(() => {});
-    await rm(this.#o.publicDir, { recursive: true, force: true });
-    await rm(this.#o.workDir, { recursive: true, force: true });
+    await removeChannelFiles(this.#o.publicDir, this.#o.tenantId, this.#o.channelId);
+    await removeWorkDir(this.#o.workDir);
   }
 
   /** Kills the encoder as if it had crashed (tests, operators). */

@@ -3,14 +3,15 @@ import { join } from 'node:path';
 import type { ContentKey } from '@vigil/keys';
 import { storeKeySource } from '@vigil/packager';
 import { type ChannelStatus, LiveChannel } from './channel.ts';
+import { channelFolder, channelKeyOwner } from './ownership.ts';
 import { type LiveSettings, parseLiveSettings } from './settings.ts';
 
 /** What the manager needs of Vigil's store (the store package's VigilStore has all of it). */
 export interface LiveStorePort {
   listLiveChannels(tenantId?: string): Promise<ChannelRecord[]>;
   setLiveChannelStatus(tenantId: string, id: string, status: Record<string, unknown>): Promise<void>;
-  deleteResourceKeys(tenantId: string, resourceId: string): Promise<number>;
-  putContentKeys(keys: ContentKey[]): Promise<void>;
+  deleteOwnedKeys(tenantId: string, owner: string): Promise<number>;
+  putContentKeys(keys: ContentKey[], owner?: string | null): Promise<void>;
   changes: { subscribe(listener: (change: { tenantId: string; topic: string }) => void): () => void };
 }
 
@@ -69,6 +70,15 @@ export class LiveManager extends EventEmitter {
     this.#timer = setInterval(() => void this.#report(), this.#o.statusIntervalMs ?? 2_000);
     this.#timer.unref();
     await this.reconcile();
+  }
+
+  /** The folder a channel publishes in (see channelFolder). */
+  publicDir(tenantId: string, resourceId: string, takeover: boolean): string {
+    return join(this.#o.originRoot, tenantId, channelFolder(resourceId, takeover));
+  }
+
+  get originRoot(): string {
+    return this.#o.originRoot;
   }
 
   channel(tenantId: string, id: string): LiveChannel | undefined {
@@ -134,17 +144,19 @@ export class LiveManager extends EventEmitter {
       });
       return;
     }
-    // Keys of an earlier run of this channel can never be needed again.
-    await this.#o.store.deleteResourceKeys(record.tenantId, record.resourceId);
+    // Keys of an earlier run of this channel can never be needed again (only this channel's own keys:
+    // a package of the same resource keeps its keys).
+    const owner = channelKeyOwner(record.id);
+    await this.#o.store.deleteOwnedKeys(record.tenantId, owner);
     const ttl = 2 * settings.keyPeriodSeconds + settings.windowSeconds + settings.retentionSeconds + 60;
     const channel = new LiveChannel({
       tenantId: record.tenantId,
       channelId: record.id,
       resourceId: record.resourceId,
       settings,
-      publicDir: join(this.#o.originRoot, record.tenantId, record.resourceId),
+      publicDir: this.publicDir(record.tenantId, record.resourceId, settings.takeover),
       workDir: join(this.#o.workRoot, record.tenantId, record.id),
-      keys: storeKeySource({ store: this.#o.store, tenantId: record.tenantId, ttlSeconds: ttl }),
+      keys: storeKeySource({ store: this.#o.store, tenantId: record.tenantId, ttlSeconds: ttl, owner }),
       keyServerUrl: this.#o.keyServerUrl,
       ffmpegPath: this.#o.ffmpegPath,
       minBackoffMs: this.#o.minBackoffMs,
@@ -162,7 +174,21 @@ export class LiveManager extends EventEmitter {
       this.#o.log?.warn(`live channel ${record.tenantId}/${record.id}: ${err.message}`),
     );
     this.#running.set(k, { channel, record });
-    await channel.start();
+    try {
+      await channel.start();
+    } catch (err) {
+      // Its folder holds what it did not make (or can't be written): it does not run, and touches nothing.
+      this.#running.delete(k);
+      this.#o.log?.warn(`live channel ${record.tenantId}/${record.id}: ${(err as Error).message}`);
+      await this.#o.store
+        .setLiveChannelStatus(record.tenantId, record.id, {
+          state: 'failed',
+          lastError: (err as Error).message,
+          at: Date.now(),
+        })
+        .catch(() => {});
+      return;
+    }
     await this.#reportOne(record, channel);
   }
 
@@ -170,7 +196,7 @@ export class LiveManager extends EventEmitter {
     this.#running.delete(k);
     await run.channel.stop();
     // A stopped channel's keys go at once: no license for it is answered any more.
-    await this.#o.store.deleteResourceKeys(run.record.tenantId, run.record.resourceId);
+    await this.#o.store.deleteOwnedKeys(run.record.tenantId, channelKeyOwner(run.record.id));
     if (!forget) {
       await this.#o.store
         .setLiveChannelStatus(run.record.tenantId, run.record.id, { state: 'stopped', at: Date.now() })

@@ -36,6 +36,11 @@ export interface LiveSettings {
   audioBitrate: number;
   /** x264 preset: the channel's encoding cost. */
   preset: string;
+  /**
+   * Share a resource that already holds other content (an on-demand package, keys made by others): the
+   * channel publishes in its own `live/` subfolder and still removes only what it made.
+   */
+  takeover: boolean;
 }
 
 export const DEFAULT_LIVE_LADDER: readonly LiveRung[] = [
@@ -53,6 +58,7 @@ export const DEFAULT_LIVE_SETTINGS: Omit<LiveSettings, 'input'> = {
   retentionSeconds: 60,
   audioBitrate: 96_000,
   preset: 'veryfast',
+  takeover: false,
 };
 
 const PRESETS = new Set([
@@ -147,6 +153,7 @@ export function parseLiveSettings(raw: unknown): LiveSettings {
   const audioBitrate = num(r.audioBitrate, 'audioBitrate', 16_000, 512_000, d.audioBitrate);
   const preset = r.preset === undefined ? d.preset : r.preset;
   if (typeof preset !== 'string' || !PRESETS.has(preset)) fail('preset must be an x264 preset name');
+  if (r.takeover !== undefined && typeof r.takeover !== 'boolean') fail('takeover must be true or false');
   let ladder = d.ladder;
   if (r.ladder !== undefined) {
     if (!Array.isArray(r.ladder) || r.ladder.length === 0 || r.ladder.length > 6)
@@ -173,6 +180,7 @@ export function parseLiveSettings(raw: unknown): LiveSettings {
     retentionSeconds,
     audioBitrate: Math.round(audioBitrate),
     preset,
+    takeover: r.takeover === true,
   };
 }
 

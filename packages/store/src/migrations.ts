@@ -1,5 +1,5 @@
 import { canonicalBanTarget, normalizeIp } from '@vigil/core';
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 
 /**
  * The migration history, shared by both adapters. Append only: never edit a migration that shipped.
@@ -266,6 +266,32 @@ const migrations: Record<string, Migration> = {
       await index('session_tags_tag', 'session_tags', ['tenant_id', 'tag', 'first_seen']);
       await index('stats_minutes_minute', 'stats_minutes', ['minute']);
       await index('ban_sightings_last_seen', 'ban_sightings', ['last_seen']);
+    },
+  },
+  '0005_live_key_owner': {
+    async up(db: Kysely<unknown>) {
+      // What made a content key when it is not the tenant itself: `live:<channel id>` for a live channel's
+      // rotating keys. A channel deletes only the keys it owns, never a package's on the same resource.
+      await db.schema.alterTable('content_keys').addColumn('owner', 'text').execute();
+      await db.schema
+        .createIndex('content_keys_owner')
+        .on('content_keys')
+        .columns(['tenant_id', 'owner'])
+        .execute();
+      // Keys made by channels before owners were recorded: live keys live for at most about a day (two
+      // key periods, window and retention), packaged and hand-made ones for days to years.
+      await sql`
+        UPDATE content_keys SET owner = (
+          SELECT 'live:' || lc.id FROM live_channels lc
+          WHERE lc.tenant_id = content_keys.tenant_id AND lc.resource_id = content_keys.resource_id
+          ORDER BY lc.id LIMIT 1
+        )
+        WHERE expires_at - created_at <= ${2 * 86_400_000}
+          AND EXISTS (
+            SELECT 1 FROM live_channels lc
+            WHERE lc.tenant_id = content_keys.tenant_id AND lc.resource_id = content_keys.resource_id
+          )
+      `.execute(db);
     },
   },
 };

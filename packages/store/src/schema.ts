@@ -33,6 +33,8 @@ export interface Database {
     track_type: string;
     expires_at: number;
     created_at: number;
+    /** What made the key when not the tenant itself: `live:<channel id>` (0005_live_key_owner). */
+    owner: string | null;
   };
   watermark_configs: { tenant_id: string; config: string; updated_at: number };
   bans: {

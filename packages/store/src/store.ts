@@ -292,7 +292,11 @@ export class VigilStore {
 
   // ---- content keys
 
-  async putContentKeys(keys: ContentKey[]): Promise<void> {
+  /**
+   * Stores new keys. `owner` names what made them when that is not the tenant itself (a live channel:
+   * `live:<channel id>`); only keys of an owner are ever deleted for that owner (deleteOwnedKeys).
+   */
+  async putContentKeys(keys: ContentKey[], owner: string | null = null): Promise<void> {
     if (keys.length === 0) return;
     await this.db.transaction().execute(async (tx) => {
       for (const k of keys) {
@@ -308,6 +312,7 @@ export class VigilStore {
             track_type: k.trackType,
             expires_at: k.expiresAt,
             created_at: k.createdAt,
+            owner,
           })
           .execute();
       }
@@ -337,6 +342,8 @@ export class VigilStore {
           track_type: k.trackType,
           expires_at: k.expiresAt,
           created_at: k.createdAt,
+          // Kids chosen by an encoder are the tenant's.
+          owner: null,
         };
         const { tenant_id: _t, kid: _k, ...replacement } = values;
         const result = await tx
@@ -374,7 +381,10 @@ export class VigilStore {
     return row ? this.contentKeyFromRow(row) : undefined;
   }
 
-  async listContentKeys(tenantId: string, resourceId: string): Promise<Omit<ContentKey, 'key'>[]> {
+  async listContentKeys(
+    tenantId: string,
+    resourceId: string,
+  ): Promise<(Omit<ContentKey, 'key'> & { owner: string | null })[]> {
     const rows = await this.db
       .selectFrom('content_keys')
       .select([
@@ -386,6 +396,7 @@ export class VigilStore {
         'track_type',
         'expires_at',
         'created_at',
+        'owner',
       ])
       .where('tenant_id', '=', tenantId)
       .where('resource_id', '=', resourceId)
@@ -401,6 +412,7 @@ export class VigilStore {
       trackType: r.track_type as TrackType,
       expiresAt: Number(r.expires_at),
       createdAt: Number(r.created_at),
+      owner: r.owner ?? null,
     }));
   }
 
@@ -411,12 +423,17 @@ export class VigilStore {
     return n;
   }
 
-  /** Deletes a resource's keys (a stopped live channel's): the key server stops answering for them. */
-  async deleteResourceKeys(tenantId: string, resourceId: string): Promise<number> {
+  /**
+   * Deletes the keys one owner made (a stopped live channel's, `live:<channel id>`): the key server stops
+   * answering for them. Keys of the same resource made by anyone else (a package, `vigil keys create`,
+   * SPEKE) are never touched.
+   */
+  async deleteOwnedKeys(tenantId: string, owner: string): Promise<number> {
+    if (owner === '') throw new Error('deleteOwnedKeys needs an owner');
     const result = await this.db
       .deleteFrom('content_keys')
       .where('tenant_id', '=', tenantId)
-      .where('resource_id', '=', resourceId)
+      .where('owner', '=', owner)
       .executeTakeFirst();
     const n = Number(result.numDeletedRows);
     if (n > 0) await this.publish(tenantId, 'key-deleted');

@@ -38,7 +38,7 @@ export const DEFAULT_KEY_TTL_SECONDS = 10 * 365 * 86400;
 
 /** The part of VigilStore this needs (so the packager does not depend on the store package). */
 export interface ContentKeyWriter {
-  putContentKeys(keys: ContentKey[]): Promise<void>;
+  putContentKeys(keys: ContentKey[], owner?: string | null): Promise<void>;
 }
 
 /** Keys generated here and written to Vigil's store (the `--data` folder or DATABASE_URL). */
@@ -47,6 +47,8 @@ export function storeKeySource(opts: {
   tenantId: string;
   ttlSeconds?: number;
   description?: string;
+  /** Recorded with each key when something other than the tenant owns it (a live channel). */
+  owner?: string;
 }): KeySource {
   return {
     description: opts.description ?? 'the local store',
@@ -62,7 +64,10 @@ export function storeKeySource(opts: {
           expiresAt,
         }),
       }));
-      await opts.store.putContentKeys(keys.map((k) => k.key));
+      await opts.store.putContentKeys(
+        keys.map((k) => k.key),
+        opts.owner ?? null,
+      );
       return keys.map(({ spec, key }) => ({
         ...spec,
         kid: key.kid,

@@ -1,10 +1,14 @@
 import { BadRequest } from '@vigil/core';
 import {
   type ChannelStatus,
+  channelFolder,
+  channelKeyOwner,
+  checkResourceContent,
   defineChannel,
   inputFromText,
   type LiveManager,
   LiveSettingsError,
+  ResourceContentError,
 } from '@vigil/live';
 import { type LiveChannelRecord, pageLiveChannels, type VigilStore } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -76,6 +80,11 @@ const channelBody = {
     retentionSeconds: { type: 'integer' },
     audioBitrate: { type: 'integer' },
     preset: { type: 'string', maxLength: 16 },
+    takeover: {
+      type: 'boolean',
+      description:
+        'Run on a resource that already holds other content (an on-demand package, keys made by others): the channel publishes in its own live/ subfolder and removes only what it made. Without it such a resource is refused (409 resource_has_content).',
+    },
   },
 };
 
@@ -111,7 +120,7 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
 
   const view = (r: LiveChannelRecord) => {
     const local: ChannelStatus | undefined = live?.status(r.tenantId, r.id);
-    const base = `/origin/${r.tenantId}/${r.resourceId}`;
+    const base = `/origin/${r.tenantId}/${channelFolder(r.resourceId, r.settings.takeover === true)}`;
     return {
       id: r.id,
       resourceId: r.resourceId,
@@ -170,9 +179,11 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
           resourceId: resourceId as string | undefined,
           settings,
           desired: start === false ? 'stopped' : 'running',
+          originRoot: opts.config.originRoot,
         });
       } catch (err) {
         if (err instanceof LiveSettingsError) throw new BadRequest('invalid_channel', err.message);
+        if (err instanceof ResourceContentError) throw new BadRequest(err.code, err.message, 409);
         throw err;
       }
       const record = (await store.getLiveChannel(tenantId, id))!;
@@ -236,6 +247,20 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
       },
       async (request: FastifyRequest, _reply: FastifyReply) => {
         const record = await mustGet(request);
+        if (action === 'start') {
+          // What was put into its folder (or made for its resource) since it was defined stays untouched.
+          await checkResourceContent(
+            store,
+            record.tenantId,
+            record.id,
+            record.resourceId,
+            record.settings.takeover === true,
+            opts.config.originRoot,
+          ).catch((err) => {
+            if (err instanceof ResourceContentError) throw new BadRequest(err.code, err.message, 409);
+            throw err;
+          });
+        }
         await store.setLiveChannelDesired(
           record.tenantId,
           record.id,
@@ -257,6 +282,8 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
       const record = await mustGet(request);
       await store.deleteLiveChannel(record.tenantId, record.id);
       if (live) await live.reconcile();
+      // Its own keys only (also when no instance was running it); the resource's other keys stay.
+      await store.deleteOwnedKeys(record.tenantId, channelKeyOwner(record.id));
       return reply.code(204).send();
     },
   );

@@ -48,7 +48,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Vig
     await db.destroy();
   });
   try {
-    await store.init();
+    await store.init(schema);
   } catch (err) {
     // Wrong master key or a failed migration: release the connections, or they keep the process alive.
     await store.close().catch(() => {});

@@ -4,7 +4,13 @@ import { sessionTag, type ViewerClaims } from '@vigil/core';
 import type { AccessLogEntry, VigilStore } from '@vigil/store';
 
 const MAX_QUEUE = 50_000;
+const MAX_TAGS = 50_000;
 const MAX_STARTED = 200_000;
+/**
+ * A flush gives up waiting for the store after this long (the rows are queued again; both inserts ignore
+ * rows already written), so a hung connection never holds up later flushes or the server's shutdown.
+ */
+const FLUSH_TIMEOUT_MS = 30_000;
 /** Key deliveries of a running session are logged at most this often: the log is per session, not per request. */
 const PROGRESS_INTERVAL_MS = 10_000;
 
@@ -54,6 +60,7 @@ export class AccessLog {
     }
     if (this.#started.size >= MAX_STARTED) this.#started.clear();
     this.#started.set(id, now);
+    if (this.#tags.length >= MAX_TAGS && this.#tags.shift()) this.dropped++;
     this.#tags.push({
       tenantId: claims.tenantId,
       tag: sessionTag(tagKey, claims.sessionId),
@@ -90,20 +97,31 @@ export class AccessLog {
     });
   }
 
-  /** Writes what is queued; on failure it is queued again for the next flush. */
-  flush(): Promise<void> {
+  /**
+   * Writes what is queued (the store inserts it in bounded statements, whatever the batch size). Tags and
+   * entries are written independently: what fails is queued again for the next flush, within the queues'
+   * bounds, and never holds up the other.
+   */
+  flush(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
     this.#flushing = this.#flushing.then(async () => {
       const entries = this.#queue;
       const tags = this.#tags;
       if (entries.length === 0 && tags.length === 0) return;
       this.#queue = [];
       this.#tags = [];
-      try {
-        await this.store.recordSessionTags(tags);
-        await this.store.appendAccessLogs(entries);
-      } catch {
-        this.#queue = entries.concat(this.#queue).slice(0, MAX_QUEUE);
-        this.#tags = tags.concat(this.#tags);
+      if (tags.length > 0) {
+        try {
+          await withTimeout(this.store.recordSessionTags(tags), timeoutMs);
+        } catch {
+          this.#tags = tags.concat(this.#tags).slice(0, MAX_TAGS);
+        }
+      }
+      if (entries.length > 0) {
+        try {
+          await withTimeout(this.store.appendAccessLogs(entries), timeoutMs);
+        } catch {
+          this.#queue = entries.concat(this.#queue).slice(0, MAX_QUEUE);
+        }
       }
     });
     return this.#flushing;
@@ -111,6 +129,16 @@ export class AccessLog {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    await this.flush();
+    await this.flush(5_000);
   }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`the store did not answer in ${ms} ms`)), ms);
+  });
+  // A write that fails after its timeout has nobody waiting on it.
+  work.catch(() => {});
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

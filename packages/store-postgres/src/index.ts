@@ -48,7 +48,7 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Vig
     await db.destroy();
   });
   try {
-    await store.init();
+    await store.init(schema);
   } catch (err) {
     // Wrong master key or a failed migration: release the connections, or they keep the process alive.
     await store.close().catch(() => {});
@@ -57,9 +57,29 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Vig
   return store;
 }
 
+/** Reconnection delays of the change listener: from the first, doubling per failed attempt up to the last. */
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 30_000;
+
+const ignore = () => {};
+
+/** Ends a client we are done with, whatever state it is in, without ever throwing. */
+function discard(client: pg.Client): Promise<void> {
+  client.removeAllListeners();
+  client.on('error', ignore);
+  return client.end().catch(ignore);
+}
+
+/**
+ * LISTEN on one dedicated connection. At most one is open at any time: when it drops, it is ended and one
+ * reconnection is scheduled, with backoff, until one succeeds (then every cache is dropped once, since
+ * notifications may have been missed meanwhile).
+ */
 class PostgresChangeFeed implements ChangeFeed {
   readonly #listeners = new LocalListeners();
   #listener: pg.Client | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #failures = 0;
   #closed = false;
 
   private constructor(
@@ -75,7 +95,23 @@ class PostgresChangeFeed implements ChangeFeed {
   }
 
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString });
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      application_name: 'vigil-change-listener',
+    });
+    // Until it listens, a failure rejects connect() or the LISTEN below.
+    client.on('error', ignore);
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.channel}"`);
+    } catch (err) {
+      await discard(client);
+      throw err;
+    }
+    if (this.#closed) {
+      await discard(client);
+      return;
+    }
     client.on('notification', (msg) => {
       if (msg.channel !== this.channel || !msg.payload) return;
       try {
@@ -84,23 +120,37 @@ class PostgresChangeFeed implements ChangeFeed {
         // Not ours: ignore.
       }
     });
-    client.on('error', () => this.#reconnect());
-    client.on('end', () => this.#reconnect());
-    await client.connect();
-    await client.query(`LISTEN "${this.channel}"`);
+    // A drop shows as 'error' then 'end', or 'end' alone: handled once.
+    const dropped = () => {
+      if (this.#listener !== client) return;
+      this.#listener = undefined;
+      void discard(client);
+      this.#scheduleReconnect();
+    };
+    client.on('error', dropped);
+    client.on('end', dropped);
     this.#listener = client;
   }
 
-  #reconnect(): void {
-    if (this.#closed) return;
-    this.#listener = undefined;
-    // While disconnected we may miss notifications: drop every cache once we are back.
-    setTimeout(() => {
+  #scheduleReconnect(): void {
+    if (this.#closed || this.#retry) return;
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.#failures);
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
       if (this.#closed) return;
-      this.#listen()
-        .then(() => this.#listeners.emit({ tenantId: '*', topic: '*' }))
-        .catch(() => this.#reconnect());
-    }, 500).unref();
+      this.#listen().then(
+        () => {
+          this.#failures = 0;
+          // While disconnected we may have missed notifications: drop every cache.
+          if (!this.#closed) this.#listeners.emit({ tenantId: '*', topic: '*' });
+        },
+        () => {
+          this.#failures++;
+          this.#scheduleReconnect();
+        },
+      );
+    }, delay);
+    this.#retry.unref();
   }
 
   async publish(change: Change): Promise<void> {
@@ -114,13 +164,10 @@ class PostgresChangeFeed implements ChangeFeed {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     const client = this.#listener;
     this.#listener = undefined;
-    if (client) {
-      client.removeAllListeners('end');
-      client.removeAllListeners('error');
-      client.on('error', () => {});
-      await client.end().catch(() => {});
-    }
+    if (client) await discard(client);
   }
 }

@@ -10,6 +10,9 @@ import type { Database } from './schema.ts';
 export type Role = 'admin' | 'operator' | 'readonly' | 'platform';
 export const ROLES: readonly Role[] = ['admin', 'operator', 'readonly', 'platform'];
 
+/** Rows per multi-row INSERT: 500 × 10 columns stays far below PostgreSQL's 65535 bind parameters and SQLite's 32766 variables. */
+const INSERT_CHUNK = 500;
+
 export interface Tenant {
   id: string;
   name: string;
@@ -104,11 +107,16 @@ export class VigilStore {
     private readonly closeDb: () => Promise<void>,
   ) {}
 
-  /** Applies pending migrations and checks the master key is the one the data was sealed with. */
-  async init(): Promise<void> {
+  /**
+   * Applies pending migrations and checks the master key is the one the data was sealed with.
+   * `migrationSchema` (PostgreSQL): the schema of the migration bookkeeping tables, so that another
+   * schema's in the same database is never taken for this one's.
+   */
+  async init(migrationSchema?: string): Promise<void> {
     const { error, results } = await new Migrator({
       db: this.db,
       provider: migrationProvider,
+      ...(migrationSchema ? { migrationTableSchema: migrationSchema } : {}),
     }).migrateToLatest();
     if (error) {
       const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
@@ -610,11 +618,11 @@ export class VigilStore {
   async appendAccessLogs(entries: AccessLogEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.db.transaction().execute(async (tx) => {
-      for (let i = 0; i < entries.length; i += 100) {
+      for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
         await tx
           .insertInto('access_logs')
           .values(
-            entries.slice(i, i + 100).map((e) => ({
+            entries.slice(i, i + INSERT_CHUNK).map((e) => ({
               id: e.id,
               tenant_id: e.tenantId,
               session_id: e.sessionId,
@@ -660,18 +668,24 @@ export class VigilStore {
     rows: { tenantId: string; tag: number; sessionId: string; firstSeen: number }[],
   ): Promise<void> {
     if (rows.length === 0) return;
-    await this.db
-      .insertInto('session_tags')
-      .values(
-        rows.map((r) => ({
-          tenant_id: r.tenantId,
-          tag: r.tag,
-          session_id: r.sessionId,
-          first_seen: r.firstSeen,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['tenant_id', 'tag', 'session_id']).doNothing())
-      .execute();
+    // In statements of INSERT_CHUNK rows: one statement for a whole batch could pass PostgreSQL's 65535
+    // bind parameters (and SQLite's variable limit), failing every flush after it.
+    await this.db.transaction().execute(async (tx) => {
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        await tx
+          .insertInto('session_tags')
+          .values(
+            rows.slice(i, i + INSERT_CHUNK).map((r) => ({
+              tenant_id: r.tenantId,
+              tag: r.tag,
+              session_id: r.sessionId,
+              first_seen: r.firstSeen,
+            })),
+          )
+          .onConflict((oc) => oc.columns(['tenant_id', 'tag', 'session_id']).doNothing())
+          .execute();
+      }
+    });
   }
 
   async sessionsByTag(tenantId: string, tag: number): Promise<{ sessionId: string; firstSeen: number }[]> {

@@ -42,7 +42,8 @@ function inputArgs(input: LiveInput, settings: LiveSettings): string[] {
         '-re',
         ...(input.loop ? ['-stream_loop', '-1'] : []),
         '-i',
-        input.kind === 'file' ? input.path : input.url,
+        // A file is opened as a file (ffmpeg would take `tcp://…`, `concat:…` as protocols).
+        input.kind === 'file' ? `file:${input.path}` : input.url,
       ];
   }
 }

@@ -121,14 +121,26 @@ export function listenUrl(kind: 'rtmp' | 'srt', url: string): ParsedInputUrl {
   }
 }
 
+function httpUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new LiveSettingsError('the hls input is not a valid URL', 'input_url_invalid');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new LiveSettingsError('the hls input must be an http(s) URL', 'input_url_invalid');
+  return url.href;
+}
+
 /** An input as given (text or object), checked and with its URL rebuilt. */
 export function parseInput(raw: unknown): LiveInput {
   if (raw === undefined) return { kind: 'test-pattern' };
   if (typeof raw === 'string') {
     const input = inputFromText(raw);
-    return input.kind === 'rtmp' || input.kind === 'srt'
-      ? { kind: input.kind, url: listenUrl(input.kind, input.url).url }
-      : input;
+    if (input.kind === 'rtmp' || input.kind === 'srt')
+      return { kind: input.kind, url: listenUrl(input.kind, input.url).url };
+    return input.kind === 'hls' ? { ...input, url: httpUrl(input.url) } : input;
   }
   if (typeof raw !== 'object' || raw === null) fail('input must be an object or a string');
   const r = raw as Record<string, unknown>;
@@ -144,7 +156,7 @@ export function parseInput(raw: unknown): LiveInput {
     }
     case 'hls':
       if (typeof r.url !== 'string' || !/^https?:\/\//i.test(r.url)) fail('input.url must be an http(s) URL');
-      return { kind: 'hls', url: r.url, loop };
+      return { kind: 'hls', url: httpUrl(r.url), loop };
     case 'file':
       if (typeof r.path !== 'string' || r.path === '') fail('input.path must be a file path');
       return { kind: 'file', path: r.path, loop };

@@ -413,7 +413,7 @@ export const commands: Record<string, Command> = {
   },
 
   apikey: {
-    options: { ...common, role: { type: 'string' }, name: { type: 'string' } },
+    options: { ...common, role: { type: 'string' }, name: { type: 'string' }, all: { type: 'boolean' } },
     async run(values, [action, arg]) {
       await withStore(values, async (store, tenantId) => {
         if (action === 'create') {
@@ -429,10 +429,20 @@ export const commands: Record<string, Command> = {
             );
           }
         } else if (action === 'revoke') {
-          if (!arg) throw new UsageError('usage: vigil apikey revoke <prefix>');
-          if ((await store.revokeApiKey(tenantId, arg)) === 0)
-            throw new Error(`no active API key with prefix "${arg}"`);
-          out('revoked');
+          if (!arg) throw new UsageError('usage: vigil apikey revoke <prefix> [--all]');
+          const matching = (await store.listApiKeys(tenantId)).filter(
+            (k) => k.prefix === arg && k.revokedAt === null,
+          );
+          if (matching.length === 0) throw new Error(`no active API key with prefix "${arg}"`);
+          if (matching.length > 1 && !values.all)
+            throw new Error(
+              `${matching.length} active API keys share prefix "${arg}": --all revokes them all`,
+            );
+          await store.revokeApiKeysByHash(
+            tenantId,
+            matching.map((k) => k.hash),
+          );
+          out(matching.length > 1 ? `revoked ${matching.length} keys` : 'revoked');
         } else {
           throw new UsageError('usage: vigil apikey create|list|revoke');
         }

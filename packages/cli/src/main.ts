@@ -7,7 +7,7 @@ const USAGE = `vigil <command> [options]
   serve      [--port 8080] [--host 127.0.0.1] [--data ./.vigil] [--no-demo]   run the key server, control API and /demo
   token      --session <id> --resource <id> --ip <addr> [--ttl 3600] [--sub <user>]   mint a viewer token
              [--path <file> [--server <url>]]   and print the signed origin URL of <file> of the resource
-  apikey     create [--role admin|operator|readonly] [--name <text>] | list | revoke <prefix>
+  apikey     create [--role admin|operator|readonly] [--name <text>] | list | revoke <prefix> [--all]
   ban        --session <id> | --ip <addr> [--reason <text>] [--expires <ISO date>]
   unban      <ban id> | --session <id> | --ip <addr>
   bans       list the bans

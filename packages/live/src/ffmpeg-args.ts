@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { aacArgs, h264LadderArgs } from '@vigil/packager';
+import { parseInputUrl } from './input-url.ts';
 import { type LiveInput, type LiveSettings, widthFor } from './settings.ts';
 
 /** A font for the test pattern's wall clock, when the system has one (drawtext needs a font file). */
@@ -30,22 +31,19 @@ function inputArgs(input: LiveInput, settings: LiveSettings): string[] {
         'sine=frequency=440:sample_rate=48000',
       ];
     }
+    // Read again, option by option: ffmpeg never gets a URL as it was stored.
     case 'rtmp':
-      return ['-listen', '1', '-timeout', '-1', '-i', input.url];
+      return ['-listen', '1', '-timeout', '-1', '-i', parseInputUrl('rtmp', input.url).ffmpegUrl];
     case 'srt':
-      return [
-        '-i',
-        input.url.includes('mode=')
-          ? input.url
-          : `${input.url}${input.url.includes('?') ? '&' : '?'}mode=listener`,
-      ];
+      return ['-i', parseInputUrl('srt', input.url).ffmpegUrl];
     case 'file':
     case 'hls':
       return [
         '-re',
         ...(input.loop ? ['-stream_loop', '-1'] : []),
         '-i',
-        input.kind === 'file' ? input.path : input.url,
+        // A file is opened as a file (ffmpeg would take `tcp://…`, `concat:…` as protocols).
+        input.kind === 'file' ? `file:${input.path}` : input.url,
       ];
   }
 }

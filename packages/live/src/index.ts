@@ -12,6 +12,7 @@ export {
 } from './define.ts';
 export { INIT_NAME, liveFfmpegArgs, SEGMENT_NAME } from './ffmpeg-args.ts';
 export * from './fragment/index.ts';
+export { type InputErrorCode, InputUrlError, type ParsedInputUrl, parseInputUrl } from './input-url.ts';
 export { KeyRing, type PeriodKeys } from './keyring.ts';
 export { type ChannelRecord, LiveManager, type LiveManagerOptions, type LiveStorePort } from './manager.ts';
 export * from './manifests.ts';

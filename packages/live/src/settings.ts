@@ -2,6 +2,7 @@
  * A live channel's settings: what it ingests, the ladder it encodes, and the timing of segments, key
  * periods, the published window and retention. Parsing is strict: a bad setting is one clear error.
  */
+import { InputUrlError, type ParsedInputUrl, parseInputUrl } from './input-url.ts';
 
 export type LiveInput =
   /** The built-in test pattern: moving colour bars, a running clock and a 440 Hz tone. */
@@ -78,6 +79,12 @@ export const CHANNEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export class LiveSettingsError extends Error {
   override readonly name = 'LiveSettingsError';
+  /** The control API's 400 code: `invalid_channel`, or what is wrong with an input URL (InputUrlError). */
+  readonly code: string;
+  constructor(message: string, code = 'invalid_channel') {
+    super(message);
+    this.code = code;
+  }
 }
 
 function fail(message: string): never {
@@ -104,9 +111,37 @@ export function inputFromText(text: string, loop = true): LiveInput {
   return { kind: 'file', path: t, loop };
 }
 
-function parseInput(raw: unknown): LiveInput {
+/** An RTMP or SRT input URL read strictly and rebuilt (see parseInputUrl); LiveSettingsError with its code. */
+export function listenUrl(kind: 'rtmp' | 'srt', url: string): ParsedInputUrl {
+  try {
+    return parseInputUrl(kind, url);
+  } catch (err) {
+    if (err instanceof InputUrlError) throw new LiveSettingsError(err.message, err.code);
+    throw err;
+  }
+}
+
+function httpUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new LiveSettingsError('the hls input is not a valid URL', 'input_url_invalid');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new LiveSettingsError('the hls input must be an http(s) URL', 'input_url_invalid');
+  return url.href;
+}
+
+/** An input as given (text or object), checked and with its URL rebuilt. */
+export function parseInput(raw: unknown): LiveInput {
   if (raw === undefined) return { kind: 'test-pattern' };
-  if (typeof raw === 'string') return inputFromText(raw);
+  if (typeof raw === 'string') {
+    const input = inputFromText(raw);
+    if (input.kind === 'rtmp' || input.kind === 'srt')
+      return { kind: input.kind, url: listenUrl(input.kind, input.url).url };
+    return input.kind === 'hls' ? { ...input, url: httpUrl(input.url) } : input;
+  }
   if (typeof raw !== 'object' || raw === null) fail('input must be an object or a string');
   const r = raw as Record<string, unknown>;
   const loop = r.loop === undefined ? true : r.loop === true;
@@ -117,11 +152,11 @@ function parseInput(raw: unknown): LiveInput {
     case 'srt': {
       if (typeof r.url !== 'string' || !r.url.toLowerCase().startsWith(`${r.kind}://`))
         fail(`input.url must be an ${r.kind}:// URL`);
-      return { kind: r.kind, url: r.url };
+      return { kind: r.kind, url: listenUrl(r.kind, r.url).url };
     }
     case 'hls':
       if (typeof r.url !== 'string' || !/^https?:\/\//i.test(r.url)) fail('input.url must be an http(s) URL');
-      return { kind: 'hls', url: r.url, loop };
+      return { kind: 'hls', url: httpUrl(r.url), loop };
     case 'file':
       if (typeof r.path !== 'string' || r.path === '') fail('input.path must be a file path');
       return { kind: 'file', path: r.path, loop };

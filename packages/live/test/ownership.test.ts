@@ -83,17 +83,20 @@ describe('a live channel owns only what it made', () => {
     async () => {
       const vod = join(origin, 'film-1');
       const clip = await testClip(4);
-      const pkg = await runCli(
-        [
-          ...['package', clip, '--data', server.dataDir!, '--out', vod, '--resource', 'film-1'],
-          ...['--segment-duration', '2', '--key-period', '1'],
-        ],
-        env,
-      );
-      assert.equal(pkg.code, 0, pkg.stderr);
-      const files = snapshot(vod);
+      const packageVod = async () => {
+        const pkg = await runCli(
+          [
+            ...['package', clip, '--data', server.dataDir!, '--out', vod, '--resource', 'film-1'],
+            ...['--segment-duration', '2', '--key-period', '1'],
+          ],
+          env,
+        );
+        assert.equal(pkg.code, 0, pkg.stderr);
+      };
+      await packageVod();
+      let files = snapshot(vod);
       assert.ok(files['manifest.mpd'] && files['master.m3u8'], Object.keys(files).join(' '));
-      const keys = await keysOf('film-1');
+      let keys = await keysOf('film-1');
       assert.ok(keys.length >= 2, 'the package made keys');
 
       // Refused: the folder holds the package, and its keys belong to the tenant.
@@ -130,6 +133,13 @@ describe('a live channel owns only what it made', () => {
       });
       assert.equal(signed.status, 200, JSON.stringify(signed.body));
       assert.equal((await fetch(signed.body.url)).status, 200, 'its manifest is served');
+
+      // The package made again in its folder replaces itself, not the channel's subfolder.
+      await packageVod();
+      assert.ok(existsSync(join(vod, 'live', 'manifest.mpd')), 'the channel still publishes');
+      await published('film-1', 5);
+      files = Object.fromEntries(Object.entries(snapshot(vod)).filter(([f]) => !f.startsWith('live/')));
+      keys = (await keysOf('film-1')).filter((k) => !k.endsWith(':live:film-1'));
 
       // Stopped: only the channel's files and keys are gone.
       assert.equal((await post('film-1', 'stop')).status, 200);

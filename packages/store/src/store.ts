@@ -286,6 +286,20 @@ export class VigilStore {
     return rows.map(apiKeyFromRow);
   }
 
+  /** Revokes exactly the given keys of a tenant (by hash); returns how many were active. */
+  async revokeApiKeysByHash(tenantId: string, hashes: string[]): Promise<number> {
+    if (hashes.length === 0) return 0;
+    const result = await this.db
+      .updateTable('api_keys')
+      .set({ revoked_at: Date.now() })
+      .where('tenant_id', '=', tenantId)
+      .where('hash', 'in', hashes)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    await this.publish(tenantId, 'apikey');
+    return Number(result.numUpdatedRows);
+  }
+
   async revokeApiKey(tenantId: string, prefix: string): Promise<number> {
     const result = await this.db
       .updateTable('api_keys')

@@ -4,14 +4,17 @@ import { PackagerError } from './errors.ts';
 import { LAYOUT_FILE } from './layout.ts';
 
 /**
- * The output folder: created if missing, used if empty, emptied if it holds an earlier Vigil package
- * (it has a vigil.json), refused otherwise. `discard` removes what this run wrote (the folder itself too
- * when this run created it), for failures and cancellation.
+ * The output folder: created if missing, used if empty, emptied of an earlier Vigil package if it holds
+ * one (it has a vigil.json; a live channel's folder in it stays), refused otherwise. `discard` removes
+ * what this run wrote (the folder itself too when this run created it), for failures and cancellation.
  */
 export interface OutputFolder {
   path: string;
   discard(): Promise<void>;
 }
+
+/** The owner file a live channel keeps in the folder it publishes in. */
+const LIVE_OWNER_FILE = '.vigil-live.json';
 
 function unwritable(path: string, err: unknown): PackagerError {
   const code = (err as NodeJS.ErrnoException).code;
@@ -68,8 +71,17 @@ export async function prepareOutput(path: string): Promise<OutputFolder> {
     if (created) await rm(path, { recursive: true, force: true }).catch(() => {});
     throw unwritable(path, err);
   }
+  // What is not the package's stays: a live channel running beside it on the same resource (its folder
+  // holds the channel's owner file, @vigil/live's OWNER_FILE) and dotfiles.
   const empty = async () => {
-    for (const entry of await readdir(path)) await rm(join(path, entry), { recursive: true, force: true });
+    for (const entry of await readdir(path)) {
+      if (entry.startsWith('.')) continue;
+      const claimed = await access(join(path, entry, LIVE_OWNER_FILE)).then(
+        () => true,
+        () => false,
+      );
+      if (!claimed) await rm(join(path, entry), { recursive: true, force: true });
+    }
   };
   // An earlier package goes before anything new is written: a half-replaced one would mix both.
   await empty();

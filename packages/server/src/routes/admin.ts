@@ -582,20 +582,44 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       preHandler: admin,
       schema: {
         tags: ['tenants'],
-        summary: 'Revoke API keys by prefix',
+        summary:
+          'Revoke the API key with this prefix (409 apikey_ambiguous when several share it, unless all=true)',
         security,
         params: { type: 'object', properties: { prefix: { type: 'string', minLength: 8, maxLength: 8 } } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { all: { type: 'boolean', description: 'Revoke every active key with this prefix' } },
+        },
       },
     },
     async (request, reply) => {
-      const n = await store.revokeApiKey(
-        request.apiKey.tenantId,
-        (request.params as { prefix: string }).prefix,
+      const tenantId = request.apiKey.tenantId;
+      const { prefix } = request.params as { prefix: string };
+      // One key, the one named: never a second key that happens to share the prefix unless told so.
+      const matching = (await store.listApiKeys(tenantId)).filter(
+        (k) => k.prefix === prefix && k.revokedAt === null,
       );
-      if (n === 0)
+      if (matching.length === 0)
         return reply
           .code(404)
           .send({ statusCode: 404, code: 'not_found', message: 'no active key with this prefix' });
+      if (matching.length > 1 && (request.query as { all?: boolean }).all !== true)
+        return reply.code(409).send({
+          statusCode: 409,
+          code: 'apikey_ambiguous',
+          message: `${matching.length} active keys share this prefix: add ?all=true to revoke them all`,
+        });
+      if (request.apiKey.role !== 'platform' && matching.some((k) => k.role === 'platform'))
+        return reply.code(403).send({
+          statusCode: 403,
+          code: 'forbidden',
+          message: 'only a platform key revokes a platform key',
+        });
+      await store.revokeApiKeysByHash(
+        tenantId,
+        matching.map((k) => k.hash),
+      );
       return reply.code(204).send();
     },
   );

@@ -5,9 +5,11 @@ import {
   channelKeyOwner,
   checkResourceContent,
   defineChannel,
-  inputFromText,
+  type LiveInput,
   type LiveManager,
   LiveSettingsError,
+  listenUrl,
+  parseInput,
   ResourceContentError,
 } from '@vigil/live';
 import { type LiveChannelRecord, pageLiveChannels, type VigilStore } from '@vigil/store';
@@ -182,7 +184,7 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
           originRoot: opts.config.originRoot,
         });
       } catch (err) {
-        if (err instanceof LiveSettingsError) throw new BadRequest('invalid_channel', err.message);
+        if (err instanceof LiveSettingsError) throw new BadRequest(err.code, err.message);
         if (err instanceof ResourceContentError) throw new BadRequest(err.code, err.message, 409);
         throw err;
       }
@@ -294,27 +296,48 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
 /**
  * What a tenant may make this server ingest. Reading a server-side file or fetching a URL from the
  * server's network would let one tenant read what is not theirs (another tenant's sources, internal
- * services): only the platform operator may, and the local CLI. Listening takes unprivileged ports only.
+ * services), and an SRT caller or rendezvous input makes the server dial a host of the tenant's choosing:
+ * only the platform operator may, and the local CLI. Everyone else's inputs make the server listen — RTMP,
+ * SRT in listener mode, on an IP address or localhost and a port from 1024 — and every input URL is read
+ * option by option against an allow-list (parseInputUrl), never handed to ffmpeg as given.
  */
 function checkInputAllowed(raw: unknown, role: string): void {
-  const input =
-    typeof raw === 'string' ? inputFromText(raw) : (raw as { kind?: string; url?: string } | undefined);
-  if (!input || input.kind === 'test-pattern') return;
-  if ((input.kind === 'file' || input.kind === 'hls') && role !== 'platform') {
+  if (raw === undefined) return;
+  let input: LiveInput;
+  try {
+    input = parseInput(raw);
+  } catch (err) {
+    if (err instanceof LiveSettingsError) throw new BadRequest(err.code, err.message);
+    throw err;
+  }
+  const platform = role === 'platform';
+  if ((input.kind === 'file' || input.kind === 'hls') && !platform) {
     throw new BadRequest(
       'forbidden',
       `a ${input.kind} input reads from the server's disk or network: it needs the platform role (or the local CLI)`,
       403,
     );
   }
-  if ((input.kind === 'rtmp' || input.kind === 'srt') && typeof input.url === 'string') {
-    const port = Number(/^[a-z]+:\/\/[^/:?#]*:(\d+)/i.exec(input.url)?.[1]);
-    if (!Number.isInteger(port) || port < 1024 || port > 65535)
+  if (input.kind !== 'rtmp' && input.kind !== 'srt') return;
+  const url = listenUrl(input.kind, input.url);
+  if (url.outbound) {
+    if (!platform)
       throw new BadRequest(
-        'invalid_channel',
-        `the ${input.kind} input must name a port from 1024 to 65535 to listen on`,
+        'input_outbound_forbidden',
+        `an srt input in caller or rendezvous mode makes the server connect out to ${url.host}: it needs the platform role; through the API inputs listen (mode=listener, the default)`,
       );
+    return;
   }
+  if (!url.localBind && !platform)
+    throw new BadRequest(
+      'input_outbound_forbidden',
+      `the ${input.kind} input must listen on an IP address of this server (0.0.0.0, ::, 127.0.0.1) or localhost, not a host name to look up`,
+    );
+  if (url.port < 1024)
+    throw new BadRequest(
+      'invalid_channel',
+      `the ${input.kind} input must name a port from 1024 to 65535 to listen on`,
+    );
 }
 
 /** Channel gauges read at scrape time from the channels this instance runs. */

@@ -348,6 +348,13 @@ describe('native HLS: tokens written into playlists, key grants at the key endpo
     const { lines } = await playlist('hls/v.m3u8', signed.body.token);
     assert.equal(lines[3], media(true).split('\r\n')[3]);
     assert.equal(lines[5], `v/1.m4s?vd=${signed.body.token}`);
+    // Beyond the bound (4 MiB), a playlist is served as the file it is.
+    const big = `#EXTM3U\n${'#EXTINF:2,\nv/1.m4s\n'.repeat(Math.ceil((4 * 1024 * 1024) / 17) + 10)}`;
+    write('hls/big.m3u8', big);
+    const large = await get(`${folder}hls/big.m3u8?vd=${signed.body.token}`);
+    assert.equal(large.status, 200);
+    assert.equal(large.raw.length, Buffer.byteLength(big));
+    assert.ok(large.headers.get('etag'));
     const plain = await get(`${folder}hls/not-a-playlist.m3u8?vd=${signed.body.token}`);
     assert.equal(plain.status, 200);
     assert.equal(plain.body, 'hello\n');

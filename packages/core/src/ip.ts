@@ -132,8 +132,11 @@ function parse(input: string): ParsedIp | null {
       if (parseV4(text, bytes, 12)) hit = canonicalOf(bytes);
     }
   }
-  if (cache.size >= MAX_CACHED) cache.clear();
-  cache.set(input, hit);
+  // Only what could be an address is remembered: a long header value must not sit in memory.
+  if (input.length <= 64) {
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(input, hit);
+  }
   return hit;
 }
 

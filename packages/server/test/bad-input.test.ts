@@ -314,7 +314,10 @@ describe('bad input', () => {
         [{ reason: 'no target' }, 'invalid_ban'],
         [{ ip: '999.0.0.1' }, 'invalid_ban'],
         [{ ip: 'localhost' }, 'invalid_ban'],
-        [{ ip: '10.0.0.0/8' }, 'invalid_ban'],
+        // Ranges are bans too (`10.0.0.0/8`), but not malformed ones; nor zone ids.
+        [{ ip: '10.0.0.0/33' }, 'invalid_ban'],
+        [{ ip: '10.0.0.0/08' }, 'invalid_ban'],
+        [{ ip: 'fe80::1%eth0' }, 'invalid_ban'],
         [{ sessionId: 'x', expiresAt: new Date(Date.now() - 60_000).toISOString() }, 'invalid_ban'],
         [{ sessionId: 'x', expiresAt: 'tomorrow' }, 'invalid_request'],
         [{ sessionId: 'x', expiresAt: 1893456000000 }, 'invalid_request'],

@@ -1,7 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { canonicalBanTarget, canonicalIp, DEFAULT_TENANT, mergeWatermarkConfig } from '@vigil/core';
+import {
+  canonicalBanTarget,
+  canonicalIp,
+  DEFAULT_TENANT,
+  mergeWatermarkConfig,
+  newBanTarget,
+} from '@vigil/core';
 import { createDemo } from '@vigil/demo';
 import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
 import {
@@ -463,9 +469,11 @@ export const commands: Record<string, Command> = {
       const ip = str(values, 'ip');
       if ((session === undefined) === (ip === undefined))
         throw new UsageError('give exactly one of --session and --ip');
-      const target = ip === undefined ? undefined : canonicalBanTarget(ip);
+      const target = ip === undefined ? undefined : newBanTarget(ip);
       if (ip !== undefined && target === null)
-        throw new UsageError('--ip must be an IP address or a CIDR range (203.0.113.0/24, 2001:db8::/32)');
+        throw new UsageError(
+          '--ip must be an IP address or a CIDR range of /16 (IPv4) or /48 (IPv6) or narrower',
+        );
       const expires = str(values, 'expires');
       const expiresAt = expires === undefined ? null : Date.parse(expires);
       if (expiresAt !== null && !Number.isFinite(expiresAt))

@@ -222,6 +222,22 @@ export function canonicalBanTarget(text: string): string | null {
   return range.canonical;
 }
 
+/**
+ * The narrowest prefix a new range ban may have: /16 for IPv4, /48 for IPv6 (a site). A broader range
+ * would shut out whole providers, and behind carrier-grade NAT everyone they serve.
+ */
+export const BAN_RANGE_MIN_PREFIX = { ipv4: 16, ipv6: 48 } as const;
+
+/** `canonicalBanTarget` for a ban being made: null also for a range broader than BAN_RANGE_MIN_PREFIX. */
+export function newBanTarget(text: string): string | null {
+  const target = canonicalBanTarget(text);
+  const slash = target?.indexOf('/') ?? -1;
+  if (target === null || slash < 0) return target;
+  const prefix = Number(target.slice(slash + 1));
+  const min = target.includes(':') ? BAN_RANGE_MIN_PREFIX.ipv6 : BAN_RANGE_MIN_PREFIX.ipv4;
+  return prefix >= min ? target : null;
+}
+
 /** A set of addresses and ranges, e.g. trusted proxies. Throws on an entry that is neither. */
 export class IpMatcher {
   readonly #exact = new Set<string>();

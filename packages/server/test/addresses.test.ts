@@ -159,8 +159,8 @@ describe('addresses over IPv6 and IPv4-mapped connections', () => {
     assert.equal((await license(v6, '::1')).body.code, 'banned');
     assert.equal((await license(v4, '127.0.0.1')).status, 200);
     await unban(v6Range.body.id);
-    const v4Range = await ban({ ip: '::ffff:127.1.2.3/104' });
-    assert.equal(v4Range.body.value, '127.0.0.0/8');
+    const v4Range = await ban({ ip: '::ffff:127.0.2.3/112' });
+    assert.equal(v4Range.body.value, '127.0.0.0/16');
     assert.equal((await license(v4, '127.0.0.1')).body.code, 'banned');
     assert.equal((await license(v6, '::1')).status, 200);
     await unban(v4Range.body.id);
@@ -168,7 +168,16 @@ describe('addresses over IPv6 and IPv4-mapped connections', () => {
   });
 
   it('refuses what is no address or range with 400 invalid_ban', async () => {
-    for (const ip of ['1.2.3.4/33', 'fe80::1%eth0', '1.2.3', '::ffff:1.2.3.04', '10.0.0.0/08', 'localhost']) {
+    for (const ip of [
+      '10.0.0.0/8',
+      '2001:db8::/32',
+      '1.2.3.4/33',
+      'fe80::1%eth0',
+      '1.2.3',
+      '::ffff:1.2.3.04',
+      '10.0.0.0/08',
+      'localhost',
+    ]) {
       const res = await ban({ ip });
       assert.equal(res.status, 400, ip);
       assert.equal(res.body.code, 'invalid_ban', ip);

@@ -314,7 +314,9 @@ describe('bad input', () => {
         [{ reason: 'no target' }, 'invalid_ban'],
         [{ ip: '999.0.0.1' }, 'invalid_ban'],
         [{ ip: 'localhost' }, 'invalid_ban'],
-        // Ranges are bans too (`10.0.0.0/8`), but not malformed ones; nor zone ids.
+        // Ranges are bans too (`10.1.0.0/16`), but not broader ones, nor malformed ones; nor zone ids.
+        [{ ip: '10.0.0.0/8' }, 'invalid_ban'],
+        [{ ip: '2001:db8::/32' }, 'invalid_ban'],
         [{ ip: '10.0.0.0/33' }, 'invalid_ban'],
         [{ ip: '10.0.0.0/08' }, 'invalid_ban'],
         [{ ip: 'fe80::1%eth0' }, 'invalid_ban'],

@@ -1,4 +1,4 @@
-import { BadRequest, canonicalBanTarget, mergeWatermarkConfig } from '@vigil/core';
+import { BadRequest, mergeWatermarkConfig, newBanTarget } from '@vigil/core';
 import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
 import {
   pageAccessLogs,
@@ -148,9 +148,12 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       if ((body.sessionId === undefined) === (body.ip === undefined)) {
         throw new BadRequest('invalid_ban', 'give exactly one of "sessionId" and "ip"');
       }
-      const target = body.ip === undefined ? undefined : canonicalBanTarget(body.ip);
+      const target = body.ip === undefined ? undefined : newBanTarget(body.ip);
       if (target === null)
-        throw new BadRequest('invalid_ban', '"ip" is not an IP address or CIDR range (e.g. 203.0.113.0/24)');
+        throw new BadRequest(
+          'invalid_ban',
+          '"ip" is not an IP address or a CIDR range of /16 (IPv4) or /48 (IPv6) or narrower, e.g. 203.0.113.0/24',
+        );
       const expiresAt = body.expiresAt === undefined ? null : Date.parse(body.expiresAt);
       if (expiresAt !== null && (!Number.isFinite(expiresAt) || expiresAt <= Date.now())) {
         throw new BadRequest('invalid_ban', '"expiresAt" must be a date-time in the future');

@@ -27,9 +27,11 @@ import {
   ensureDefaultTenant,
   issueDelivery,
   openStore,
+  retentionFromEnv,
   seedApiKey,
   signedOriginUrl,
   startPurger,
+  startRetention,
   storeSettingsFromEnv,
 } from '@vigil/server';
 import {
@@ -202,10 +204,15 @@ export const commands: Record<string, Command> = {
         throw new UsageError('--port must be 0..65535');
       const host = str(values, 'host') ?? process.env.HOST ?? '127.0.0.1';
       const settings = storeSettingsFromEnv(str(values, 'data'));
+      const retention = retentionFromEnv();
       const store = await openStore(settings);
       const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
       await seedApiKey(store, process.env.VIGIL_API_KEY);
       const stopPurger = startPurger(store);
+      // Access logs, session tags, stats and ban sightings older than VIGIL_RETENTION_DAYS (90) go.
+      const stopRetention = startRetention(store, retention, undefined, (msg) =>
+        process.stderr.write(`${msg}\n`),
+      );
       // Live channels run on this instance unless VIGIL_LIVE=0 (with PostgreSQL, let one instance run them).
       let publicBase = '';
       const live =
@@ -258,6 +265,7 @@ export const commands: Record<string, Command> = {
         if (stopping) return;
         stopping = true;
         stopPurger();
+        stopRetention();
         await live?.close();
         await app.close();
         await store.close();

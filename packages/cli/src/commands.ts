@@ -27,6 +27,7 @@ import {
   ensureDefaultTenant,
   issueDelivery,
   openStore,
+  rateLimitsFromEnv,
   retentionFromEnv,
   seedApiKey,
   signedOriginUrl,
@@ -205,6 +206,7 @@ export const commands: Record<string, Command> = {
       const host = str(values, 'host') ?? process.env.HOST ?? '127.0.0.1';
       const settings = storeSettingsFromEnv(str(values, 'data'));
       const retention = retentionFromEnv();
+      const rateLimits = rateLimitsFromEnv();
       const store = await openStore(settings);
       const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
       await seedApiKey(store, process.env.VIGIL_API_KEY);
@@ -239,6 +241,7 @@ export const commands: Record<string, Command> = {
             : {}),
           // Live channels and published packages, served with signed delivery as /origin/<tenant>/...
           originRoot: join(settings.dataDir, 'origin'),
+          rateLimits,
         },
       });
       const demo =

@@ -16,6 +16,7 @@ import { installCors } from './cors.ts';
 import { DeliverySigner } from './delivery.ts';
 import { installErrorHandling } from './errors.ts';
 import { HotState } from './hot-state.ts';
+import { ViewerRateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
 import { liveRoutes } from './routes/live.ts';
@@ -101,6 +102,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const stats = new StatsRecorder(store, config.statsFlushMs);
   const access = new AccessLog(store, config.accessLogFlushMs);
   const gate = new ViewerGate(hot, verifier, stats, store, clientIpResolver(config.trustedProxies), access);
+  const limiter = new ViewerRateLimiter(config.rateLimits, clientIpResolver(config.trustedProxies));
 
   installErrorHandling(app);
   installCors(app, hot);
@@ -124,7 +126,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const clearKey = new ClearKeyEndpoint({ gate, hot, stats, access });
-  await app.register(viewerRoutes, { gate, hot, stats, access, clearKey });
+  await app.register(viewerRoutes, { gate, hot, stats, access, clearKey, limiter });
   // The hot license route, answered ahead of Fastify's routing when plain (see clearkey-fast-path.ts).
   let closing = false;
   app.addHook('preClose', async () => {
@@ -135,7 +137,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     clearKeyFastPath({ endpoint: clearKey, hot, log: app.log, closing: () => closing }),
   );
   const signer = new DeliverySigner(store.envelope);
-  await app.register(deliveryRoutes, { config, hot, gate, signer });
+  await app.register(deliveryRoutes, { config, hot, gate, signer, limiter });
   await app.register(originRoutes, {
     config,
     hot,
@@ -154,6 +156,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     stats,
     config,
     access,
+    limiter,
   });
 
   app.get(
@@ -175,6 +178,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onClose', async () => {
     hot.close();
+    limiter.close();
     await stats.close();
     await access.close();
   });

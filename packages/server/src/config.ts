@@ -1,3 +1,5 @@
+import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './rate-limit.ts';
+
 /** Settings of one Vigil server instance. */
 export interface ServerConfig {
   /** Addresses or CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP are believed. */
@@ -27,6 +29,8 @@ export interface ServerConfig {
   deliveryTtlSeconds: number;
   /** Whether `/v1/delivery` binds its tokens to the viewer's address. */
   deliveryBindIp: boolean;
+  /** Per-session and per-address limits of viewer-facing writes (events, heartbeats, delivery); null: none. */
+  rateLimits: RateLimitSettings | null;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -40,4 +44,5 @@ export const DEFAULT_CONFIG: ServerConfig = {
   bodyLimitBytes: 1024 * 1024,
   deliveryTtlSeconds: 600,
   deliveryBindIp: true,
+  rateLimits: DEFAULT_RATE_LIMITS,
 };

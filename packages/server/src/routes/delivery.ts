@@ -5,6 +5,7 @@ import type { ViewerGate } from '../auth/viewer-gate.ts';
 import type { ServerConfig } from '../config.ts';
 import { type DeliveryIssue, type DeliverySigner, signedOriginUrl } from '../delivery.ts';
 import type { HotState } from '../hot-state.ts';
+import type { ViewerRateLimiter } from '../rate-limit.ts';
 import { bearer } from './viewer.ts';
 
 export interface DeliveryRoutesOptions {
@@ -12,6 +13,7 @@ export interface DeliveryRoutesOptions {
   hot: HotState;
   gate: ViewerGate;
   signer: DeliverySigner;
+  limiter: ViewerRateLimiter;
 }
 
 const errorSchema = {
@@ -49,7 +51,7 @@ function answer(issue: DeliveryIssue, now: number, ip: string | undefined) {
  * along with the viewer token.
  */
 export async function deliveryRoutes(app: FastifyInstance, opts: DeliveryRoutesOptions): Promise<void> {
-  const { config, hot, gate, signer } = opts;
+  const { config, hot, gate, signer, limiter } = opts;
 
   const baseUrl = (request: FastifyRequest) => config.publicUrl ?? `${request.protocol}://${request.host}`;
 
@@ -67,7 +69,9 @@ export async function deliveryRoutes(app: FastifyInstance, opts: DeliveryRoutesO
     },
     async (request, reply) => {
       const now = Date.now();
+      limiter.address(request.raw, now);
       const { claims, ip } = await gate.admit(bearer(request), request.raw, 'delivery', now);
+      limiter.session(claims, now);
       const bound = config.deliveryBindIp ? ip : undefined;
       const issue = signer.issue({
         tenantId: claims.tenantId,

@@ -17,6 +17,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccessLog } from '../access-log.ts';
 import type { Admitted, ViewerGate } from '../auth/viewer-gate.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
+import type { ViewerRateLimiter } from '../rate-limit.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 
 export const WATERMARK_HEADER = 'vigil-watermark';
@@ -292,9 +293,9 @@ export const CLEARKEY_BODY_LIMIT = 16 * 1024;
 /** The viewer-facing key server: ClearKey licenses, HLS AES-128 keys, heartbeats. */
 export async function viewerRoutes(
   app: FastifyInstance,
-  opts: ViewerRoutesOptions & { clearKey: ClearKeyEndpoint },
+  opts: ViewerRoutesOptions & { clearKey: ClearKeyEndpoint; limiter: ViewerRateLimiter },
 ): Promise<void> {
-  const { gate, hot, stats, access, clearKey } = opts;
+  const { gate, hot, stats, access, clearKey, limiter } = opts;
 
   // Players send the license request with various content types (or none): take any, as JSON.
   app.removeAllContentTypeParsers();
@@ -408,7 +409,9 @@ export async function viewerRoutes(
     },
     async (request, reply) => {
       const now = Date.now();
+      limiter.address(request.raw, now);
       const { claims, tenant, ip } = await gate.admit(bearer(request), request.raw, 'heartbeat', now);
+      limiter.session(claims, now);
       access.record(claims, request.raw, ip, 'streamProgress', now, { event: 'heartbeat' });
       reply.header('cache-control', 'no-store');
       return {
@@ -441,7 +444,9 @@ export async function viewerRoutes(
     },
     async (request, reply) => {
       const now = Date.now();
+      limiter.address(request.raw, now);
       const { claims, ip } = await gate.admit(bearer(request), request.raw, 'events', now);
+      limiter.session(claims, now);
       const body = request.body as { action: string; detail?: Record<string, unknown> };
       if (body.detail && JSON.stringify(body.detail).length > 4096) {
         throw new BadRequest('invalid_event', '"detail" holds at most 4 KiB of JSON');

@@ -158,6 +158,14 @@ export class ViewerRateLimiter {
     if (wait > 0) throw new RateLimited(Math.ceil(wait / 1000), 'address');
   }
 
+  /**
+   * address() as a route's onRequest hook: it runs before the body is read or the token checked, so a
+   * flood costs neither.
+   */
+  readonly onRequest = async (request: { raw: IncomingMessage }): Promise<void> => {
+    this.address(request.raw);
+  };
+
   /** After the token is verified: one request of its session. */
   session(claims: ViewerClaims, now = Date.now()): void {
     if (!this.#sessions) return;

@@ -158,6 +158,7 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
   app.post(
     '/np/',
     {
+      onRequest: limiter.onRequest,
       schema: {
         tags: ['compat'],
         summary: 'Seed API: watermark instructions without a license',
@@ -167,7 +168,6 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
     },
     async (request) => {
       const now = Date.now();
-      limiter.address(request.raw, now);
       const { claims, tenant } = await viewer(request, 'compat-np', now);
       limiter.session(claims, now);
       return answer(tenant, claims.sessionId, '');

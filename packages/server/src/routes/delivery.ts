@@ -58,6 +58,7 @@ export async function deliveryRoutes(app: FastifyInstance, opts: DeliveryRoutesO
   app.post(
     '/v1/delivery',
     {
+      onRequest: limiter.onRequest,
       schema: {
         summary: "A delivery token for the viewer token's resource",
         description: `Signed delivery for \`/origin/<tenant>/<resourceId>/\`: add \`?${DELIVERY_PARAM}=<token>\` to manifest and segment URLs under \`prefix\`. Bound to the caller's address unless the server is configured otherwise; never valid beyond the viewer token. Refused like a license (401 for a bad token, 403 \`ip_mismatch\`, \`banned\`…).`,
@@ -69,7 +70,6 @@ export async function deliveryRoutes(app: FastifyInstance, opts: DeliveryRoutesO
     },
     async (request, reply) => {
       const now = Date.now();
-      limiter.address(request.raw, now);
       const { claims, ip } = await gate.admit(bearer(request), request.raw, 'delivery', now);
       limiter.session(claims, now);
       const bound = config.deliveryBindIp ? ip : undefined;

@@ -396,6 +396,7 @@ export async function viewerRoutes(
   app.post(
     '/v1/heartbeat',
     {
+      onRequest: limiter.onRequest,
       schema: {
         summary: 'Player heartbeat',
         description: 'The current watermark directive, or 403 with code `banned`.',
@@ -409,7 +410,6 @@ export async function viewerRoutes(
     },
     async (request, reply) => {
       const now = Date.now();
-      limiter.address(request.raw, now);
       const { claims, tenant, ip } = await gate.admit(bearer(request), request.raw, 'heartbeat', now);
       limiter.session(claims, now);
       access.record(claims, request.raw, ip, 'streamProgress', now, { event: 'heartbeat' });
@@ -424,6 +424,7 @@ export async function viewerRoutes(
   app.post(
     '/v1/events',
     {
+      onRequest: limiter.onRequest,
       schema: {
         summary: "A player report for the session's access log",
         description:
@@ -444,7 +445,6 @@ export async function viewerRoutes(
     },
     async (request, reply) => {
       const now = Date.now();
-      limiter.address(request.raw, now);
       const { claims, ip } = await gate.admit(bearer(request), request.raw, 'events', now);
       limiter.session(claims, now);
       const body = request.body as { action: string; detail?: Record<string, unknown> };

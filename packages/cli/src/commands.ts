@@ -41,9 +41,12 @@ import {
   ensureDefaultTenant,
   issueDelivery,
   openStore,
+  rateLimitsFromEnv,
+  retentionFromEnv,
   seedApiKey,
   signedOriginUrl,
   startPurger,
+  startRetention,
   storeSettingsFromEnv,
 } from '@vigil/server';
 import {
@@ -224,10 +227,16 @@ export const commands: Record<string, Command> = {
       if (badProxy !== undefined)
         throw new UsageError(`VIGIL_TRUSTED_PROXIES: "${badProxy}" is not an IP address or CIDR range`);
       const settings = storeSettingsFromEnv(str(values, 'data'));
+      const retention = retentionFromEnv();
+      const rateLimits = rateLimitsFromEnv();
       const store = await openStore(settings);
       const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
       await seedApiKey(store, process.env.VIGIL_API_KEY);
       const stopPurger = startPurger(store);
+      // Access logs, session tags, stats and ban sightings older than VIGIL_RETENTION_DAYS (90) go.
+      const stopRetention = startRetention(store, retention, undefined, (msg) =>
+        process.stderr.write(`${msg}\n`),
+      );
       // Live channels run on this instance unless VIGIL_LIVE=0 (with PostgreSQL, let one instance run them).
       let publicBase = '';
       const live =
@@ -251,6 +260,7 @@ export const commands: Record<string, Command> = {
             : {}),
           // Live channels and published packages, served with signed delivery as /origin/<tenant>/...
           originRoot: join(settings.dataDir, 'origin'),
+          rateLimits,
         },
       });
       const demo =
@@ -277,6 +287,7 @@ export const commands: Record<string, Command> = {
         if (stopping) return;
         stopping = true;
         stopPurger();
+        stopRetention();
         await live?.close();
         await app.close();
         await store.close();

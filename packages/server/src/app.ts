@@ -17,6 +17,7 @@ import { DeliverySigner } from './delivery.ts';
 import { installErrorHandling } from './errors.ts';
 import { HotState } from './hot-state.ts';
 import { KeyGrants } from './key-grants.ts';
+import { ViewerRateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
 import { liveRoutes } from './routes/live.ts';
@@ -104,6 +105,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const stats = new StatsRecorder(store, config.statsFlushMs);
   const access = new AccessLog(store, config.accessLogFlushMs);
   const gate = new ViewerGate(hot, verifier, stats, store, clientIp, access);
+  const limiter = new ViewerRateLimiter(config.rateLimits, clientIp);
 
   installErrorHandling(app);
   installCors(app, hot);
@@ -128,7 +130,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const clearKey = new ClearKeyEndpoint({ gate, hot, stats, access });
   const keyGrants = new KeyGrants(store.envelope, gate, stats, clientIp);
-  await app.register(viewerRoutes, { gate, hot, stats, access, clearKey, keyGrants });
+  await app.register(viewerRoutes, { gate, hot, stats, access, clearKey, keyGrants, limiter });
   // The hot license route, answered ahead of Fastify's routing when plain (see clearkey-fast-path.ts).
   let closing = false;
   app.addHook('preClose', async () => {
@@ -139,7 +141,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     clearKeyFastPath({ endpoint: clearKey, hot, log: app.log, closing: () => closing }),
   );
   const signer = new DeliverySigner(store.envelope);
-  await app.register(deliveryRoutes, { config, hot, gate, signer });
+  await app.register(deliveryRoutes, { config, hot, gate, signer, limiter });
   await app.register(originRoutes, {
     config,
     hot,
@@ -159,6 +161,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     stats,
     config,
     access,
+    limiter,
   });
 
   app.get(
@@ -180,6 +183,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onClose', async () => {
     hot.close();
+    limiter.close();
     await stats.close();
     await access.close();
   });

@@ -1,3 +1,5 @@
+import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './rate-limit.ts';
+
 /** Settings of one Vigil server instance. */
 export interface ServerConfig {
   /** Addresses or CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP are believed. */
@@ -32,6 +34,8 @@ export interface ServerConfig {
    * the minute; never beyond the delivery token). Ended playlists' grants live as long as the token.
    */
   keyGrantTtlSeconds: number;
+  /** Per-session and per-address limits of viewer-facing writes (events, heartbeats, delivery); null: none. */
+  rateLimits: RateLimitSettings | null;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -46,4 +50,5 @@ export const DEFAULT_CONFIG: ServerConfig = {
   deliveryTtlSeconds: 600,
   deliveryBindIp: true,
   keyGrantTtlSeconds: 300,
+  rateLimits: DEFAULT_RATE_LIMITS,
 };

@@ -1,5 +1,6 @@
 import { BadRequest, Denial } from '@vigil/core';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { RateLimited } from './rate-limit.ts';
 
 export interface ErrorBody {
   statusCode: number;
@@ -45,9 +46,15 @@ export function errorBody(err: unknown): ErrorBody {
   return { statusCode: 500, code: 'internal_error', message: 'internal error' };
 }
 
+/** Headers an error's answer carries: `Retry-After` on a 429. */
+export function errorHeaders(err: unknown, reply: FastifyReply): void {
+  if (err instanceof RateLimited) reply.header('retry-after', String(err.retryAfterSeconds));
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
     const body = errorBody(err);
+    errorHeaders(err, reply);
     if (body.statusCode >= 500) request.log.error({ err }, 'request failed');
     return reply.code(body.statusCode).send(body);
   });

@@ -10,6 +10,15 @@ export {
   signedOriginUrl,
 } from './delivery.ts';
 export {
+  addressBucketKey,
+  type BucketSettings,
+  DEFAULT_RATE_LIMITS,
+  RateLimited,
+  type RateLimitSettings,
+  rateLimitsFromEnv,
+  ViewerRateLimiter,
+} from './rate-limit.ts';
+export {
   DEFAULT_RETENTION_DAYS,
   purgeRetained,
   RETENTION_ENV,

@@ -151,10 +151,17 @@ async function verify(url: string, dir: string, ledger: Ledger): Promise<void> {
   assert.deepEqual(health.body, { status: 'ok', store: 'sqlite' });
 
   // Bans: every acknowledged one, none whose removal was acknowledged, nothing never asked for.
-  const bans = (await call(`${url}/v1/bans`, { token: API_KEY })).body.bans as {
-    id: string;
-    value: string;
-  }[];
+  // Every page of them (the list is paginated).
+  const bans: { id: string; value: string }[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await call(`${url}/v1/bans?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, {
+      token: API_KEY,
+    });
+    assert.equal(page.status, 200);
+    bans.push(...page.body.bans);
+    cursor = page.body.next;
+  } while (cursor !== null);
   const stored = new Map(bans.map((b) => [b.value, b.id]));
   for (const [sessionId, id] of ledger.bans) {
     assert.equal(stored.get(sessionId), id, `acknowledged ban of ${sessionId} is missing`);
@@ -166,8 +173,9 @@ async function verify(url: string, dir: string, ledger: Ledger): Promise<void> {
 
   // Keys: every acknowledged creation complete; every attempted one all or nothing.
   await eachLimited([...ledger.attemptedKeys], 8, async ([resourceId, count]) => {
-    const res = await call(`${url}/v1/keys?resourceId=${resourceId}`, { token: API_KEY });
+    const res = await call(`${url}/v1/keys?resourceId=${resourceId}&limit=1000`, { token: API_KEY });
     assert.equal(res.status, 200);
+    assert.equal(res.body.next, null);
     const kids = res.body.keys.map((k: { kid: string }) => k.kid).sort();
     const acked = ledger.keys.get(resourceId);
     if (acked) assert.deepEqual(kids, [...acked].sort(), `acknowledged keys of ${resourceId}`);

@@ -14,9 +14,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessLog } from '../access-log.ts';
 import type { Admitted, ViewerGate } from '../auth/viewer-gate.ts';
 import type { ServerConfig } from '../config.ts';
-import { errorBody } from '../errors.ts';
+import { errorBody, errorHeaders } from '../errors.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
 import { pageParams } from '../pagination.ts';
+import type { ViewerRateLimiter } from '../rate-limit.ts';
 import { licenseFor } from '../routes/viewer.ts';
 import { renderStatsChart } from '../stats/chart.ts';
 import { statsMinutes } from '../stats/minutes.ts';
@@ -37,6 +38,7 @@ export interface CompatOptions {
   gate: ViewerGate;
   stats: StatsRecorder;
   config: ServerConfig;
+  limiter: ViewerRateLimiter;
 }
 
 /**
@@ -45,7 +47,7 @@ export interface CompatOptions {
  * Its status codes: 400 for any invalid request, 451 for a banned viewer.
  */
 export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): Promise<void> {
-  const { store, hot, gate, stats, config, access } = opts;
+  const { store, hot, gate, stats, config, access, limiter } = opts;
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, body, done) =>
@@ -58,7 +60,9 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
       request.log.error({ err }, 'request failed');
       return reply.code(500).send(body);
     }
-    const status = err instanceof Denial && err.reason === 'banned' ? 451 : 400;
+    errorHeaders(err, reply);
+    const status =
+      body.statusCode === 429 ? 429 : err instanceof Denial && err.reason === 'banned' ? 451 : 400;
     return reply.code(status).send({ ...body, statusCode: status });
   });
 
@@ -154,6 +158,7 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
   app.post(
     '/np/',
     {
+      onRequest: limiter.onRequest,
       schema: {
         tags: ['compat'],
         summary: 'Seed API: watermark instructions without a license',
@@ -164,6 +169,7 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
     async (request) => {
       const now = Date.now();
       const { claims, tenant } = await viewer(request, 'compat-np', now);
+      limiter.session(claims, now);
       return answer(tenant, claims.sessionId, '');
     },
   );

@@ -5,6 +5,7 @@ import type { ViewerGate } from '../auth/viewer-gate.ts';
 import type { ServerConfig } from '../config.ts';
 import { type DeliveryIssue, type DeliverySigner, signedOriginUrl } from '../delivery.ts';
 import type { HotState } from '../hot-state.ts';
+import type { ViewerRateLimiter } from '../rate-limit.ts';
 import { bearer } from './viewer.ts';
 
 export interface DeliveryRoutesOptions {
@@ -12,6 +13,7 @@ export interface DeliveryRoutesOptions {
   hot: HotState;
   gate: ViewerGate;
   signer: DeliverySigner;
+  limiter: ViewerRateLimiter;
 }
 
 const errorSchema = {
@@ -49,13 +51,14 @@ function answer(issue: DeliveryIssue, now: number, ip: string | undefined) {
  * along with the viewer token.
  */
 export async function deliveryRoutes(app: FastifyInstance, opts: DeliveryRoutesOptions): Promise<void> {
-  const { config, hot, gate, signer } = opts;
+  const { config, hot, gate, signer, limiter } = opts;
 
   const baseUrl = (request: FastifyRequest) => config.publicUrl ?? `${request.protocol}://${request.host}`;
 
   app.post(
     '/v1/delivery',
     {
+      onRequest: limiter.onRequest,
       schema: {
         summary: "A delivery token for the viewer token's resource",
         description: `Signed delivery for \`/origin/<tenant>/<resourceId>/\`: add \`?${DELIVERY_PARAM}=<token>\` to manifest and segment URLs under \`prefix\`. Bound to the caller's address unless the server is configured otherwise; never valid beyond the viewer token. Refused like a license (401 for a bad token, 403 \`ip_mismatch\`, \`banned\`…).`,
@@ -68,6 +71,7 @@ export async function deliveryRoutes(app: FastifyInstance, opts: DeliveryRoutesO
     async (request, reply) => {
       const now = Date.now();
       const { claims, ip } = await gate.admit(bearer(request), request.raw, 'delivery', now);
+      limiter.session(claims, now);
       const bound = config.deliveryBindIp ? ip : undefined;
       const issue = signer.issue({
         tenantId: claims.tenantId,

@@ -20,6 +20,7 @@ import type { AccessLog } from '../access-log.ts';
 import type { Admitted, ViewerGate } from '../auth/viewer-gate.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
 import type { KeyGrants } from '../key-grants.ts';
+import type { ViewerRateLimiter } from '../rate-limit.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 
 export const WATERMARK_HEADER = 'vigil-watermark';
@@ -295,9 +296,13 @@ export const CLEARKEY_BODY_LIMIT = 16 * 1024;
 /** The viewer-facing key server: ClearKey licenses, HLS AES-128 keys, heartbeats. */
 export async function viewerRoutes(
   app: FastifyInstance,
-  opts: ViewerRoutesOptions & { clearKey: ClearKeyEndpoint; keyGrants?: KeyGrants | undefined },
+  opts: ViewerRoutesOptions & {
+    clearKey: ClearKeyEndpoint;
+    keyGrants?: KeyGrants | undefined;
+    limiter: ViewerRateLimiter;
+  },
 ): Promise<void> {
-  const { gate, hot, stats, access, clearKey, keyGrants } = opts;
+  const { gate, hot, stats, access, clearKey, keyGrants, limiter } = opts;
 
   // Players send the license request with various content types (or none): take any, as JSON.
   app.removeAllContentTypeParsers();
@@ -410,6 +415,7 @@ export async function viewerRoutes(
   app.post(
     '/v1/heartbeat',
     {
+      onRequest: limiter.onRequest,
       schema: {
         summary: 'Player heartbeat',
         description: 'The current watermark directive, or 403 with code `banned`.',
@@ -424,6 +430,7 @@ export async function viewerRoutes(
     async (request, reply) => {
       const now = Date.now();
       const { claims, tenant, ip } = await gate.admit(bearer(request), request.raw, 'heartbeat', now);
+      limiter.session(claims, now);
       access.record(claims, request.raw, ip, 'streamProgress', now, { event: 'heartbeat' });
       reply.header('cache-control', 'no-store');
       return {
@@ -440,6 +447,7 @@ export async function viewerRoutes(
   app.post(
     '/v1/events',
     {
+      onRequest: limiter.onRequest,
       schema: {
         summary: "A player report for the session's access log",
         description:
@@ -461,6 +469,7 @@ export async function viewerRoutes(
     async (request, reply) => {
       const now = Date.now();
       const { claims, ip } = await gate.admit(bearer(request), request.raw, 'events', now);
+      limiter.session(claims, now);
       const body = request.body as { action: string; detail?: Record<string, unknown> };
       if (body.detail && JSON.stringify(body.detail).length > 4096) {
         throw new BadRequest('invalid_event', '"detail" holds at most 4 KiB of JSON');

@@ -27,6 +27,7 @@ import {
   ensureDefaultTenant,
   issueDelivery,
   openStore,
+  securitySettingsFromEnv,
   seedApiKey,
   signedOriginUrl,
   startPurger,
@@ -192,6 +193,8 @@ export const commands: Record<string, Command> = {
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError('--port must be 0..65535');
       const host = str(values, 'host') ?? process.env.HOST ?? '127.0.0.1';
+      // Secrets and exposure settings are checked before anything is opened.
+      const security = securitySettingsFromEnv();
       const settings = storeSettingsFromEnv(str(values, 'data'));
       const store = await openStore(settings);
       const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
@@ -223,6 +226,7 @@ export const commands: Record<string, Command> = {
             : {}),
           // Live channels and published packages, served with signed delivery as /origin/<tenant>/...
           originRoot: join(settings.dataDir, 'origin'),
+          ...security,
         },
       });
       const demo =

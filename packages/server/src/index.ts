@@ -11,3 +11,4 @@ export {
 } from './delivery.ts';
 export { WATERMARK_HEADER } from './routes/viewer.ts';
 export * from './runtime.ts';
+export { securitySettingsFromEnv } from './security-settings.ts';

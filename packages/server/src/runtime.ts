@@ -67,6 +67,12 @@ export async function ensureDefaultTenant(
   if (existing) {
     if (wanted && !wanted.equals(existing.secret))
       await store.updateTenant(DEFAULT_TENANT, { secret: wanted });
+    // A short secret stored by an older version: replace it with VIGIL_JWT_SECRET.
+    if (!wanted)
+      assertHmacSecret(
+        existing.secret,
+        "the default tenant's stored secret (set VIGIL_JWT_SECRET to replace it)",
+      );
     return { created: false };
   }
   try {

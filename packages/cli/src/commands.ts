@@ -43,6 +43,7 @@ import {
   openStore,
   rateLimitsFromEnv,
   retentionFromEnv,
+  securitySettingsFromEnv,
   seedApiKey,
   signedOriginUrl,
   startPurger,
@@ -218,6 +219,8 @@ export const commands: Record<string, Command> = {
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw new UsageError('--port must be 0..65535');
       const host = str(values, 'host') ?? process.env.HOST ?? '127.0.0.1';
+      // Secrets and exposure settings are checked before anything is opened.
+      const security = securitySettingsFromEnv();
       const trustedProxies = (process.env.VIGIL_TRUSTED_PROXIES ?? '')
         .split(',')
         .map((s) => s.trim())
@@ -261,6 +264,7 @@ export const commands: Record<string, Command> = {
           // Live channels and published packages, served with signed delivery as /origin/<tenant>/...
           originRoot: join(settings.dataDir, 'origin'),
           rateLimits,
+          ...security,
         },
       });
       const demo =

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type ChildServer, call, kidB64, runCli, spawnVigil, tempDir } from '../../../test/support/vigil.ts';
 
-const env = { VIGIL_MASTER_KEY: '33'.repeat(32), VIGIL_JWT_SECRET: 'cli-test-secret-0123456789' };
+const env = { VIGIL_MASTER_KEY: '33'.repeat(32), VIGIL_JWT_SECRET: 'cli-test-secret-0123456789abcdefghij' };
 
 describe('vigil CLI', () => {
   const dir = tempDir();

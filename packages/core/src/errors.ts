@@ -9,6 +9,8 @@ export const DENIAL_STATUS = {
   token_expired: 401,
   token_not_yet_valid: 401,
   token_claims_invalid: 401,
+  /** A credential of another purpose (see token/purpose.ts). */
+  token_wrong_type: 401,
   alg_not_allowed: 401,
   unknown_tenant: 401,
   key_grant_malformed: 401,

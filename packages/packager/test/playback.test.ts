@@ -46,7 +46,9 @@ const RESOURCE = 'playback-clip';
 
 /** Granted key requests per endpoint, from the server's Prometheus counter. */
 async function grantedCount(server: TestServer, endpoint: 'clearkey' | 'hls'): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (
+    await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.apiKey}` } })
+  ).text();
   const line = text
     .split('\n')
     .find(

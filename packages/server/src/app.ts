@@ -2,11 +2,12 @@ import { setFlagsFromString } from 'node:v8';
 import AjvCompiler from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { ViewerTokenVerifier } from '@vigil/core';
+import { assertHmacSecret, ViewerTokenVerifier } from '@vigil/core';
 import type { LiveManager } from '@vigil/live';
 import type { VigilStore } from '@vigil/store';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { AccessLog } from './access-log.ts';
+import { requireMetricsCredential } from './auth/metrics.ts';
 import { ViewerGate } from './auth/viewer-gate.ts';
 import { clearKeyFastPath, inFrontOfFastify } from './clearkey-fast-path.ts';
 import { clientIpResolver } from './client-ip.ts';
@@ -74,6 +75,7 @@ export interface AppOptions {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   noPretenuring();
   const config: ServerConfig = { ...DEFAULT_CONFIG, ...opts.config };
+  if (config.compatAdminSecret) assertHmacSecret(config.compatAdminSecret, 'the compat admin secret');
   const { store } = opts;
   // Before anything else: a trusted-proxy entry that is no address or range refuses the start.
   const clientIp = clientIpResolver(config.trustedProxies);
@@ -177,8 +179,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   );
 
-  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_request, reply) =>
-    reply.type(stats.registry.contentType).send(await stats.registry.metrics()),
+  app.get(
+    '/metrics',
+    {
+      preHandler: requireMetricsCredential(hot, config),
+      schema: {
+        tags: ['ops'],
+        summary: 'Prometheus metrics (metrics token or platform API key, unless opened)',
+        security: [{ apiKey: [] }],
+      },
+    },
+    async (_request, reply) => reply.type(stats.registry.contentType).send(await stats.registry.metrics()),
   );
 
   app.addHook('onClose', async () => {

@@ -10,6 +10,20 @@ export interface ServerConfig {
   compatBasePath: string;
   /** How long a seed-style token stays valid after its `createdAt`. */
   compatTokenTtlSeconds: number;
+  /**
+   * How long a seed-style admin token (no `exp`) is accepted after its `iat`, so a captured one can't be
+   * replayed for ever.
+   */
+  compatAdminTokenMaxAgeSeconds: number;
+  /**
+   * The HS256 secret of the default tenant's seed-style admin calls (at least 32 bytes). Unset: the
+   * tenant's viewer-token secret, as in the seed.
+   */
+  compatAdminSecret?: Uint8Array | undefined;
+  /** Bearer credential that may read `/metrics` (besides API keys with the platform role). */
+  metricsToken?: string | undefined;
+  /** `/metrics` answers anyone (for a private interface); off by default. */
+  metricsPublic: boolean;
   /** Default lifetime of content keys created without an explicit expiry. */
   keyTtlSeconds: number;
   /** How often in-memory request counters are added to the shared stats table. */
@@ -43,6 +57,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   clockSkewSeconds: 30,
   compatBasePath: '/qualabs',
   compatTokenTtlSeconds: 4 * 3600,
+  compatAdminTokenMaxAgeSeconds: 300,
+  metricsPublic: false,
   keyTtlSeconds: 7 * 24 * 3600,
   statsFlushMs: 5_000,
   accessLogFlushMs: 1_000,

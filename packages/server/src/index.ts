@@ -28,3 +28,4 @@ export {
 } from './retention.ts';
 export { WATERMARK_HEADER } from './routes/viewer.ts';
 export * from './runtime.ts';
+export { securitySettingsFromEnv } from './security-settings.ts';

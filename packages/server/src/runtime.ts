@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_TENANT } from '@vigil/core';
+import { assertHmacSecret, DEFAULT_TENANT } from '@vigil/core';
 import { Envelope, parseMasterKey } from '@vigil/keys';
 import type { VigilStore } from '@vigil/store';
 import { openPostgresStore } from '@vigil/store-postgres';
@@ -61,11 +61,18 @@ export async function ensureDefaultTenant(
   store: VigilStore,
   jwtSecret: string | undefined,
 ): Promise<{ created: boolean; generatedSecret?: string }> {
+  if (jwtSecret) assertHmacSecret(jwtSecret, 'VIGIL_JWT_SECRET');
   const existing = await store.getTenant(DEFAULT_TENANT);
   const wanted = jwtSecret ? Buffer.from(jwtSecret, 'utf8') : undefined;
   if (existing) {
     if (wanted && !wanted.equals(existing.secret))
       await store.updateTenant(DEFAULT_TENANT, { secret: wanted });
+    // A short secret stored by an older version: replace it with VIGIL_JWT_SECRET.
+    if (!wanted)
+      assertHmacSecret(
+        existing.secret,
+        "the default tenant's stored secret (set VIGIL_JWT_SECRET to replace it)",
+      );
     return { created: false };
   }
   try {
@@ -78,7 +85,10 @@ export async function ensureDefaultTenant(
   }
 }
 
-/** Seeds VIGIL_API_KEY as a platform key (admin of the default tenant, and may create tenants). */
+/**
+ * Seeds VIGIL_API_KEY as a platform key (admin of the default tenant, and may create tenants). A key
+ * revoked since (`DELETE /v1/apikeys/<prefix>`, `vigil apikey revoke`) stays revoked.
+ */
 export async function seedApiKey(store: VigilStore, apiKey: string | undefined): Promise<void> {
   if (!apiKey) return;
   if (apiKey.length < 16) throw new Error('VIGIL_API_KEY must be at least 16 characters');

@@ -485,11 +485,13 @@ describe('bad input', () => {
         'vk_unknown_key_0000000000000000',
         `${server.apiKey}x`,
         server.apiKey.slice(0, -1),
-        token,
       ]) {
         assertClientError(await admin('POST', '/v1/bans', validBan, key), 401, 'api_key_invalid', key);
         assertClientError(await admin('GET', '/v1/bans', undefined, key), 401, 'api_key_invalid', key);
       }
+      // A viewer token is no API key, and is refused as what it is (token-confusion.test.ts has them all).
+      assertClientError(await admin('POST', '/v1/bans', validBan, token), 401, 'token_wrong_type', 'viewer');
+      assertClientError(await admin('GET', '/v1/bans', undefined, token), 401, 'token_wrong_type', 'viewer');
     });
 
     it('refuses a readonly key anything that writes, with 403 forbidden', async () => {

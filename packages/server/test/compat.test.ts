@@ -21,6 +21,8 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 /** Signs like the seed does: HS256, no typ, no iat/exp added. */
 const sign = (payload: JWTPayload, secret: string) =>
   new SignJWT(payload).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
+/** Signs an admin call like the seed's admin page does (`jsonwebtoken`: HS256, `iat` added, no `exp`). */
+const signAdmin = (payload: JWTPayload, secret: string) => sign({ iat: nowSeconds(), ...payload }, secret);
 
 describe('seed-compatible API (/qualabs)', () => {
   let server: TestServer;
@@ -52,7 +54,7 @@ describe('seed-compatible API (/qualabs)', () => {
     payload: JWTPayload,
     opts: { as?: 'text' | 'json'; secret?: string } = {},
   ) => {
-    const jwt = await sign(payload, opts.secret ?? server.secret);
+    const jwt = await signAdmin(payload, opts.secret ?? server.secret);
     const json = opts.as === 'json';
     return call(`${base}/${path}/`, {
       rawBody: json ? JSON.stringify(jwt) : jwt,
@@ -144,7 +146,7 @@ describe('seed-compatible API (/qualabs)', () => {
     // A script posting the bare JWT with no content type at all is understood too.
     const bare = await call(`${base}/get/`, {
       method: 'POST',
-      rawBody: Buffer.from(await sign({}, server.secret)),
+      rawBody: Buffer.from(await signAdmin({}, server.secret)),
     });
     assert.equal(bare.status, 200);
     assert.equal(bare.body.watermarking, true);
@@ -263,7 +265,7 @@ describe('seed-compatible API (/qualabs)', () => {
         method: 'POST',
         ...(rawBody === undefined ? {} : { rawBody, headers: { 'content-type': contentType } }),
       });
-    const jwtOf = (payload: JWTPayload) => sign(payload, server.secret);
+    const jwtOf = (payload: JWTPayload) => signAdmin(payload, server.secret);
     const unsigned = (payload: object) =>
       `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.`;
 
@@ -349,27 +351,37 @@ describe('seed-compatible API (/qualabs)', () => {
   });
 
   it('serves the license requests chart as a PNG', async () => {
-    const res = await call(`${base}/graph/?token=${await sign({}, server.secret)}`);
+    const res = await call(`${base}/graph/?token=${await signAdmin({}, server.secret)}`);
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'image/png');
     assert.deepEqual(res.raw.subarray(0, 8), PNG_SIGNATURE);
     assert.equal((await call(`${base}/graph/`)).status, 400);
-    assert.equal((await call(`${base}/graph/?token=${await sign({}, 'wrong-secret')}`)).status, 400);
+    assert.equal((await call(`${base}/graph/?token=${await signAdmin({}, 'wrong-secret')}`)).status, 400);
   });
 
   it('accepts the no-expiry seed JWTs on the compatibility path only', async () => {
-    // The same relaxed kind of JWT (HS256, tenant secret, no exp) that the compat admin calls accept...
+    // A seed admin JWT (HS256, tenant secret, iat, no exp) is accepted by the compat admin calls...
+    const adminJwt = await signAdmin({}, server.secret);
+    const accepted = await call(`${base}/get/`, {
+      rawBody: adminJwt,
+      headers: { 'content-type': 'text/plain' },
+    });
+    assert.equal(accepted.status, 200);
+    const request = { kids: kids.map(kidB64), type: 'temporary' };
+    const asViewer = await call(`${server.url}/v1/license/clearkey`, { token: adminJwt, body: request });
+    assert.equal(asViewer.status, 401);
+    assert.equal(asViewer.body.code, 'token_wrong_type');
+    // ...but a viewer-shaped JWT without exp is neither an admin token there nor a viewer token on v1.
     const relaxed = await sign(
       { sessionId: 'relaxed-session', resourceId: 'movie-1', ip: '127.0.0.1', iat: nowSeconds() },
       server.secret,
     );
-    const accepted = await call(`${base}/get/`, {
+    const refused = await call(`${base}/get/`, {
       rawBody: relaxed,
       headers: { 'content-type': 'text/plain' },
     });
-    assert.equal(accepted.status, 200);
-    // ...is no viewer token on the v1 key server.
-    const request = { kids: kids.map(kidB64), type: 'temporary' };
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.code, 'token_wrong_type');
     const v1 = await call(`${server.url}/v1/license/clearkey`, { token: relaxed, body: request });
     assert.equal(v1.status, 401);
     assert.equal(v1.body.code, 'token_claims_invalid');

@@ -173,7 +173,8 @@ describe('CORS and operations', () => {
 
     it('exposes Prometheus metrics', async () => {
       await license(undefined);
-      const res = await call(`${server.url}/metrics`);
+      // A platform API key reads the metrics (anonymous requests are refused: token-confusion.test.ts).
+      const res = await call(`${server.url}/metrics`, { token: server.apiKey });
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
       assert.match(res.body, /# TYPE vigil_license_requests_total counter/);

@@ -413,7 +413,7 @@ describe('signed delivery from the origin', () => {
   });
 
   it('counts refusals in the stats', async () => {
-    const metrics = await call(`${base()}/metrics`);
+    const metrics = await call(`${base()}/metrics`, { token: server.apiKey });
     assert.match(
       metrics.body,
       /vigil_license_requests_total\{tenant="default",endpoint="origin",outcome="delivery_missing"\} \d+/,

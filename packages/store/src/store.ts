@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Ban, WatermarkConfig } from '@vigil/core';
-import { canonicalBanTarget, DEFAULT_WATERMARK, normalizeIp } from '@vigil/core';
+import { assertHmacSecret, canonicalBanTarget, DEFAULT_WATERMARK, normalizeIp } from '@vigil/core';
 import type { ContentKey, Envelope, TrackType } from '@vigil/keys';
 import { type Kysely, Migrator } from 'kysely';
 import type { Change, ChangeFeed } from './changes.ts';
@@ -158,6 +158,7 @@ export class VigilStore {
     secret?: Buffer;
     allowedOrigins?: string[];
   }): Promise<Tenant> {
+    if (input.secret) assertHmacSecret(input.secret, `the secret of tenant "${input.id}"`);
     const now = Date.now();
     // Secrets are strings to the tenant's JWT library: a generated one is random base64url text.
     const secret = input.secret ?? Buffer.from(randomBytes(32).toString('base64url'), 'utf8');
@@ -216,6 +217,7 @@ export class VigilStore {
     id: string,
     patch: { secret?: Buffer; jwks?: Tenant['jwks']; allowedOrigins?: string[]; name?: string },
   ): Promise<void> {
+    if (patch.secret) assertHmacSecret(patch.secret, `the secret of tenant "${id}"`);
     const values: Partial<Database['tenants']> = { updated_at: Date.now() };
     if (patch.secret) values.secret_sealed = this.envelope.seal(patch.secret, `tenant-secret:${id}`);
     if (patch.jwks !== undefined) values.jwks = patch.jwks ? JSON.stringify(patch.jwks) : null;
@@ -236,7 +238,7 @@ export class VigilStore {
     return this.storeApiKey(tenantId, role, name, `vk_${randomBytes(24).toString('base64url')}`);
   }
 
-  /** Stores a key chosen by the operator (VIGIL_API_KEY); idempotent. */
+  /** Stores a key chosen by the operator (VIGIL_API_KEY); idempotent, and never undoes a revocation. */
   async storeApiKey(
     tenantId: string,
     role: Role,
@@ -263,9 +265,8 @@ export class VigilStore {
         created_at: record.createdAt,
         revoked_at: null,
       })
-      .onConflict((oc) =>
-        oc.column('hash').doUpdateSet({ role, name, tenant_id: tenantId, revoked_at: null }),
-      )
+      // A revoked key stays revoked: seeding it again at the next start must not bring it back.
+      .onConflict((oc) => oc.column('hash').doUpdateSet({ role, name, tenant_id: tenantId }))
       .execute();
     await this.publish(tenantId, 'apikey');
     return { key, record };

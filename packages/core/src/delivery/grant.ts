@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isIpAddress, normalizeIp } from '../ip.ts';
+import { identifyToken, TOKEN_PURPOSES } from '../token/purpose.ts';
 
 /**
  * Signed delivery: what lets a viewer fetch manifests and segments from the origin. A grant covers one
@@ -165,8 +166,16 @@ export function verifyDelivery(token: string | undefined, opts: VerifyDeliveryOp
   if (token.length > MAX_DELIVERY_TOKEN_LENGTH)
     return refuse('delivery_malformed', 'delivery token is too long');
   const dot = token.indexOf('.');
-  if (dot <= 0 || dot !== token.lastIndexOf('.'))
+  if (dot <= 0 || dot !== token.lastIndexOf('.')) {
+    const found = identifyToken(token);
+    if (found !== undefined && found !== 'delivery') {
+      return refuse(
+        'delivery_malformed',
+        `this is ${TOKEN_PURPOSES[found].label}; expected a delivery token (?${DELIVERY_PARAM}=) for the origin`,
+      );
+    }
     return refuse('delivery_malformed', 'delivery token is not <payload>.<mac>');
+  }
   const payload = token.slice(0, dot);
   const sent = token.slice(dot + 1);
   if (!B64URL.test(payload) || !B64URL.test(sent))

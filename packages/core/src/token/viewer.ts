@@ -1,6 +1,9 @@
 import { Denial } from '../errors.ts';
 import { isIpAddress, normalizeIp } from '../ip.ts';
 import { decodeUnverified, type TenantTokenKeys, verifySignature } from './jwt.ts';
+import { assertJwtPurpose, assertTokenFormat } from './purpose.ts';
+
+const WHERE = 'the viewer endpoints';
 
 /** What a verified viewer token says. */
 export interface ViewerClaims {
@@ -103,6 +106,7 @@ export class ViewerTokenVerifier {
   async verify(token: string, now: number): Promise<ViewerClaims> {
     const hit = this.cached(token, now);
     if (hit) return hit;
+    assertTokenFormat(token, 'viewer', WHERE);
     const decoded = decodeUnverified(token);
     const keys = await this.#opts.keysFor(decoded.tenantId);
     if (!keys) throw new Denial('unknown_tenant', 'token names an unknown tenant');
@@ -112,6 +116,7 @@ export class ViewerTokenVerifier {
       clockSkewSeconds: skew,
       now,
     });
+    assertJwtPurpose(payload as Record<string, unknown>, 'viewer', WHERE);
     const claims = viewerClaimsFrom(decoded.tenantId, payload as Record<string, unknown>, now, skew);
     if (payload.nbf !== undefined && typeof payload.nbf !== 'number') {
       throw new Denial('token_claims_invalid', 'claim "nbf" must be a number');

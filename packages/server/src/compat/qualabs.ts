@@ -1,5 +1,8 @@
 import {
+  assertJwtPurpose,
+  assertTokenFormat,
   BadRequest,
+  DEFAULT_TENANT,
   Denial,
   decodeUnverified,
   isIpAddress,
@@ -43,7 +46,9 @@ export interface CompatOptions {
 
 /**
  * The seed system's key server API, so its players, admin page and backends keep working unchanged.
- * Its admin calls carry a JWT body signed with the tenant secret and no expiry: accepted here only.
+ * Its admin calls carry a JWT body signed with the tenant secret (or the compat admin secret) and no
+ * expiry: accepted here only, within a short window of their `iat`, and never as a viewer's token (nor a
+ * viewer's token as theirs: see core's token/purpose.ts).
  * Its status codes: 400 for any invalid request, 451 for a banned viewer.
  */
 export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): Promise<void> {
@@ -79,29 +84,43 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
     },
   };
 
-  /** Verifies an HS256 JWT of the tenant it names (or the default tenant). */
+  /**
+   * Verifies an HS256 JWT of the tenant it names (or the default tenant) and checks it is of `purpose`.
+   * Admin tokens of the default tenant verify with the compat admin secret when one is set.
+   */
   async function verified(
     token: unknown,
     now: number,
+    purpose: 'compat-viewer' | 'compat-admin',
   ): Promise<{ tenant: TenantState; payload: Record<string, unknown> }> {
     if (typeof token !== 'string' || token.length === 0)
       throw new Denial('token_missing', 'a JWT is required');
+    const where =
+      purpose === 'compat-admin' ? 'the compatibility admin API' : 'the compatibility license API';
+    assertTokenFormat(token, purpose, where);
     const decoded = decodeUnverified(token);
     const tenant = hot.peek(decoded.tenantId) ?? (await hot.tenant(decoded.tenantId));
     if (!tenant) throw new Denial('unknown_tenant', 'token names an unknown tenant');
-    const payload = await verifySignature(token, decoded.alg, tenant.tokenKeys, {
+    const adminSecret =
+      purpose === 'compat-admin' && tenant.id === DEFAULT_TENANT ? config.compatAdminSecret : undefined;
+    const keys = adminSecret ? { tenantId: tenant.id, secret: adminSecret } : tenant.tokenKeys;
+    const payload = (await verifySignature(token, decoded.alg, keys, {
       algorithms: ['HS256'],
       clockSkewSeconds: config.clockSkewSeconds,
       now,
-    });
-    return { tenant, payload: payload as Record<string, unknown> };
+    })) as Record<string, unknown>;
+    assertJwtPurpose(payload, purpose, where);
+    if (purpose === 'compat-admin') {
+      checkAdminAge(payload, now, config.compatAdminTokenMaxAgeSeconds, config.clockSkewSeconds);
+    }
+    return { tenant, payload };
   }
 
   async function viewer(request: FastifyRequest, endpoint: string, now: number): Promise<Admitted> {
     const token = (request.query as { token?: string }).token;
     let claims: ViewerClaims;
     try {
-      const { tenant, payload } = await verified(token, now);
+      const { tenant, payload } = await verified(token, now, 'compat-viewer');
       claims = seedViewerClaims(
         tenant.id,
         payload,
@@ -185,7 +204,7 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
         throw new BadRequest('invalid_json', 'body must be a JWT');
       }
     }
-    return verified(raw, Date.now());
+    return verified(raw, Date.now(), 'compat-admin');
   }
 
   const ok = (reply: FastifyReply) => reply.type('text/plain').send('OK');
@@ -279,11 +298,38 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
       },
     },
     async (request, reply) => {
-      const { tenant } = await verified((request.query as { token?: string }).token, Date.now());
+      const { tenant } = await verified(
+        (request.query as { token?: string }).token,
+        Date.now(),
+        'compat-admin',
+      );
       const minutes = await statsMinutes(store, stats, tenant.id, 60);
       return reply
         .type('image/png')
         .send(renderStatsChart(minutes, { title: 'License requests per minute' }));
     },
   );
+}
+
+/**
+ * The seed signs admin tokens with `jsonwebtoken`, which adds `iat` and no `exp`: one is accepted only
+ * for `maxAgeSeconds` after its `iat`, so a captured one stops working soon.
+ */
+function checkAdminAge(
+  payload: Record<string, unknown>,
+  now: number,
+  maxAgeSeconds: number,
+  skewSeconds: number,
+): void {
+  const { iat } = payload;
+  if (typeof iat !== 'number' || !Number.isFinite(iat))
+    throw new Denial('token_claims_invalid', 'an admin token needs "iat" (unix seconds)');
+  const nowSeconds = now / 1000;
+  if (iat > nowSeconds + skewSeconds) throw new Denial('token_not_yet_valid', 'token issued in the future');
+  if (nowSeconds - iat > maxAgeSeconds + skewSeconds) {
+    throw new Denial(
+      'token_expired',
+      `admin tokens are accepted for ${maxAgeSeconds} s after their "iat"; this one is older`,
+    );
+  }
 }

@@ -98,8 +98,9 @@ for (const adapter of adapters) {
         .insertInto('session_tags')
         .values({ tenant_id: 'default', tag: 12345, session_id: 's', first_seen: 1 })
         .execute();
-      // Back to the state before the migrations ran: they run again at the next open.
-      await sql`DELETE FROM kysely_migration WHERE name LIKE '0006_addr_%'`.execute(db);
+      // Back to the state before the migrations ran: they (and the later ones, which are idempotent) run
+      // again at the next open; migrations run in name order and may not skip back.
+      await sql`DELETE FROM kysely_migration WHERE name >= '0006'`.execute(db);
       await store.close();
 
       store = await open();

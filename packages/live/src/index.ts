@@ -5,6 +5,7 @@
  */
 export { type ChannelState, type ChannelStatus, LiveChannel, type LiveChannelOptions } from './channel.ts';
 export { type ChannelDefinition, type ChannelWriter, defineChannel } from './define.ts';
+export { EncoderRegistry, spawnGuarded } from './encoder-guard.ts';
 export { INIT_NAME, liveFfmpegArgs, SEGMENT_NAME } from './ffmpeg-args.ts';
 export * from './fragment/index.ts';
 export { KeyRing, type PeriodKeys } from './keyring.ts';

@@ -142,3 +142,17 @@ export function createDemo(opts: DemoOptions) {
     },
   };
 }
+
+/**
+ * The demo turned off on an instance that runs live channels: a demo channel stored by an earlier start
+ * (desired `running`) must not keep running. Sets it to stopped and withdraws its keys, so the key server
+ * answers no more licenses for it; returns whether there was one to stop. Only the demo's own channel (its
+ * id and resource) is touched.
+ */
+export async function disableDemo(store: VigilStore, tenantId = 'default'): Promise<boolean> {
+  const channel = await store.getLiveChannel(tenantId, DEMO_CHANNEL);
+  if (!channel || channel.resourceId !== DEMO_RESOURCE || channel.desired !== 'running') return false;
+  await store.setLiveChannelDesired(tenantId, DEMO_CHANNEL, 'stopped');
+  await store.deleteResourceKeys(tenantId, DEMO_RESOURCE);
+  return true;
+}

@@ -8,7 +8,7 @@ import {
   mergeWatermarkConfig,
   newBanTarget,
 } from '@vigil/core';
-import { createDemo } from '@vigil/demo';
+import { createDemo, disableDemo } from '@vigil/demo';
 import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
 import {
   channelFolder,
@@ -270,6 +270,8 @@ export const commands: Record<string, Command> = {
       const demo =
         values['no-demo'] || process.env.VIGIL_DEMO === '0' ? undefined : createDemo({ store, live });
       if (demo) await app.register(demo.routes);
+      // Demo off here, and this instance runs the channels: a demo channel an earlier start stored stops.
+      const demoStopped = !demo && live ? await disableDemo(store) : false;
       const address = await app.listen({ port, host });
       publicBase = process.env.VIGIL_PUBLIC_URL ?? address;
       if (live) await live.start();
@@ -286,6 +288,7 @@ export const commands: Record<string, Command> = {
         out(`  demo: ${address}/demo`);
         await demo.prepare(out);
       }
+      if (demoStopped) out('  demo: off; the demo live channel an earlier start left set to run is stopped');
       let stopping = false;
       const stop = async () => {
         if (stopping) return;

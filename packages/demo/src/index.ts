@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import { defineChannel, type LiveManager, ResourceContentError } from '@vigil/live';
+import { channelKeyOwner, defineChannel, type LiveManager, ResourceContentError } from '@vigil/live';
 import type { VigilStore } from '@vigil/store';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
@@ -153,4 +153,18 @@ export function createDemo(opts: DemoOptions) {
       originRoot: opts.live?.originRoot,
     });
   }
+}
+
+/**
+ * The demo turned off on an instance that runs live channels: a demo channel stored by an earlier start
+ * (desired `running`) must not keep running. Sets it to stopped and withdraws its keys, so the key server
+ * answers no more licenses for it; returns whether there was one to stop. Only the demo's own channel (its
+ * id and resource) is touched.
+ */
+export async function disableDemo(store: VigilStore, tenantId = 'default'): Promise<boolean> {
+  const channel = await store.getLiveChannel(tenantId, DEMO_CHANNEL);
+  if (!channel || channel.resourceId !== DEMO_RESOURCE || channel.desired !== 'running') return false;
+  await store.setLiveChannelDesired(tenantId, DEMO_CHANNEL, 'stopped');
+  await store.deleteOwnedKeys(tenantId, channelKeyOwner(DEMO_CHANNEL));
+  return true;
 }

@@ -14,6 +14,7 @@ import {
   type TrackInfo,
   trackTypeForHeight,
 } from '@vigil/packager';
+import type { EncoderRegistry } from './encoder-guard.ts';
 import { liveFfmpegArgs, SEGMENT_NAME } from './ffmpeg-args.ts';
 import { addRotationSignalling, encryptLiveInit, setFragmentTiming } from './fragment/index.ts';
 import { KeyRing } from './keyring.ts';
@@ -54,6 +55,8 @@ export interface LiveChannelOptions {
   stallMs?: number;
   /** First restart delay (doubles per failure). */
   minBackoffMs?: number;
+  /** Records the running encoder's pid (see EncoderRegistry). */
+  encoders?: EncoderRegistry | undefined;
 }
 
 export type ChannelState = 'starting' | 'running' | 'recovering' | 'stopped';
@@ -179,6 +182,7 @@ export class LiveChannel extends EventEmitter {
         return liveFfmpegArgs(s, dir);
       },
       minBackoffMs: opts.minBackoffMs ?? 500,
+      registry: opts.encoders,
     });
     this.#supervisor.on('spawn', (run: number) => this.#beginEpoch(run));
     this.#supervisor.on('exit', (exit: RunExit) => {

@@ -10,6 +10,7 @@ export {
   checkResourceContent,
   defineChannel,
 } from './define.ts';
+export { EncoderRegistry, spawnGuarded } from './encoder-guard.ts';
 export { INIT_NAME, liveFfmpegArgs, SEGMENT_NAME } from './ffmpeg-args.ts';
 export * from './fragment/index.ts';
 export { type InputErrorCode, InputUrlError, type ParsedInputUrl, parseInputUrl } from './input-url.ts';

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { ContentKey } from '@vigil/keys';
 import { storeKeySource } from '@vigil/packager';
 import { type ChannelStatus, LiveChannel } from './channel.ts';
-import { channelFolder, channelKeyOwner } from './ownership.ts';
+import { EncoderRegistry } from './encoder-guard.ts';
+import { channelFolder, channelKeyOwner, ResourceContentError } from './ownership.ts';
 import { type LiveSettings, parseLiveSettings } from './settings.ts';
 
 /** What the manager needs of Vigil's store (the store package's VigilStore has all of it). */
@@ -33,6 +34,8 @@ export interface LiveManagerOptions {
   statusIntervalMs?: number;
   ffmpegPath?: string;
   minBackoffMs?: number;
+  /** Pid files of running encoders (default `<workRoot>/.encoders`), swept at start. */
+  encoderPidDir?: string;
   log?: { warn(msg: string): void; info?(msg: string): void };
 }
 
@@ -40,6 +43,19 @@ interface Running {
   channel: LiveChannel;
   record: ChannelRecord;
 }
+
+/** A channel whose start failed: retried from `at`, with backoff per consecutive failure. */
+interface Retry {
+  failures: number;
+  at: number;
+  /** The definition that failed: a changed one is tried at once. */
+  definition: string;
+}
+
+/** The longest wait before retrying a channel whose start failed. */
+const MAX_RETRY_MS = 30_000;
+
+const definitionOf = (r: ChannelRecord) => JSON.stringify([r.resourceId, r.settings]);
 
 const key = (tenantId: string, id: string) => `${tenantId}\n${id}`;
 
@@ -52,6 +68,9 @@ const key = (tenantId: string, id: string) => `${tenantId}\n${id}`;
 export class LiveManager extends EventEmitter {
   readonly #o: LiveManagerOptions;
   readonly #running = new Map<string, Running>();
+  readonly #encoders: EncoderRegistry;
+  readonly #retries = new Map<string, Retry>();
+  #retryTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #reconciling: Promise<void> = Promise.resolve();
@@ -61,9 +80,14 @@ export class LiveManager extends EventEmitter {
   constructor(opts: LiveManagerOptions) {
     super();
     this.#o = opts;
+    this.#encoders = new EncoderRegistry(opts.encoderPidDir ?? join(opts.workRoot, '.encoders'));
   }
 
   async start(): Promise<void> {
+    // Encoders an earlier server on this data left running (its watchdogs gone too) hold the inputs' ports.
+    const stale = await this.#encoders.sweep();
+    if (stale.length > 0)
+      this.#o.log?.warn(`live: ended ${stale.length} encoder(s) left running by an earlier server`);
     this.#unsubscribe = this.#o.store.changes.subscribe((change) => {
       if (change.topic === 'live' || change.topic === '*') void this.reconcile();
     });
@@ -124,12 +148,51 @@ export class LiveManager extends EventEmitter {
         (want.resourceId !== run.record.resourceId ||
           JSON.stringify(want.settings) !== JSON.stringify(run.record.settings));
       if (!want || changed) {
-        await this.#stop(k, run, !want);
+        await this.#stop(k, run, !want).catch((err: Error) =>
+          this.#o.log?.warn(`live channel ${run.record.tenantId}/${run.record.id}: stopping: ${err.message}`),
+        );
       }
     }
+    for (const k of [...this.#retries.keys()]) if (!wanted.has(k)) this.#retries.delete(k);
+    const now = Date.now();
     for (const [k, record] of wanted) {
-      if (!this.#running.has(k)) await this.#start(k, record);
+      if (this.#running.has(k)) continue;
+      const retry = this.#retries.get(k);
+      const definition = definitionOf(record);
+      if (retry && retry.definition === definition && now < retry.at) continue;
+      try {
+        await this.#start(k, record);
+        this.#retries.delete(k);
+      } catch (err) {
+        // A failed start (its folder not writable, the store briefly unreachable) is retried with backoff.
+        const failures = retry && retry.definition === definition ? retry.failures + 1 : 1;
+        const delay = Math.min(MAX_RETRY_MS, (this.#o.minBackoffMs ?? 500) * 2 ** (failures - 1));
+        this.#retries.set(k, { failures, at: Date.now() + delay, definition });
+        const message = (err as Error).message;
+        this.#o.log?.warn(
+          `live channel ${record.tenantId}/${record.id}: start failed (${message}); retrying in ${delay} ms`,
+        );
+        await this.#o.store
+          .setLiveChannelStatus(record.tenantId, record.id, {
+            state: 'failed',
+            lastError: message,
+            startFailures: failures,
+            nextRetryAt: Date.now() + delay,
+            at: Date.now(),
+          })
+          .catch(() => {});
+      }
     }
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (this.#closed || this.#retries.size === 0) return;
+    const next = Math.min(...[...this.#retries.values()].map((r) => r.at));
+    this.#retryTimer = setTimeout(() => void this.reconcile(), Math.max(0, next - Date.now()));
+    this.#retryTimer.unref();
   }
 
   async #start(k: string, record: ChannelRecord): Promise<void> {
@@ -160,6 +223,7 @@ export class LiveManager extends EventEmitter {
       keyServerUrl: this.#o.keyServerUrl,
       ffmpegPath: this.#o.ffmpegPath,
       minBackoffMs: this.#o.minBackoffMs,
+      encoders: this.#encoders,
     });
     channel.on('segment', (seq: number, _period: number, ms: number) =>
       this.emit('segment', record.tenantId, record.id, seq, ms),
@@ -177,19 +241,24 @@ export class LiveManager extends EventEmitter {
     try {
       await channel.start();
     } catch (err) {
-      // Its folder holds what it did not make (or can't be written): it does not run, and touches nothing.
       this.#running.delete(k);
-      this.#o.log?.warn(`live channel ${record.tenantId}/${record.id}: ${(err as Error).message}`);
-      await this.#o.store
-        .setLiveChannelStatus(record.tenantId, record.id, {
-          state: 'failed',
-          lastError: (err as Error).message,
-          at: Date.now(),
-        })
-        .catch(() => {});
-      return;
+      await channel.stop().catch(() => {});
+      if (err instanceof ResourceContentError) {
+        // Its folder holds what it did not make: it does not run, and touches nothing; it is tried again
+        // when its definition (or any live channel) changes, not on a timer.
+        this.#o.log?.warn(`live channel ${record.tenantId}/${record.id}: ${err.message}`);
+        await this.#o.store
+          .setLiveChannelStatus(record.tenantId, record.id, {
+            state: 'failed',
+            lastError: err.message,
+            at: Date.now(),
+          })
+          .catch(() => {});
+        return;
+      }
+      throw err;
     }
-    await this.#reportOne(record, channel);
+    await this.#reportOne(record, channel).catch(() => {});
   }
 
   async #stop(k: string, run: Running, forget: boolean): Promise<void> {
@@ -228,6 +297,7 @@ export class LiveManager extends EventEmitter {
     this.#closed = true;
     this.#unsubscribe?.();
     clearInterval(this.#timer);
+    clearTimeout(this.#retryTimer);
     await this.#reconciling.catch(() => {});
     for (const [k, run] of [...this.#running]) {
       this.#running.delete(k);

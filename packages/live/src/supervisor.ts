@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { type EncoderRegistry, signalGuarded, spawnGuarded } from './encoder-guard.ts';
 
 export type SupervisorState = 'idle' | 'running' | 'backoff' | 'stopped';
 
@@ -14,6 +15,8 @@ export interface SupervisorOptions {
   healthyAfterMs?: number;
   /** Grace between SIGTERM and SIGKILL when stopping. */
   killGraceMs?: number;
+  /** Where each run's pid is recorded while it runs, for the sweep of encoders that outlived a server. */
+  registry?: EncoderRegistry | undefined;
 }
 
 export interface RunExit {
@@ -39,10 +42,11 @@ const STDERR_TAIL = 4096;
 
 /**
  * Keeps one child process running: restarts it with exponential backoff when it exits or when asked to
- * (a stalled encoder), until stop(). Events: `spawn` (run, pid), `exit` (RunExit).
+ * (a stalled encoder), until stop(). Each run is spawned guarded (encoder-guard.ts): in a process group
+ * of its own that is killed when this process goes. Events: `spawn` (run, pid), `exit` (RunExit).
  */
 export class Supervisor extends EventEmitter {
-  readonly #opts: Required<SupervisorOptions>;
+  readonly #opts: Required<Omit<SupervisorOptions, 'registry'>> & Pick<SupervisorOptions, 'registry'>;
   #child: ChildProcess | undefined;
   #state: SupervisorState = 'idle';
   #run = 0;
@@ -86,7 +90,7 @@ export class Supervisor extends EventEmitter {
   restart(reason: string): void {
     if (this.#state !== 'running' || !this.#child) return;
     this.emit('restarting', reason);
-    this.#child.kill('SIGKILL');
+    signalGuarded(this.#child, 'SIGKILL');
   }
 
   async stop(): Promise<void> {
@@ -96,7 +100,7 @@ export class Supervisor extends EventEmitter {
     const child = this.#child;
     if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      const kill = setTimeout(() => child.kill('SIGKILL'), this.#opts.killGraceMs);
+      const kill = setTimeout(() => signalGuarded(child, 'SIGKILL'), this.#opts.killGraceMs);
       await this.#exited;
       clearTimeout(kill);
     }
@@ -107,8 +111,10 @@ export class Supervisor extends EventEmitter {
     const run = ++this.#run;
     let stderr = '';
     let child: ChildProcess;
+    let args: string[];
     try {
-      child = spawn(this.#opts.command, this.#opts.args(run), { stdio: ['ignore', 'ignore', 'pipe'] });
+      args = this.#opts.args(run);
+      child = spawnGuarded(this.#opts.command, args);
     } catch (err) {
       this.#onExit(run, null, null, (err as Error).message);
       return;
@@ -131,7 +137,12 @@ export class Supervisor extends EventEmitter {
       child.once('error', (err) => finish(null, null, err.message));
       child.once('exit', (code, signal) => finish(code, signal));
     });
-    if (child.pid !== undefined) this.emit('spawn', run, child.pid);
+    const pid = child.pid;
+    if (pid !== undefined) {
+      this.#opts.registry?.record(pid, args);
+      child.once('exit', () => this.#opts.registry?.forget(pid));
+      this.emit('spawn', run, pid);
+    }
   }
 
   #onExit(run: number, code: number | null, signal: NodeJS.Signals | null, stderr: string): void {

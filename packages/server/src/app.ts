@@ -6,6 +6,7 @@ import { assertHmacSecret, ViewerTokenVerifier } from '@vigil/core';
 import type { LiveManager } from '@vigil/live';
 import type { VigilStore } from '@vigil/store';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { Counter } from 'prom-client';
 import { AccessLog } from './access-log.ts';
 import { requireMetricsCredential } from './auth/metrics.ts';
 import { ViewerGate } from './auth/viewer-gate.ts';
@@ -107,7 +108,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const stats = new StatsRecorder(store, config.statsFlushMs);
   const access = new AccessLog(store, config.accessLogFlushMs);
   const gate = new ViewerGate(hot, verifier, stats, store, clientIp, access);
-  const limiter = new ViewerRateLimiter(config.rateLimits, clientIp);
+  const limited = new Counter({
+    name: 'vigil_rate_limited_total',
+    help: 'Viewer-facing writes refused with 429, by the bucket that was empty (session or address)',
+    labelNames: ['bucket'],
+    registers: [stats.registry],
+  });
+  const limiter = new ViewerRateLimiter(config.rateLimits, clientIp, (kind) => limited.inc({ bucket: kind }));
 
   installErrorHandling(app);
   installCors(app, hot);

@@ -132,6 +132,8 @@ export class ViewerRateLimiter {
   constructor(
     settings: RateLimitSettings | null,
     private readonly clientIp: (req: IncomingMessage) => string,
+    /** Told of every refusal (for metrics). */
+    private readonly onLimited: (kind: 'session' | 'address') => void = () => {},
   ) {
     if (settings === null) return;
     for (const [name, b] of [
@@ -155,7 +157,10 @@ export class ViewerRateLimiter {
   address(req: IncomingMessage, now = Date.now()): void {
     if (!this.#addresses) return;
     const wait = this.#addresses.take(addressBucketKey(this.clientIp(req)), now);
-    if (wait > 0) throw new RateLimited(Math.ceil(wait / 1000), 'address');
+    if (wait > 0) {
+      this.onLimited('address');
+      throw new RateLimited(Math.ceil(wait / 1000), 'address');
+    }
   }
 
   /**
@@ -170,7 +175,10 @@ export class ViewerRateLimiter {
   session(claims: ViewerClaims, now = Date.now()): void {
     if (!this.#sessions) return;
     const wait = this.#sessions.take(`${claims.tenantId}\n${claims.sessionId}`, now);
-    if (wait > 0) throw new RateLimited(Math.ceil(wait / 1000), 'session');
+    if (wait > 0) {
+      this.onLimited('session');
+      throw new RateLimited(Math.ceil(wait / 1000), 'session');
+    }
   }
 
   /** Buckets held (for metrics and tests). */

@@ -64,6 +64,11 @@ describe('rate limits (default settings)', () => {
     assert.equal((await event(server, other)).status, 202);
     assert.equal((await call(`${server.url}/v1/heartbeat`, { token: other, body: {} })).status, 200);
     assert.equal((await call(`${server.url}/v1/delivery`, { token: other, body: {} })).status, 200);
+
+    // Counted in the metrics (asked with the platform key, which may read them).
+    const metrics = await call(`${server.url}/metrics`, { token: server.apiKey });
+    const m = /vigil_rate_limited_total\{bucket="session"\} (\d+)/.exec(String(metrics.body));
+    assert.ok(m && Number(m[1]) >= 40, String(m?.[0]));
   });
 });
 

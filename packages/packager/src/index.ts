@@ -37,7 +37,7 @@ export {
   type SpekeClientOptions,
   spekeKeySource,
 } from './keys/speke-client.ts';
-export { buildMpd, isoDuration, segmentTimeline, xmlEscape } from './manifest/dash.ts';
+export { buildMpd, isoDuration, kidUuid, segmentTimeline, xmlEscape } from './manifest/dash.ts';
 export { buildCmafMasterPlaylist, buildCmafMediaPlaylist } from './manifest/hls.ts';
 export { aacArgs, type H264LadderOptions, h264LadderArgs } from './pipeline/encoder-args.ts';
 export { PackagerError, type PackagerErrorCode } from './pipeline/errors.ts';

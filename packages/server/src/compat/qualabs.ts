@@ -3,6 +3,7 @@ import {
   Denial,
   decodeUnverified,
   isIpAddress,
+  mergeWatermarkConfig,
   normalizeIp,
   parseClearKeyRequest,
   seedViewerClaims,
@@ -20,6 +21,7 @@ import { licenseFor } from '../routes/viewer.ts';
 import { renderStatsChart } from '../stats/chart.ts';
 import { statsMinutes } from '../stats/minutes.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
+import { seedWatermarkOptions } from './seed-watermark.ts';
 
 export interface CompatOptions {
   store: VigilStore;
@@ -193,8 +195,10 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
         throw new BadRequest('invalid_request', '"wmOptions" is too large');
       }
       const current = await store.getWatermarkConfig(tenant.id);
+      const mapped =
+        wmOptions === undefined ? {} : seedWatermarkOptions(wmOptions as Record<string, unknown>);
       await store.putWatermarkConfig(tenant.id, {
-        ...current,
+        ...mergeWatermarkConfig(current, mapped),
         enabled: watermarking,
         legacyOptions: (wmOptions as Record<string, unknown> | undefined) ?? current.legacyOptions ?? {},
       });

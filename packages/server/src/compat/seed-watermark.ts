@@ -14,23 +14,26 @@ export function seedWatermarkOptions(options: Record<string, unknown>): Record<s
   const bad = (message: string) => new BadRequest('invalid_request', message);
   if (options.type === 'id') return { mode: 'text' };
   if (options.type !== 'color') throw bad('"wmOptions.type" must be "color" or "id"');
-  const field = (name: 'x' | 'y' | 'width' | 'height', min: number, max: number, minOpen = false) => {
+  /** Position: 0 ≤ v < 100 (percent of the player); size: 0 < v ≤ MAX_BOX_PX (pixels). */
+  const field = (name: 'x' | 'y' | 'width' | 'height') => {
     const v = options[name];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v > max || (minOpen ? v <= min : v < min)) {
+    const position = name === 'x' || name === 'y';
+    const ok =
+      typeof v === 'number' &&
+      Number.isFinite(v) &&
+      (position ? v >= 0 && v < 100 : v > 0 && v <= MAX_BOX_PX);
+    if (!ok) {
       throw bad(
-        name === 'x' || name === 'y'
+        position
           ? `"wmOptions.${name}" must be a number from 0 to less than 100 (percent of the player)`
           : `"wmOptions.${name}" must be a number of pixels above 0 and at most ${MAX_BOX_PX}`,
       );
     }
     return v;
   };
-  const top = field('x', 0, 100);
-  const left = field('y', 0, 100);
-  if (top >= 100) throw bad('"wmOptions.x" must be a number from 0 to less than 100 (percent of the player)');
-  if (left >= 100)
-    throw bad('"wmOptions.y" must be a number from 0 to less than 100 (percent of the player)');
-  const width = Math.max(1, field('width', 0, MAX_BOX_PX, true));
-  const height = Math.max(1, field('height', 0, MAX_BOX_PX, true));
+  const top = field('x');
+  const left = field('y');
+  const width = Math.max(1, field('width'));
+  const height = Math.max(1, field('height'));
   return { mode: 'color', box: { sizeUnit: 'px', x: left, y: top, width, height } };
 }

@@ -121,6 +121,8 @@ export class LiveChannel extends EventEmitter {
   #ast = 0;
   #seq = 0;
   #lastEnd = 0;
+  /** Where each key period's first fragment group began (s): the DASH Periods' starts. */
+  readonly #periodStarts = new Map<number, number>();
   #state: ChannelState = 'stopped';
   #queue: Promise<void> = Promise.resolve();
   #scanTimer: NodeJS.Timeout | undefined;
@@ -147,6 +149,7 @@ export class LiveChannel extends EventEmitter {
           width: widthFor(rung.height),
           height: rung.height,
           frameRate: s.frameRate,
+          keyGroup: trackTypeForHeight(rung.height),
           segments: [],
         },
         trackType: trackTypeForHeight(rung.height),
@@ -356,6 +359,7 @@ export class LiveChannel extends EventEmitter {
     const keys = await this.#ring.keysFor(period);
     const seq = ++this.#seq;
     const pub = this.#o.publicDir;
+    let groupStart = Number.POSITIVE_INFINITY;
     for (const [i, t] of this.#tracks.entries()) {
       const init = inits[i]!;
       const timing = i === 0 ? t0 : readFragmentTiming(clear[i]!, init.info.defaultSampleDuration);
@@ -378,8 +382,17 @@ export class LiveChannel extends EventEmitter {
       });
       await writeAtomic(join(pub, dashSegmentPath(t.live.id, seq)), signalled);
       await writeAtomic(join(pub, hlsSegmentPath(t.live.id, seq)), encryptTsSegment(fragment, hls.key, seq));
-      t.live.segments.push({ seq, start, duration: timing.duration, period, epoch: epoch.run });
+      t.live.segments.push({
+        seq,
+        start,
+        duration: timing.duration,
+        period,
+        epoch: epoch.run,
+        kid: cmaf.kid,
+      });
+      groupStart = Math.min(groupStart, start / init.info.timescale);
     }
+    if (!this.#periodStarts.has(period)) this.#periodStarts.set(period, groupStart);
     this.#lastEnd = startSec + t0.duration / ts0;
     await Promise.all(names.map((n) => unlink(join(epoch.dir, n)).catch(() => {})));
     await this.#slideWindow();
@@ -426,9 +439,17 @@ export class LiveChannel extends EventEmitter {
     const now = Date.now();
     const keepFrom = this.#lastEnd - s.windowSeconds;
     let oldestPeriod = Number.POSITIVE_INFINITY;
+    // Every track leaves the window at the same sequence number, the first track's (audio and video
+    // durations differ by a few ms): players that line renditions up by position (VHS) stay aligned.
+    const first = this.#tracks[0]!.live;
+    let keepSeq = first.segments[0]?.seq ?? 0;
+    for (const seg of first.segments.slice(0, -1)) {
+      if ((seg.start + seg.duration) / first.timescale > keepFrom) break;
+      keepSeq = seg.seq + 1;
+    }
     for (const t of this.#tracks) {
       const segs = t.live.segments;
-      while (segs.length > 1 && (segs[0]!.start + segs[0]!.duration) / t.live.timescale <= keepFrom) {
+      while (segs.length > 1 && segs[0]!.seq < keepSeq) {
         const gone = segs.shift()!;
         if (segs[0]!.epoch !== gone.epoch) t.discontinuitySequence++;
         t.retired.push({ seq: gone.seq, epoch: gone.epoch, at: now });
@@ -445,7 +466,10 @@ export class LiveChannel extends EventEmitter {
         await rm(join(this.#o.publicDir, hlsInitPath(t.live.id, t.initEpochs.shift()!)), { force: true });
       }
     }
-    if (Number.isFinite(oldestPeriod)) this.#ring.forgetBefore(oldestPeriod);
+    if (Number.isFinite(oldestPeriod)) {
+      this.#ring.forgetBefore(oldestPeriod);
+      for (const p of this.#periodStarts.keys()) if (p < oldestPeriod) this.#periodStarts.delete(p);
+    }
   }
 
   async #writeManifests(): Promise<void> {
@@ -457,6 +481,7 @@ export class LiveChannel extends EventEmitter {
       segmentDuration: s.segmentDuration,
       windowSeconds: s.windowSeconds,
       licenseUrl: `${base}/v1/license/clearkey`,
+      periodStarts: this.#periodStarts,
       utcTimingUrl: `${base}/v1/time`,
       tracks: this.#tracks.map((t) => t.live),
     };

@@ -1,11 +1,12 @@
-import { xmlEscape } from '@vigil/keys';
+import { hexToUuid, xmlEscape } from '@vigil/keys';
 import { isoDuration, segmentTimeline } from '@vigil/packager';
 
 /**
- * Live manifests over the channel's sliding window (pure). DASH: one dynamic Period, a SegmentTimeline
- * per Representation (numbers are Vigil's sequence numbers, gaps after an encoder restart are explicit),
- * CENC signalled without a default KID since keys rotate inside the Period (each fragment names its KID
- * in a `seig` group and a `pssh`), and UTCTiming. HLS: media playlists with whole-segment AES-128 on the
+ * Live manifests over the channel's sliding window (pure). DASH: dynamic, one Period per key period with
+ * a SegmentTimeline per Representation (numbers are Vigil's sequence numbers, gaps after an encoder
+ * restart are explicit) over the channel's one init segment, CENC signalled with the period's KID as
+ * `cenc:default_KID` (dash.js requests ClearKey licenses only from the MPD's KIDs; Shaka and the plugin
+ * also follow each fragment's `seig` group and `pssh`), and UTCTiming. HLS: media playlists with whole-segment AES-128 on the
  * same CMAF fragments, one `#EXT-X-KEY` per key period, a clear init segment, discontinuities per restart.
  */
 
@@ -19,12 +20,16 @@ export interface WindowSegment {
   period: number;
   /** Encoder run: a new one begins with a discontinuity (and its own init segment for HLS). */
   epoch: number;
+  /** The CENC KID the fragment is encrypted with (32 hex digits): its DASH Period's default_KID. */
+  kid?: string;
 }
 
 export interface LiveTrack {
   /** Representation id and folder name: `v360`, `a`. */
   id: string;
   kind: 'video' | 'audio';
+  /** Video tracks with the same key (track type) share an AdaptationSet. */
+  keyGroup?: string;
   codec: string;
   bandwidth: number;
   timescale: number;
@@ -43,6 +48,11 @@ export interface LiveManifestInput {
   windowSeconds: number;
   /** The ClearKey license URL (dashif:Laurl). */
   licenseUrl: string;
+  /**
+   * Where each key period began (seconds since availabilityStartTime): its DASH Period's start, which must
+   * not move while the Period's first segments leave the window. Absent: its first segment in the window.
+   */
+  periodStarts?: ReadonlyMap<number, number>;
   /** `http-iso` time source for UTCTiming. */
   utcTimingUrl: string;
   tracks: LiveTrack[];
@@ -60,7 +70,7 @@ function iso(ms: number): string {
   return new Date(Math.floor(ms)).toISOString();
 }
 
-function representation(track: LiveTrack): string {
+function representation(track: LiveTrack, segments: WindowSegment[], periodStart: number): string {
   const attrs = [
     `id="${xmlEscape(track.id)}"`,
     `bandwidth="${track.bandwidth}"`,
@@ -71,45 +81,120 @@ function representation(track: LiveTrack): string {
   ]
     .filter(Boolean)
     .join(' ');
-  const startNumber = track.segments[0]?.seq ?? 1;
+  const startNumber = segments[0]?.seq ?? 1;
+  const pto = Math.floor(periodStart * track.timescale);
   return (
     `<Representation ${attrs}>` +
     (track.kind === 'audio'
       ? '<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>'
       : '') +
     `<SegmentTemplate timescale="${track.timescale}" initialization="${DASH_DIR}/${xmlEscape(track.id)}/init.mp4" ` +
-    `media="${DASH_DIR}/${xmlEscape(track.id)}/$Number$.m4s" startNumber="${startNumber}">` +
-    `<SegmentTimeline>${segmentTimeline(track.segments).join('')}</SegmentTimeline></SegmentTemplate></Representation>`
+    `media="${DASH_DIR}/${xmlEscape(track.id)}/$Number$.m4s" startNumber="${startNumber}" presentationTimeOffset="${pto}">` +
+    `<SegmentTimeline>${segmentTimeline(segments).join('')}</SegmentTimeline></SegmentTemplate></Representation>`
   );
 }
 
-function protection(licenseUrl: string): string {
+function protection(licenseUrl: string, kid: string | undefined): string {
+  const defaultKid = kid ? ` cenc:default_KID="${hexToUuid(kid)}"` : '';
   return (
-    '<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc"/>' +
+    `<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc"${defaultKid}/>` +
     '<ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" value="ClearKey1.0">' +
     `<dashif:Laurl>${xmlEscape(licenseUrl)}</dashif:Laurl></ContentProtection>`
   );
 }
 
-export function buildLiveMpd(m: LiveManifestInput): string {
-  const video = m.tracks.filter((t) => t.kind === 'video' && t.segments.length > 0);
-  const audio = m.tracks.filter((t) => t.kind === 'audio' && t.segments.length > 0);
-  const sets: string[] = [];
-  if (video.length > 0) {
-    sets.push(
-      `<AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">` +
-        protection(m.licenseUrl) +
-        video.map(representation).join('') +
-        '</AdaptationSet>',
-    );
+interface SetPlan {
+  id: number;
+  kind: 'video' | 'audio';
+  tracks: LiveTrack[];
+}
+
+/** The window's tracks grouped into AdaptationSets: video by key (track type), then each audio track. */
+function adaptationSets(tracks: LiveTrack[]): SetPlan[] {
+  const groups = new Map<string, LiveTrack[]>();
+  for (const t of tracks.filter((x) => x.kind === 'video')) {
+    const key = t.keyGroup ?? 'video';
+    groups.set(key, [...(groups.get(key) ?? []), t]);
   }
-  for (const [i, track] of audio.entries()) {
-    sets.push(
-      `<AdaptationSet id="${1 + i}" contentType="audio" mimeType="audio/mp4" lang="und" segmentAlignment="true" startWithSAP="1">` +
-        protection(m.licenseUrl) +
-        representation(track) +
-        '</AdaptationSet>',
-    );
+  const sets: SetPlan[] = [...groups.values()].map((g, id) => ({ id, kind: 'video', tracks: g }));
+  for (const t of tracks.filter((x) => x.kind === 'audio'))
+    sets.push({ id: sets.length, kind: 'audio', tracks: [t] });
+  return sets;
+}
+
+/** Where key period `period` begins (seconds since availabilityStartTime, whole milliseconds). */
+function periodStart(m: LiveManifestInput, tracks: LiveTrack[], period: number): number {
+  const known = m.periodStarts?.get(period);
+  const first = Math.min(
+    ...tracks.map((t) => {
+      const s = t.segments.find((x) => x.period === period);
+      return s ? s.start / t.timescale : Number.POSITIVE_INFINITY;
+    }),
+  );
+  return Math.floor(Math.min(known ?? first, first) * 1000) / 1000;
+}
+
+/**
+ * A Period's segments with the last one ending where the next Period begins, when they differ by a few
+ * milliseconds (audio frames do not fall on video's segment boundaries): players that pick each
+ * rendition's segment by time (VHS) then never see audio in one Period and video in the next. A real gap
+ * (an encoder restart) stays a gap.
+ */
+function endAt(track: LiveTrack, segments: WindowSegment[], nextStart: number | undefined): WindowSegment[] {
+  const last = segments.at(-1);
+  if (!last || nextStart === undefined) return segments;
+  const excess = last.start + last.duration - Math.floor(nextStart * track.timescale);
+  if (excess === 0 || Math.abs(excess) > last.duration / 4) return segments;
+  return [...segments.slice(0, -1), { ...last, duration: last.duration - excess }];
+}
+
+export function buildLiveMpd(m: LiveManifestInput): string {
+  const tracks = m.tracks.filter((t) => t.segments.length > 0);
+  const sets = adaptationSets(tracks);
+  const videoSetIds = sets.filter((s) => s.kind === 'video').map((s) => s.id);
+  const keyPeriods = [...new Set(tracks.flatMap((t) => t.segments.map((s) => s.period)))].sort(
+    (a, b) => a - b,
+  );
+  const periods: string[] = [];
+  let previous: { id: string; sets: Set<number> } | undefined;
+  const starts = keyPeriods.map((p) => periodStart(m, tracks, p));
+  for (const [i, period] of keyPeriods.entries()) {
+    const start = starts[i]!;
+    const next = starts[i + 1];
+    const present = new Set<number>();
+    const xml: string[] = [];
+    for (const set of sets) {
+      const parts = set.tracks
+        .map((track) => ({
+          track,
+          segments: endAt(
+            track,
+            track.segments.filter((s) => s.period === period),
+            next,
+          ),
+        }))
+        .filter((p) => p.segments.length > 0);
+      if (parts.length === 0) continue;
+      present.add(set.id);
+      const kid = parts[0]!.segments[0]!.kid;
+      xml.push(
+        `<AdaptationSet id="${set.id}" contentType="${set.kind}" mimeType="${set.kind}/mp4"` +
+          (set.kind === 'audio' ? ' lang="und"' : '') +
+          ' segmentAlignment="true" startWithSAP="1">' +
+          protection(m.licenseUrl, kid) +
+          (previous?.sets.has(set.id)
+            ? `<SupplementalProperty schemeIdUri="urn:mpeg:dash:period-continuity:2015" value="${previous.id}"/>`
+            : '') +
+          (set.kind === 'video' && videoSetIds.length > 1
+            ? `<SupplementalProperty schemeIdUri="urn:mpeg:dash:adaptation-set-switching:2016" value="${videoSetIds.filter((id) => id !== set.id).join(',')}"/>`
+            : '') +
+          parts.map((p) => representation(p.track, p.segments, start)).join('') +
+          '</AdaptationSet>',
+      );
+    }
+    const id = `p${period}`;
+    periods.push(`<Period id="${id}" start="${isoDuration(start)}">${xml.join('')}</Period>\n`);
+    previous = { id, sets: present };
   }
   const d = m.segmentDuration;
   return (
@@ -120,7 +205,7 @@ export function buildLiveMpd(m: LiveManifestInput): string {
     `minimumUpdatePeriod="${isoDuration(d)}" minBufferTime="${isoDuration(d * 2)}" ` +
     `timeShiftBufferDepth="${isoDuration(m.windowSeconds)}" suggestedPresentationDelay="${isoDuration(d * 3)}" ` +
     `maxSegmentDuration="${isoDuration(d * 1.5)}">\n` +
-    `<Period id="0" start="PT0S">${sets.join('')}</Period>\n` +
+    periods.join('') +
     `<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="${xmlEscape(m.utcTimingUrl)}"/>\n` +
     '</MPD>\n'
   );

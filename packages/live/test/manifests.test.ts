@@ -121,9 +121,17 @@ describe('live channel settings', () => {
 });
 
 describe('live manifests', () => {
-  it('DASH: dynamic, UTCTiming, a SegmentTimeline per representation with explicit gaps, no default KID', () => {
+  it('DASH: dynamic, UTCTiming, one Period per key period naming its KID, explicit gaps', () => {
+    const kidOf = (period: number, kind: string) => (kind === 'a' ? 'a' : 'b') + String(period).repeat(31);
+    const withKids = (track: LiveTrack) => ({
+      ...track,
+      segments: track.segments.map((s) => ({ ...s, kid: kidOf(s.period, track.id[0]!) })),
+    });
+    // Audio frames miss the video's boundaries by a few ms: audio segment 11 ends 10 ms past period 6.
+    const audioSegs = WINDOW.map((s) => ({ ...s, start: s.start * 3.75, duration: 96_000 }));
+    audioSegs[1] = { ...audioSegs[1]!, duration: 96_480 };
     const mpd = buildLiveMpd(
-      input([video(WINDOW), audio(WINDOW.map((s) => ({ ...s, start: s.start * 3.75, duration: 96_000 })))]),
+      input([withKids(video(WINDOW)), withKids({ ...audio(audioSegs), segments: audioSegs })]),
     );
     assert.match(mpd, /type="dynamic"/);
     assert.match(mpd, /availabilityStartTime="2026-11-23T12:00:00.000Z"/);
@@ -132,13 +140,49 @@ describe('live manifests', () => {
       mpd,
       /<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="https:\/\/keys.example\/v1\/time"\/>/,
     );
-    // Keys rotate inside the one Period: the MPD names the scheme and the license server, not a KID.
-    assert.doesNotMatch(mpd, /default_KID/);
+    // Key periods 5, 6 and 8 (7 fell into the restart's outage): one Period each, starting with its first
+    // segment, its AdaptationSets naming the period's KID (dash.js asks for it per Period).
+    const periods = [...mpd.matchAll(/<Period id="(p\d+)" start="([^"]+)">/g)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(periods, [
+      ['p5', 'PT20.000S'],
+      ['p6', 'PT24.000S'],
+      ['p8', 'PT32.000S'],
+    ]);
+    const p6 = mpd.slice(mpd.indexOf('<Period id="p6"'), mpd.indexOf('<Period id="p8"'));
+    assert.match(p6, /cenc:default_KID="b6666666-6666-6666-6666-666666666666"/);
+    assert.match(p6, /cenc:default_KID="a6666666-6666-6666-6666-666666666666"/);
+    assert.match(
+      p6,
+      /<SupplementalProperty schemeIdUri="urn:mpeg:dash:period-continuity:2015" value="p5"\/>/,
+    );
     assert.match(mpd, /<dashif:Laurl>https:\/\/keys.example\/v1\/license\/clearkey<\/dashif:Laurl>/);
-    assert.match(mpd, /media="dash\/v360\/\$Number\$.m4s" startNumber="10"/);
-    // Four contiguous segments, then the restart's gap: a new S with its own t.
-    assert.match(mpd, /<S t="256000" d="25600" r="3"\/><S t="409600" d="25600" r="1"\/>/);
-    assert.equal((mpd.match(/<Period /g) ?? []).length, 1);
+    assert.match(
+      p6,
+      /media="dash\/v360\/\$Number\$.m4s" startNumber="12" presentationTimeOffset="307200"><SegmentTimeline><S t="307200" d="25600" r="1"\/>/,
+    );
+    // The restart's gap: the next Period starts where its first segment does.
+    const p8 = mpd.slice(mpd.indexOf('<Period id="p8"'));
+    assert.match(
+      p8,
+      /startNumber="14" presentationTimeOffset="409600"><SegmentTimeline><S t="409600" d="25600" r="1"\/>/,
+    );
+    // The audio segment that ran 10 ms into period 6 ends where period 6 begins in the MPD.
+    const p5 = mpd.slice(0, mpd.indexOf('<Period id="p6"'));
+    assert.match(p5, /<S t="960000" d="96000" r="1"\/>/);
+  });
+
+  it('DASH: a Period keeps its start while its first segments leave the window', () => {
+    const mpd = buildLiveMpd({
+      ...input([video(WINDOW.slice(1))]),
+      periodStarts: new Map([[5, 20]]),
+    });
+    assert.match(mpd, /<Period id="p5" start="PT20.000S">/);
+    assert.match(
+      mpd,
+      /startNumber="11" presentationTimeOffset="256000"><SegmentTimeline><S t="281600" d="25600"\/>/,
+    );
+    // Without segments carrying a KID, the MPD names none.
+    assert.doesNotMatch(mpd, /default_KID/);
   });
 
   it('HLS: a key tag where the key changes, a clear init after each restart, the discontinuity sequence', () => {

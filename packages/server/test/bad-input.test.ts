@@ -369,6 +369,10 @@ describe('bad input', () => {
         [{ textIntervalSeconds: -1 }, 'invalid_watermark_config'],
         [{ heartbeatSeconds: 0 }, 'invalid_watermark_config'],
         [{ box: { x: 500 } }, 'invalid_watermark_config'],
+        [{ box: { sizeUnit: 'cm' } }, 'invalid_request'],
+        [{ box: { sizeUnit: 'px', width: 5000 } }, 'invalid_watermark_config'],
+        [{ box: { sizeUnit: 'px', width: 0 } }, 'invalid_watermark_config'],
+        [{ box: { sizeUnit: 'px', x: 100 } }, 'invalid_watermark_config'],
         [{ enabled: false, textOpacity: 9 }, 'invalid_watermark_config'], // nothing of it is applied
       ];
       for (const [body, code] of cases) {

@@ -152,6 +152,56 @@ describe('seed-compatible API (/qualabs)', () => {
     assert.equal(bare.body.watermarking, true);
   });
 
+  it("maps the seed admin page's colour and id options onto the directive a license carries", async () => {
+    const directive = async () => {
+      const res = await call(`${server.url}/v1/license/clearkey`, {
+        token: await viewerToken(server.secret, { sessionId: 'mode-viewer', resourceId: 'movie-1' }),
+        body: { kids: kids.map(kidB64), type: 'temporary' },
+      });
+      assert.equal(res.status, 200);
+      return JSON.parse(Buffer.from(res.headers.get('vigil-watermark') ?? '', 'base64url').toString('utf8'));
+    };
+    // The seed's colour box: x is its top and y its left (percent of the player), width/height pixels.
+    const color = { type: 'color', x: 80, y: 5, width: 24, height: 16 };
+    const set = await admin('config', { watermarking: true, wmOptions: color });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.deepEqual(await getState(), { watermarking: true, banned: [], wmOptions: color });
+    const colored = await directive();
+    assert.equal(colored.enabled, true);
+    assert.equal(colored.mode, 'color');
+    assert.deepEqual(colored.box, { x: 5, y: 80, width: 24, height: 16, sizeUnit: 'px' });
+    assert.equal(colored.sessionId, 'mode-viewer');
+    const v1 = await call(`${server.url}/v1/watermark`, { token: server.apiKey });
+    assert.deepEqual(v1.body.box, colored.box);
+
+    const id = { type: 'id' };
+    assert.equal((await admin('config', { watermarking: true, wmOptions: id }, { as: 'json' })).status, 200);
+    assert.deepEqual(await getState(), { watermarking: true, banned: [], wmOptions: id });
+    assert.equal((await directive()).mode, 'text');
+
+    // Bad options are refused, naming the field, and change nothing.
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ type: 'blink' }, /wmOptions.type/],
+      [{ type: 'color', x: 100, y: 5, width: 24, height: 16 }, /wmOptions.x/],
+      [{ type: 'color', x: 10, y: -1, width: 24, height: 16 }, /wmOptions.y/],
+      [{ type: 'color', x: 10, y: 5, width: 0, height: 16 }, /wmOptions.width/],
+      [{ type: 'color', x: 10, y: 5, width: 24, height: 1e6 }, /wmOptions.height/],
+      [{ type: 'color', x: '10', y: 5, width: 24, height: 16 }, /wmOptions.x/],
+      [{ type: 'color', x: 10, y: 5, width: 24 }, /wmOptions.height/],
+    ];
+    for (const [wmOptions, message] of bad) {
+      const res = await admin('config', { watermarking: true, wmOptions });
+      assert.equal(res.status, 400, JSON.stringify(wmOptions));
+      assert.equal(res.body.code, 'invalid_request');
+      assert.match(res.body.message, message);
+    }
+    assert.deepEqual(await getState(), { watermarking: true, banned: [], wmOptions: id });
+    assert.equal((await directive()).mode, 'text');
+
+    // Empty options again for the cases below (no type: the mode stays).
+    assert.equal((await admin('config', { watermarking: true, wmOptions: {} })).status, 200);
+  });
+
   it('bans and unbans a session: /ck/ and /np/ answer 451, /get/ lists it', async () => {
     const banned = await seedToken({ sessionId: 'pirate-session' });
     const bystander = await seedToken({ sessionId: 'honest-session' });

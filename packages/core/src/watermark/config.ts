@@ -11,8 +11,11 @@ export interface WatermarkConfig {
   textIntervalSeconds: number;
   /** Text mode: opacity of the mark, 0.05..1. */
   textOpacity: number;
-  /** Colour mode: the box, in percent of the picture. */
-  box: { x: number; y: number; width: number; height: number };
+  /**
+   * Colour mode: the box. `x` (left) and `y` (top) in percent of the picture; `width` and `height` in
+   * percent too, or in CSS pixels with `sizeUnit: 'px'` (the seed admin page's boxes).
+   */
+  box: WatermarkBox;
   /** Colour mode: how long each colour symbol stays on screen. */
   symbolSeconds: number;
   /** How often the player calls /v1/heartbeat. */
@@ -22,6 +25,18 @@ export interface WatermarkConfig {
   /** Options of the seed system's admin page, kept verbatim for its compatibility API. */
   legacyOptions?: Record<string, unknown>;
 }
+
+export interface WatermarkBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  /** What `width` and `height` count: percent of the picture (absent) or CSS pixels. */
+  sizeUnit?: 'percent' | 'px';
+}
+
+/** The largest colour box side in CSS pixels. */
+export const MAX_BOX_PX = 4096;
 
 export const DEFAULT_WATERMARK: WatermarkConfig = {
   enabled: true,
@@ -101,14 +116,35 @@ export function mergeWatermarkConfig(current: WatermarkConfig, patch: unknown): 
           throw new BadRequest('invalid_watermark_config', '"box" must be an object');
         }
         const b = value as Record<string, unknown>;
+        if ('sizeUnit' in b) {
+          if (b.sizeUnit !== 'percent' && b.sizeUnit !== 'px') {
+            throw new BadRequest('invalid_watermark_config', '"box.sizeUnit" must be "percent" or "px"');
+          }
+          if (b.sizeUnit === 'px') next.box.sizeUnit = 'px';
+          else delete next.box.sizeUnit;
+        }
+        const px = next.box.sizeUnit === 'px';
         for (const edge of Object.keys(b)) {
+          if (edge === 'sizeUnit') continue;
           if (edge !== 'x' && edge !== 'y' && edge !== 'width' && edge !== 'height') {
             throw new BadRequest('invalid_watermark_config', `unknown field "box.${edge}"`);
           }
-          next.box[edge] = num(b[edge], `box.${edge}`, edge === 'x' || edge === 'y' ? 0 : 0.5, 100);
+          next.box[edge] =
+            edge === 'x' || edge === 'y'
+              ? num(b[edge], `box.${edge}`, 0, 100)
+              : num(b[edge], `box.${edge}`, px ? 1 : 0.5, px ? MAX_BOX_PX : 100);
         }
-        if (next.box.x + next.box.width > 100 || next.box.y + next.box.height > 100) {
-          throw new BadRequest('invalid_watermark_config', 'the box must lie inside the picture');
+        if (px) {
+          // A unit switch without new sizes must still leave sizes valid in the new unit.
+          for (const edge of ['width', 'height'] as const) num(next.box[edge], `box.${edge}`, 1, MAX_BOX_PX);
+          if (next.box.x >= 100 || next.box.y >= 100) {
+            throw new BadRequest('invalid_watermark_config', 'the box must start inside the picture');
+          }
+        } else {
+          for (const edge of ['width', 'height'] as const) num(next.box[edge], `box.${edge}`, 0.5, 100);
+          if (next.box.x + next.box.width > 100 || next.box.y + next.box.height > 100) {
+            throw new BadRequest('invalid_watermark_config', 'the box must lie inside the picture');
+          }
         }
         break;
       }

@@ -8,11 +8,12 @@
 // Only the browser-safe watermark module of the core: the directive's shape and the server's defaults.
 import {
   DEFAULT_WATERMARK,
+  MAX_BOX_PX,
   type WatermarkDirective as ServerDirective,
   type WatermarkConfig,
 } from '@vigil/core/watermark';
 
-/** The colour box, in percent of the picture. */
+/** The colour box: position in percent of the picture, size in percent or (sizeUnit "px") CSS pixels. */
 export type WatermarkBox = WatermarkConfig['box'];
 
 /** The server's directive; `colorTag` is absent until a server has sent one. */
@@ -45,7 +46,16 @@ export function mergeDirective(base: WatermarkDirective, input: unknown): Waterm
   if (Number.isInteger(o.colorTag) && isNum(o.colorTag, 0, 0xffff_ffff)) next.colorTag = o.colorTag;
   if (typeof o.box === 'object' && o.box !== null) {
     const b = o.box as Record<string, unknown>;
-    for (const edge of ['x', 'y', 'width', 'height'] as const) {
+    // Sizes are percent of the picture, or CSS pixels with sizeUnit "px"; a box is taken whole or not at all.
+    const px = b.sizeUnit === 'px';
+    const sizeMax = px ? MAX_BOX_PX : 100;
+    const known = b.sizeUnit === undefined || b.sizeUnit === 'percent' || px;
+    if (known && isNum(b.width, 0, sizeMax) && isNum(b.height, 0, sizeMax)) {
+      next.box = { ...next.box, width: b.width, height: b.height };
+      if (px) next.box.sizeUnit = 'px';
+      else delete next.box.sizeUnit;
+    }
+    for (const edge of ['x', 'y'] as const) {
       const v = b[edge];
       if (isNum(v, 0, 100)) next.box[edge] = v;
     }

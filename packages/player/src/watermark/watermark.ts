@@ -3,7 +3,7 @@
  * Draws the session watermark over the video picture, as the directive says:
  * - `text`: the session id on a canvas, outlined so it reads on any background, at a random spot of the
  *   picture that changes every `textIntervalSeconds`, with opacity `textOpacity`;
- * - `color`: a box at `box` (percent of the picture) showing the codec's colour sequence for the
+ * - `color`: a box at `box` (position in percent of the picture; size in percent, or CSS px) showing the codec's colour sequence for the
  *   session tag, symbol i = floor(t / symbolSeconds) mod length, t = wall-clock time since the mark
  *   started (performance.now), so the sequence does not depend on playback.
  * The host goes inside the player element (or whatever element is fullscreen and holds the video), so
@@ -229,11 +229,15 @@ export class Watermark {
       };
     } else {
       const b = d.box;
+      const left = (pic.width * b.x) / 100;
+      const top = (pic.height * b.y) / 100;
+      // Pixel sizes (the seed admin page's boxes) are kept inside the picture.
+      const px = b.sizeUnit === 'px';
       g = {
-        left: pic.x - origin.x + (pic.width * b.x) / 100,
-        top: pic.y - origin.y + (pic.height * b.y) / 100,
-        width: Math.max(2, (pic.width * b.width) / 100),
-        height: Math.max(2, (pic.height * b.height) / 100),
+        left: pic.x - origin.x + left,
+        top: pic.y - origin.y + top,
+        width: Math.max(2, px ? Math.min(b.width, pic.width - left) : (pic.width * b.width) / 100),
+        height: Math.max(2, px ? Math.min(b.height, pic.height - top) : (pic.height * b.height) / 100),
       };
       if (redraw) this.drawSymbol(true);
     }

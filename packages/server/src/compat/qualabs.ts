@@ -6,6 +6,7 @@ import {
   Denial,
   decodeUnverified,
   isIpAddress,
+  mergeWatermarkConfig,
   normalizeIp,
   parseClearKeyRequest,
   seedViewerClaims,
@@ -25,6 +26,7 @@ import { licenseFor } from '../routes/viewer.ts';
 import { renderStatsChart } from '../stats/chart.ts';
 import { statsMinutes } from '../stats/minutes.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
+import { seedWatermarkOptions } from './seed-watermark.ts';
 
 /** Where `/get/` says more banned ids follow (its body keeps the seed's shape). */
 export const NEXT_CURSOR_HEADER = 'vigil-next-cursor';
@@ -227,8 +229,10 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
         throw new BadRequest('invalid_request', '"wmOptions" is too large');
       }
       const current = await store.getWatermarkConfig(tenant.id);
+      const mapped =
+        wmOptions === undefined ? {} : seedWatermarkOptions(wmOptions as Record<string, unknown>);
       await store.putWatermarkConfig(tenant.id, {
-        ...current,
+        ...mergeWatermarkConfig(current, mapped),
         enabled: watermarking,
         legacyOptions: (wmOptions as Record<string, unknown> | undefined) ?? current.legacyOptions ?? {},
       });

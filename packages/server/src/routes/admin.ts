@@ -46,6 +46,7 @@ const watermarkSchema = {
         y: { type: 'number' },
         width: { type: 'number' },
         height: { type: 'number' },
+        sizeUnit: { type: 'string', enum: ['percent', 'px'] },
       },
     },
     symbolSeconds: { type: 'number' },

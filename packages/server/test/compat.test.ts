@@ -430,7 +430,7 @@ describe('seed-compatible API (/qualabs)', () => {
       rawBody: relaxed,
       headers: { 'content-type': 'text/plain' },
     });
-    assert.equal(refused.status, 400);
+    assert.equal(refused.status, 401);
     assert.equal(refused.body.code, 'token_wrong_type');
     const v1 = await call(`${server.url}/v1/license/clearkey`, { token: relaxed, body: request });
     assert.equal(v1.status, 401);

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { keyGrantKeyLabel, signKeyGrant } from '@vigil/core';
 import { type JWTPayload, SignJWT } from 'jose';
 import {
   call,
@@ -37,6 +38,7 @@ type Kind =
   | 'compat-viewer'
   | 'compat-admin'
   | 'key-grant'
+  | 'hls-grant'
   | 'delivery'
   | 'platform-key'
   | 'readonly-key'
@@ -59,7 +61,7 @@ type Family =
 /** What each family takes. */
 const OWN: Record<Family, Kind[]> = {
   license: ['viewer'],
-  'hls-key': ['viewer'],
+  'hls-key': ['viewer', 'hls-grant'],
   heartbeat: ['viewer'],
   'delivery-issue': ['viewer'],
   'compat-ck': ['compat-viewer'],
@@ -88,7 +90,7 @@ function expectedCode(family: Family, kind: Kind): string {
 }
 
 function expectedStatus(family: Family, code: string): number {
-  if (COMPAT.has(family)) return 400;
+  if (COMPAT.has(family)) return code === 'token_wrong_type' ? 401 : 400;
   if (family === 'origin' || code === 'forbidden') return 403;
   return 401;
 }
@@ -112,8 +114,13 @@ describe('token confusion', () => {
       server.secret,
     );
     tokens['compat-admin'] = await seedSign({ iat: nowSeconds() }, server.secret);
-    // A purpose that doesn't exist yet but is reserved: typed, with every viewer claim besides.
-    tokens['key-grant'] = await viewerToken(server.secret, { resourceId: RESOURCE, typ: 'key-grant' });
+    // A JWT claiming a purpose that is not a JWT's: typed, with every viewer claim besides.
+    tokens['key-grant'] = await viewerToken(server.secret, { resourceId: RESOURCE, typ: 'hls-key' });
+    // A real HLS key grant, as the origin writes into key URIs (kg1., its own derived secret).
+    tokens['hls-grant'] = signKeyGrant(
+      { tenantId: 'default', sessionId: 'grant-1', resourceId: RESOURCE, expiresAt: Date.now() + 600_000 },
+      server.store.envelope.deriveKey(keyGrantKeyLabel('default')),
+    );
     const issued = await call(`${server.url}/v1/delivery`, { method: 'POST', token: tokens.viewer });
     assert.equal(issued.status, 200, JSON.stringify(issued.body));
     tokens.delivery = issued.body.token;
@@ -134,7 +141,11 @@ describe('token confusion', () => {
         token,
         body: { kids: kids.map(kidB64), type: 'temporary' },
       }),
-    'hls-key': (token) => call(`${server.url}/v1/license/hls/${kids[0]}?token=${encodeURIComponent(token)}`),
+    // Key grants travel in the key URI's `kg`, everything else as `token`.
+    'hls-key': (token) =>
+      call(
+        `${server.url}/v1/license/hls/${kids[0]}?${token.startsWith('kg1.') ? 'kg' : 'token'}=${encodeURIComponent(token)}`,
+      ),
     heartbeat: (token) => call(`${server.url}/v1/heartbeat`, { method: 'POST', token }),
     'delivery-issue': (token) => call(`${server.url}/v1/delivery`, { method: 'POST', token }),
     'compat-ck': (token) =>
@@ -183,7 +194,7 @@ describe('token confusion', () => {
           rawBody: JSON.stringify(tokens[kind]),
           headers: { 'content-type': 'application/json' },
         });
-        assert.equal(res.status, 400, `${kind} ${path}`);
+        assert.equal(res.status, 401, `${kind} ${path}`);
         assert.equal(res.body.code, 'token_wrong_type', `${kind} ${path}`);
         assert.equal(res.body.banned, undefined);
       }
@@ -195,7 +206,7 @@ describe('token confusion', () => {
         rawBody: forged,
         headers: { 'content-type': 'text/plain' },
       });
-      assert.equal(res.status, 400, path);
+      assert.equal(res.status, 401, path);
       assert.equal(res.body.code, 'token_wrong_type', path);
     }
     assert.deepEqual((await call(`${server.url}/v1/watermark`, { token: server.apiKey })).body, before.body);

@@ -1,3 +1,4 @@
+import { KEY_GRANT_PREFIX } from '../delivery/key-grant.ts';
 import { Denial } from '../errors.ts';
 
 /**
@@ -6,7 +7,7 @@ import { Denial } from '../errors.ts';
  *
  * JWTs tell their purpose by an optional `typ` claim, and otherwise by the claims they must and must not
  * carry (tenant backends and the seed system mint tokens without a `typ`). Tokens Vigil mints itself in
- * other formats (delivery tokens, later key grants and console sessions) are separated by format, by a
+ * other formats (delivery tokens, HLS key grants, later console sessions) are separated by format, by a
  * key derived for that purpose only (HKDF label `<purpose>:v<n>:<tenant>`) and by a MAC domain of their
  * own. A purpose that is new (key grants, console sessions) must carry its `typ`, so no existing token
  * can ever pass for it.
@@ -23,8 +24,11 @@ export type TokenPurpose =
 export interface PurposeRule {
   /** How the purpose is named to whoever presented the token. */
   label: string;
-  /** `jwt`: compact JWS; `mac`: `<base64url payload>.<base64url mac>`; `opaque`: a random secret. */
-  format: 'jwt' | 'mac' | 'opaque';
+  /**
+   * `jwt`: compact JWS; `mac`: `<base64url payload>.<base64url mac>`; `grant`: `kg1.<payload>.<mac>`
+   * (delivery/key-grant.ts); `opaque`: a random secret.
+   */
+  format: 'jwt' | 'mac' | 'grant' | 'opaque';
   /** The value of the `typ` claim this purpose may (or, with `typRequired`, must) carry. */
   typ?: string;
   typRequired?: boolean;
@@ -61,7 +65,7 @@ export const TOKEN_PURPOSES: Readonly<Record<TokenPurpose, PurposeRule>> = {
   },
   delivery: { label: 'a delivery token', format: 'mac' },
   'api-key': { label: 'an API key', format: 'opaque' },
-  'key-grant': { label: 'a key grant', format: 'jwt', typ: 'key-grant', typRequired: true },
+  'key-grant': { label: 'an HLS key grant', format: 'grant', typ: 'hls-key', typRequired: true },
   'console-session': { label: 'a console session', format: 'mac', typ: 'console-session', typRequired: true },
 };
 
@@ -82,6 +86,12 @@ function decodePart(part: string): Record<string, unknown> | undefined {
   }
 }
 
+const ALL_PURPOSES = Object.keys(TOKEN_PURPOSES) as TokenPurpose[];
+
+function purposeOfTyp(typ: unknown): TokenPurpose | undefined {
+  return ALL_PURPOSES.find((p) => TOKEN_PURPOSES[p].typ === typ);
+}
+
 function shapeMatches(rule: PurposeRule, payload: Record<string, unknown>): boolean {
   if (rule.typRequired) return payload.typ === rule.typ;
   if (payload.typ !== undefined) return payload.typ === rule.typ;
@@ -93,6 +103,8 @@ function shapeMatches(rule: PurposeRule, payload: Record<string, unknown>): bool
 
 /** The purpose a JWT payload (verified or not) looks made for, if any. */
 export function jwtPurposeOf(payload: Record<string, unknown>): TokenPurpose | undefined {
+  // A `typ` names its purpose whatever the format (a JWT claiming to be a key grant is named as one).
+  if (payload.typ !== undefined) return purposeOfTyp(payload.typ);
   return JWT_PURPOSES.find((p) => shapeMatches(TOKEN_PURPOSES[p], payload));
 }
 
@@ -103,6 +115,7 @@ export function jwtPurposeOf(payload: Record<string, unknown>): TokenPurpose | u
 export function identifyToken(token: string): TokenPurpose | undefined {
   if (token.length === 0 || token.length > 16_384) return undefined;
   if (token.startsWith('vk_')) return 'api-key';
+  if (token.startsWith(KEY_GRANT_PREFIX)) return 'key-grant';
   const parts = token.split('.');
   if (parts.length === 3) {
     const header = decodePart(parts[0]!);
@@ -153,8 +166,7 @@ export function assertJwtPurpose(
   const typ = payload.typ;
   if (typ !== undefined || rule.typRequired) {
     if (typ === rule.typ) return;
-    const found = JWT_PURPOSES.find((p) => TOKEN_PURPOSES[p].typ === typ);
-    throw wrongType(found, wanted, where);
+    throw wrongType(purposeOfTyp(typ), wanted, where);
   }
   const foreign = (rule.forbids ?? []).some((c) => payload[c] !== undefined);
   const incomplete = (rule.requires ?? []).some((c) => payload[c] === undefined);

@@ -51,7 +51,8 @@ export interface CompatOptions {
  * Its admin calls carry a JWT body signed with the tenant secret (or the compat admin secret) and no
  * expiry: accepted here only, within a short window of their `iat`, and never as a viewer's token (nor a
  * viewer's token as theirs: see core's token/purpose.ts).
- * Its status codes: 400 for any invalid request, 451 for a banned viewer.
+ * Its status codes: 400 for any invalid request, 451 for a banned viewer; and, Vigil's own, 401 for a
+ * credential of another purpose (`token_wrong_type`) and 429 when rate limited.
  */
 export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): Promise<void> {
   const { store, hot, gate, stats, config, access, limiter } = opts;
@@ -69,7 +70,13 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
     }
     errorHeaders(err, reply);
     const status =
-      body.statusCode === 429 ? 429 : err instanceof Denial && err.reason === 'banned' ? 451 : 400;
+      body.statusCode === 429
+        ? 429
+        : err instanceof Denial && err.reason === 'banned'
+          ? 451
+          : err instanceof Denial && err.reason === 'token_wrong_type'
+            ? 401
+            : 400;
     return reply.code(status).send({ ...body, statusCode: status });
   });
 

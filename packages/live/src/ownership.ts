@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DASH_DIR, HLS_DIR } from './manifests.ts';
 
@@ -49,8 +49,15 @@ async function entries(dir: string): Promise<string[] | undefined> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code === 'ENOTDIR') return [''];
-    throw err;
+    if (code !== 'ENOTDIR') throw err;
+    // `dir` itself is a file (content), or a folder above it is (nothing is at `dir`: a start will fail
+    // and be retried, but there is nothing here to protect).
+    try {
+      await lstat(dir);
+      return [''];
+    } catch {
+      return undefined;
+    }
   }
 }
 

@@ -40,8 +40,10 @@ describe("the seed admin page's colour setting in Vigil's player", () => {
 
   /** The seed admin page's call: the tenant-signed JWT as the whole text/plain body. */
   const seedConfig = async (wmOptions: Record<string, unknown>) => {
+    // As the seed's jsonwebtoken signs: with iat, no exp.
     const jwt = await new SignJWT({ watermarking: true, wmOptions })
       .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
       .sign(new TextEncoder().encode(rig.server.secret));
     const res = await call(`${rig.server.url}/qualabs/config/`, {
       rawBody: jwt,

@@ -6,8 +6,12 @@
  * - `color`: a box at `box` (percent of the picture) showing the codec's colour sequence for the
  *   session tag, symbol i = floor(t / symbolSeconds) mod length, t = wall-clock time since the mark
  *   started (performance.now), so the sequence does not depend on playback.
- * The host goes inside the player element (or whatever element is fullscreen and holds the video), so
- * the mark follows the video into fullscreen.
+ * The host goes inside the player element (or whatever element is fullscreen and holds the video), and
+ * is drawn in the top layer (see host.ts) at the video's place in viewport px, followed every animation
+ * frame. It is raised to the top of the top layer again whenever another element may have entered it
+ * (a `beforetoggle`/`toggle` of a popover or dialog, a dialog's `open`, a fullscreen change) and on
+ * every `raise()` the tamper guard makes each check, which also covers top-layer elements of closed
+ * shadow trees whose events never reach the document.
  */
 import { colorTagOf, type WatermarkDirective } from '../core/directive.ts';
 import type { ColorCodec } from './codec.ts';
@@ -51,6 +55,10 @@ export interface WatermarkDebug {
   restores: number;
   /** Position changes in text mode. */
   moves: number;
+  /** Times the host was raised to the top of the top layer. */
+  raises: number;
+  /** Whether the host is shown in the top layer. */
+  layered: boolean;
 }
 
 const rectOf = (r: DOMRect): Rect => ({ x: r.left, y: r.top, width: r.width, height: r.height });
@@ -73,8 +81,22 @@ export class Watermark {
   private resize: ResizeObserver | undefined;
   private restores = 0;
   private moves = 0;
+  private raises = 0;
+  private frame: number | undefined;
+  private raiseQueued = false;
+  private dialogs: MutationObserver | undefined;
   private readonly relayout = () => this.layout(false);
   private readonly onFullscreen = () => this.handleFullscreen();
+  private readonly onFrame = () => {
+    this.frame = undefined;
+    if (!this.host) return;
+    this.layout(false);
+    this.frame = requestAnimationFrame(this.onFrame);
+  };
+  /** Another element entering the top layer: raise the host after it (once the caller's script ends). */
+  private readonly onToggle = (event: Event) => {
+    if (this.host && event.target !== this.host.element) this.queueRaise();
+  };
 
   constructor(opts: WatermarkOptions) {
     this.opts = opts;
@@ -90,12 +112,38 @@ export class Watermark {
     return this.host?.element;
   }
 
-  /** Where the host is meant to be attached: the player element, or a fullscreen element holding the video. */
+  /**
+   * Where the host is meant to be attached: the player element, or a fullscreen element holding the
+   * video; the video's own parent if the video was taken out of the player element. The host shares its
+   * ancestors with the video, so what hides them (`display: none`, `content-visibility`) hides both.
+   */
   mountPoint(): HTMLElement {
     const fs = document.fullscreenElement as HTMLElement | null;
     const { container, media } = this.opts;
     if (fs && fs !== media && !fs.contains(container) && fs.contains(media)) return fs;
+    if (!container.contains(media) && media.parentElement) return media.parentElement;
     return container;
+  }
+
+  /** Raises the host to the top of the top layer (the tamper guard calls it on every check). */
+  raise(): void {
+    if (!this.host?.open) return;
+    this.raises++;
+    this.host.raise();
+  }
+
+  /** Whether the host is shown in the top layer (true where the browser has no top layer). */
+  isOpen(): boolean {
+    return this.host?.open ?? false;
+  }
+
+  private queueRaise(): void {
+    if (this.raiseQueued) return;
+    this.raiseQueued = true;
+    queueMicrotask(() => {
+      this.raiseQueued = false;
+      this.raise();
+    });
   }
 
   /** Applies a directive: turns the mark on or off, switches mode, redraws. */
@@ -141,6 +189,7 @@ export class Watermark {
   private mount(host: MarkHost): void {
     this.host = host;
     this.mountPoint().append(host.element);
+    host.show();
     this.opts.onHostChanged?.();
   }
 
@@ -156,6 +205,18 @@ export class Watermark {
     media.addEventListener('resize', this.relayout);
     document.addEventListener('fullscreenchange', this.onFullscreen);
     window.addEventListener('resize', this.relayout);
+    // Toggle events do not bubble: listen in the capture phase, which every element's event goes through.
+    document.addEventListener('beforetoggle', this.onToggle, true);
+    document.addEventListener('toggle', this.onToggle, true);
+    if (typeof MutationObserver !== 'undefined') {
+      this.dialogs = new MutationObserver(() => this.queueRaise());
+      this.dialogs.observe(document.documentElement, {
+        subtree: true,
+        attributes: true,
+        attributeFilter: ['open'],
+      });
+    }
+    if (typeof requestAnimationFrame !== 'undefined') this.frame = requestAnimationFrame(this.onFrame);
   }
 
   private handleFullscreen(): void {
@@ -168,8 +229,11 @@ export class Watermark {
     }
     if (this.host && this.host.element.parentElement !== this.mountPoint()) {
       this.mountPoint().append(this.host.element);
+      this.host.show();
       this.opts.onHostChanged?.();
     }
+    // The fullscreen element entered the top layer after the host: the host goes above it again.
+    this.raise();
     this.layout(false);
   }
 
@@ -189,15 +253,21 @@ export class Watermark {
   /** The host's intended rectangle in viewport px. */
   expectedRect(): Rect | null {
     if (!this.host?.element.isConnected) return null;
-    const origin = this.originOf(this.host.element.parentElement!);
     const g = this.host.geometry;
-    return { x: origin.x + g.left, y: origin.y + g.top, width: g.width, height: g.height };
+    return { x: g.left, y: g.top, width: g.width, height: g.height };
   }
 
-  /** The viewport position of the padding box of `el`, which absolute children are placed against. */
-  private originOf(el: HTMLElement): { x: number; y: number } {
-    const r = el.getBoundingClientRect();
-    return { x: r.left + el.clientLeft, y: r.top + el.clientTop };
+  /** The effective zoom of `el` (the product of the zooms of it and its ancestors). */
+  private zoomOf(el: Element | null): number {
+    if (!el) return 1;
+    const current = (el as Element & { currentCSSZoom?: number }).currentCSSZoom;
+    if (typeof current === 'number' && current > 0 && Number.isFinite(current)) return current;
+    let zoom = 1;
+    for (let e: Element | null = el; e; e = e.parentElement) {
+      const z = Number.parseFloat(getComputedStyle(e).zoom);
+      if (z > 0 && Number.isFinite(z)) zoom *= z;
+    }
+    return zoom;
   }
 
   /**
@@ -214,7 +284,8 @@ export class Watermark {
     const host = this.host;
     if (!d?.enabled || !host) return;
     const parent = host.element.parentElement ?? this.mountPoint();
-    const origin = this.originOf(parent);
+    // Viewport px: the host is fixed (in the top layer, against the viewport) and cancels its parent's zoom.
+    const zoom = 1 / this.zoomOf(parent);
     const pic = this.pictureRect();
     let g: HostGeometry;
     if (d.mode === 'text') {
@@ -222,16 +293,16 @@ export class Watermark {
       const freeW = Math.max(0, pic.width - width);
       const freeH = Math.max(0, pic.height - height);
       g = {
-        left: pic.x - origin.x + freeW * this.spot.fx,
-        top: pic.y - origin.y + freeH * this.spot.fy,
+        left: pic.x + freeW * this.spot.fx,
+        top: pic.y + freeH * this.spot.fy,
         width,
         height,
       };
     } else {
       const b = d.box;
       g = {
-        left: pic.x - origin.x + (pic.width * b.x) / 100,
-        top: pic.y - origin.y + (pic.height * b.y) / 100,
+        left: pic.x + (pic.width * b.x) / 100,
+        top: pic.y + (pic.height * b.y) / 100,
         width: Math.max(2, (pic.width * b.width) / 100),
         height: Math.max(2, (pic.height * b.height) / 100),
       };
@@ -241,12 +312,13 @@ export class Watermark {
     const same = (a: number, b: number) => Math.abs(a - b) < 0.01;
     if (
       redraw ||
+      !same(host.zoom, zoom) ||
       !same(old.left, g.left) ||
       !same(old.top, g.top) ||
       !same(old.width, g.width) ||
       !same(old.height, g.height)
     ) {
-      host.place(g);
+      host.place(g, zoom);
     }
   }
 
@@ -363,11 +435,17 @@ export class Watermark {
     this.host = undefined;
     this.resize?.disconnect();
     this.resize = undefined;
+    this.dialogs?.disconnect();
+    this.dialogs = undefined;
+    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    this.frame = undefined;
     const { media } = this.opts;
     media.removeEventListener('loadedmetadata', this.relayout);
     media.removeEventListener('resize', this.relayout);
     document.removeEventListener('fullscreenchange', this.onFullscreen);
     window.removeEventListener('resize', this.relayout);
+    document.removeEventListener('beforetoggle', this.onToggle, true);
+    document.removeEventListener('toggle', this.onToggle, true);
   }
 
   dispose(): void {
@@ -393,6 +471,8 @@ export class Watermark {
       color,
       restores: this.restores,
       moves: this.moves,
+      raises: this.raises,
+      layered: this.host?.open ?? false,
     };
   }
 }

@@ -126,6 +126,17 @@ const ATTACKS: Attack[] = [
     checks: [],
   },
   {
+    name: 'a view transition kept running, the video captured above the page (and the top layer)',
+    apply: `const s = document.createElement('style');
+      s.id = 'attack-transition';
+      s.textContent = 'video { view-transition-name: attack-video; } ' +
+        '::view-transition-group(*), ::view-transition-old(*), ::view-transition-new(*) { animation-duration: 100000s !important; }';
+      document.head.append(s);
+      document.startViewTransition(() => {});`,
+    undo: `document.getElementById('attack-transition').remove();`,
+    checks: ['transition'],
+  },
+  {
     name: "hidePopover() on the mark's host",
     apply: `host.hidePopover();`,
     undo: ``,

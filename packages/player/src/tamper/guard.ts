@@ -31,6 +31,7 @@ export type TamperCheck =
   | 'zoom'
   | 'font'
   | 'layer'
+  | 'transition'
   | 'size'
   | 'offscreen'
   | 'covered';
@@ -107,6 +108,23 @@ interface Finding {
   defeated?: boolean;
   /** Counted only once it lasted a check interval (covering elements, the page's own styles). */
   lasting?: boolean;
+  /** How long it must last, if longer than a check interval. */
+  lastingMs?: number;
+}
+
+/**
+ * A view transition's pseudo-elements paint above everything, the top layer included: a page can keep
+ * one running (long animations) with the video captured as its own group, above the root's picture
+ * that holds the mark. The page's own transitions end well within this.
+ */
+const VIEW_TRANSITION_MS = 2000;
+
+function viewTransitionActive(): boolean {
+  try {
+    return document.documentElement.matches(':active-view-transition');
+  } catch {
+    return false;
+  }
 }
 
 /** The alpha of a computed `rgb()`/`rgba()` colour; 1 for anything else that is not transparent. */
@@ -298,7 +316,7 @@ export class TamperGuard {
         this.since.set(el, times);
         const first = times.get(f.check) ?? now;
         times.set(f.check, first);
-        if (now - first < this.intervalMs) continue;
+        if (now - first < Math.max(this.intervalMs, f.lastingMs ?? 0)) continue;
       }
       if (f.defeated && el) {
         const set = this.known.get(el) ?? new Set<TamperCheck>();
@@ -344,6 +362,15 @@ export class TamperGuard {
     if (this.target.layered && !this.target.layered()) return [{ check: 'layer', element: host }];
 
     const found: Finding[] = [];
+    const transition = viewTransitionActive();
+    if (transition) {
+      found.push({
+        check: 'transition',
+        element: document.documentElement,
+        lasting: true,
+        lastingMs: VIEW_TRANSITION_MS,
+      });
+    }
     // The host's own computed style (pinned from its shadow root: anything else is an attack).
     const cs = getComputedStyle(host);
     if (cs.display === 'none' || cs.display === 'contents') return [{ check: 'display', element: host }];
@@ -412,7 +439,8 @@ export class TamperGuard {
     // Hit-testing: the topmost element at points over the mark must be the host (the closed shadow root
     // retargets hits on the canvas to it). Not while a modal dialog of the page holds the screen: it
     // covers the video as much as the mark (and makes the host inert).
-    if (modal) return found;
+    // Nor during a view transition, when hit-testing finds the root element everywhere.
+    if (modal || transition) return found;
     const vw = window.innerWidth;
     const vh = window.innerHeight;
     const media = this.target.media;

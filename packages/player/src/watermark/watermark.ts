@@ -181,6 +181,10 @@ export class Watermark {
   restore(): void {
     if (!this.directive?.enabled) return;
     this.restores++;
+    // A view transition paints above the top layer: end it (it jumps to its end state).
+    (
+      document as Document & { activeViewTransition?: { skipTransition(): void } | null }
+    ).activeViewTransition?.skipTransition();
     this.host?.remove();
     this.mount(new MarkHost(this.random));
     this.layout();

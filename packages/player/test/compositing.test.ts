@@ -117,6 +117,21 @@ const ATTACKS: Attack[] = [
     hidesControl: true,
   },
   {
+    name: 'a popover in a closed shadow root (its events never reach the document), opened after the mark',
+    apply: `const h = document.createElement('div');
+      h.id = 'attack-shadow';
+      document.body.append(h);
+      const root = h.attachShadow({ mode: 'closed' });
+      const o = document.createElement('div');
+      o.popover = 'manual';
+      o.style.cssText = 'position:fixed;inset:0;width:auto;height:auto;margin:0;border:0;background:#000;pointer-events:none';
+      root.append(o);
+      o.showPopover();`,
+    undo: `document.getElementById('attack-shadow').remove();`,
+    checks: [],
+    hidesControl: true,
+  },
+  {
     name: 'page rules on [popover] and :popover-open',
     apply: `const s = document.createElement('style');
       s.id = 'attack-popover-rules';

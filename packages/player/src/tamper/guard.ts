@@ -165,6 +165,9 @@ const overlapArea = (a: Box, b: Box): number =>
   Math.max(0, Math.min(a.right, b.right) - Math.max(a.left, b.left)) *
   Math.max(0, Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top));
 
+/** Periodic checks between raises of the host when nothing else is seen in the top layer. */
+const RAISE_EVERY = 4;
+
 /** Elements scanned for transparent-to-hit-testing covers, at most, per check. */
 const SCAN_LIMIT = 5000;
 
@@ -184,6 +187,7 @@ export class TamperGuard {
   };
   /** Integrity checks run (diagnostics). */
   checks = 0;
+  private ticks = 0;
 
   constructor(target: TamperTarget, opts: TamperGuardOptions) {
     this.target = target;
@@ -275,10 +279,27 @@ export class TamperGuard {
     this.opts.onViolation(check, { element });
   }
 
-  /** The periodic check: the integrity checks, then the host back on top of the top layer. */
+  /**
+   * The periodic check: the integrity checks, then the host back on top of the top layer: at once when
+   * another element is in the top layer, else every few checks (for top-layer elements of closed shadow
+   * trees, which no query finds).
+   */
   private tick(): void {
     this.run();
-    if (this.running) this.target.raise?.();
+    if (!this.running) return;
+    this.ticks++;
+    if (this.ticks % RAISE_EVERY === 0 || this.otherTopLayer()) this.target.raise?.();
+  }
+
+  private otherTopLayer(): boolean {
+    const host = this.target.host();
+    try {
+      if (document.fullscreenElement || document.querySelector('dialog:modal')) return true;
+      for (const el of document.querySelectorAll(':popover-open')) if (el !== host) return true;
+    } catch {
+      return true;
+    }
+    return false;
   }
 
   /**

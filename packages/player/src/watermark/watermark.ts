@@ -7,8 +7,9 @@
  *   session tag, symbol i = floor(t / symbolSeconds) mod length, t = wall-clock time since the mark
  *   started (performance.now), so the sequence does not depend on playback.
  * The host goes inside the player element (or whatever element is fullscreen and holds the video), and
- * is drawn in the top layer (see host.ts) at the video's place in viewport px, followed every animation
- * frame. It is raised to the top of the top layer again whenever another element may have entered it
+ * is drawn in the top layer (see host.ts) at the video's place in viewport px, followed in the next
+ * animation frame after a resize, a scroll anywhere or a change of the page's elements (and before every
+ * check of the tamper guard, which catches any other move). It is raised to the top of the top layer again whenever another element may have entered it
  * (a `beforetoggle`/`toggle` of a popover or dialog, a dialog's `open`, a fullscreen change) and on
  * every `raise()` the tamper guard makes each check, which also covers top-layer elements of closed
  * shadow trees whose events never reach the document.
@@ -89,8 +90,11 @@ export class Watermark {
   private readonly onFullscreen = () => this.handleFullscreen();
   private readonly onFrame = () => {
     this.frame = undefined;
-    if (!this.host) return;
     this.layout(false);
+  };
+  /** Re-places the host in the next animation frame (once however many events ask). */
+  private readonly queueLayout = () => {
+    if (this.frame !== undefined || !this.host || typeof requestAnimationFrame === 'undefined') return;
     this.frame = requestAnimationFrame(this.onFrame);
   };
   /** Another element entering the top layer: raise the host after it (once the caller's script ends). */
@@ -213,14 +217,20 @@ export class Watermark {
     document.addEventListener('beforetoggle', this.onToggle, true);
     document.addEventListener('toggle', this.onToggle, true);
     if (typeof MutationObserver !== 'undefined') {
-      this.dialogs = new MutationObserver(() => this.queueRaise());
+      // A dialog's `open` (it may have entered the top layer); any element added or removed (the
+      // player may have moved).
+      this.dialogs = new MutationObserver((records) => {
+        if (records.some((r) => r.type === 'attributes')) this.queueRaise();
+        this.queueLayout();
+      });
       this.dialogs.observe(document.documentElement, {
         subtree: true,
+        childList: true,
         attributes: true,
         attributeFilter: ['open'],
       });
     }
-    if (typeof requestAnimationFrame !== 'undefined') this.frame = requestAnimationFrame(this.onFrame);
+    document.addEventListener('scroll', this.queueLayout, { capture: true, passive: true });
   }
 
   private handleFullscreen(): void {
@@ -450,6 +460,7 @@ export class Watermark {
     window.removeEventListener('resize', this.relayout);
     document.removeEventListener('beforetoggle', this.onToggle, true);
     document.removeEventListener('toggle', this.onToggle, true);
+    document.removeEventListener('scroll', this.queueLayout, { capture: true });
   }
 
   dispose(): void {

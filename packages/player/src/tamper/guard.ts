@@ -188,6 +188,8 @@ export class TamperGuard {
   /** Integrity checks run (diagnostics). */
   checks = 0;
   private ticks = 0;
+  /** Covers that hit-testing does not see, found by the last scan of the page. */
+  private scanned: Element[] = [];
 
   constructor(target: TamperTarget, opts: TamperGuardOptions) {
     this.target = target;
@@ -501,18 +503,24 @@ export class TamperGuard {
       }
     }
     // Elements hit-testing does not see (`pointer-events: none`), outside the player (whose own
-    // overlays, a title bar say, are not attacks).
-    const all = document.body?.getElementsByTagName('*') ?? [];
+    // overlays, a title bar say, are not attacks): the page is scanned every other check, and every
+    // check while a scan found one.
     const container = this.target.container;
-    for (let i = 0; i < all.length && i < SCAN_LIMIT; i++) {
-      const el = all[i]!;
-      if (hit.has(el) || container.contains(el)) continue;
+    const invisibleCover = (el: Element): boolean => {
+      if (!el.isConnected || hit.has(el) || container.contains(el)) return false;
       const ecs = getComputedStyle(el);
-      if (ecs.pointerEvents !== 'none' || ecs.display === 'none') continue;
-      if (covers(el, el.getBoundingClientRect()) && paints(el, ecs)) {
-        found.push({ check: 'covered', element: el, defeated: true, lasting: true });
+      if (ecs.pointerEvents !== 'none' || ecs.display === 'none') return false;
+      return covers(el, el.getBoundingClientRect()) && paints(el, ecs);
+    };
+    if (this.checks % 2 === 1 || this.scanned.length > 0) {
+      this.scanned = [];
+      const all = document.body?.getElementsByTagName('*') ?? [];
+      for (let i = 0; i < all.length && i < SCAN_LIMIT; i++) {
+        if (invisibleCover(all[i]!)) this.scanned.push(all[i]!);
       }
     }
+    for (const el of this.scanned)
+      found.push({ check: 'covered', element: el, defeated: true, lasting: true });
     return found;
   }
 }

@@ -259,9 +259,9 @@ describe('the watermark under compositing and overlay attacks, judged from scree
   const visible = (l: Look) => l.mark >= 0.9;
 
   /** The set of tamper checks the server logged for the session. */
-  async function loggedChecks(): Promise<Map<string, number>> {
+  async function loggedChecks(sessionId = SESSION_ID): Promise<Map<string, number>> {
     const res = await call(
-      `${rig.server.url}/v1/access-logs?sessionId=${SESSION_ID}&action=suspiciousActivity&limit=1000`,
+      `${rig.server.url}/v1/access-logs?sessionId=${sessionId}&action=suspiciousActivity&limit=1000`,
       { token: rig.server.apiKey },
     );
     assert.equal(res.status, 200, JSON.stringify(res.body));
@@ -270,7 +270,7 @@ describe('the watermark under compositing and overlay attacks, judged from scree
       sessionId: string;
       metadata: { kind?: string; check?: string };
     }[]) {
-      assert.equal(e.sessionId, SESSION_ID);
+      assert.equal(e.sessionId, sessionId);
       if (e.metadata.kind !== 'tamper' || !e.metadata.check) continue;
       counts.set(e.metadata.check, (counts.get(e.metadata.check) ?? 0) + 1);
     }
@@ -324,6 +324,7 @@ describe('the watermark under compositing and overlay attacks, judged from scree
         );
         console.log(`# before: mark ${start.mark.toFixed(2)}, control ${start.control.toFixed(2)}`);
 
+        assert.deepEqual([...(await loggedChecks())], [], 'tamper reports before any attack');
         const lines: string[] = [];
         for (const [n, a] of ATTACKS.entries()) {
           const logged = await loggedChecks();
@@ -444,6 +445,46 @@ describe('the watermark under compositing and overlay attacks, judged from scree
         });
       } finally {
         await rig.setWatermark({ tamperPolicy: 'report' });
+      }
+    },
+  );
+
+  it(
+    "ordinary playback with the player's controls over the moving mark is not taken for tampering",
+    { timeout: CASE_TIMEOUT_MS },
+    async () => {
+      const sessionId = 'ordinary-viewer-1';
+      let player: PlayerPage | undefined;
+      // Under the stop policy a false alarm would stop playback.
+      await rig.setWatermark({ mode: 'text', textIntervalSeconds: 0.5, tamperPolicy: 'stop' });
+      try {
+        player = await rig.play('cenc/manifest.mpd', sessionId);
+        const { page } = player;
+        await waitForMediaTime(player, 0.3, START_TIMEOUT_MS);
+        await until('text mode', async () => (await debugOf(page)).mode === 'text', 30_000);
+        await page.evaluate(() => (window as Untyped).player.controls(true));
+        const began = await debugOf(page);
+        for (let i = 0; i < 12; i++) {
+          await page.evaluate(() => (window as Untyped).player.userActive(true));
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        const d = await debugOf(page);
+        assert.ok(d.moves - began.moves >= 4, `the mark moved only ${d.moves - began.moves} times`);
+        assert.equal(d.stopped, false, `playback stopped: ${d.stopReason}`);
+        assert.equal(d.reports, 0);
+        assert.equal(d.restores, 0);
+        assert.deepEqual([...(await loggedChecks(sessionId))], []);
+        await player.close();
+      } catch (err) {
+        if (!player) throw err;
+        const diagnostics = await player.diagnostics();
+        const debug = await debugOf(player.page).catch((e: Error) => e.message);
+        await player.close();
+        throw new Error(`${(err as Error).message}\nvigil: ${JSON.stringify(debug)}\n${diagnostics}`, {
+          cause: err,
+        });
+      } finally {
+        await rig.setWatermark({ mode: 'color', tamperPolicy: 'report' });
       }
     },
   );

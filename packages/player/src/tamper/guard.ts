@@ -467,15 +467,18 @@ export class TamperGuard {
     const vw = window.innerWidth;
     const vh = window.innerHeight;
     const media = this.target.media;
-    const covers = (el: Element, r: Box) =>
-      overlapArea(r, rect) >= 0.5 * rect.width * rect.height &&
-      (overlapArea(r, video) >= 0.25 * video.width * video.height ||
-        // Or a patch laid over the mark itself.
-        r.width * r.height <= 4 * rect.width * rect.height) &&
-      el !== host &&
-      el !== media &&
-      !el.contains(media) &&
-      !el.contains(host);
+    const container = this.target.container;
+    // The player's own controls and menus pass over the mark: inside the player only what covers a
+    // quarter of the picture counts, and not the player's dialogs (text track settings, errors).
+    const covers = (el: Element, r: Box) => {
+      if (el === host || el === media || el.contains(media) || el.contains(host)) return false;
+      if (overlapArea(r, rect) < 0.5 * rect.width * rect.height) return false;
+      if (overlapArea(r, video) >= 0.25 * video.width * video.height) {
+        return !container.contains(el) || el.closest('[role="dialog"]') === null;
+      }
+      // Or a patch laid over the mark itself, from outside the player.
+      return r.width * r.height <= 4 * rect.width * rect.height && !container.contains(el);
+    };
     const hit = new Set<Element>();
     for (const [fx, fy] of [
       [0.5, 0.5],
@@ -505,7 +508,6 @@ export class TamperGuard {
     // Elements hit-testing does not see (`pointer-events: none`), outside the player (whose own
     // overlays, a title bar say, are not attacks): the page is scanned every other check, and every
     // check while a scan found one.
-    const container = this.target.container;
     const invisibleCover = (el: Element): boolean => {
       if (!el.isConnected || hit.has(el) || container.contains(el)) return false;
       const ecs = getComputedStyle(el);

@@ -132,6 +132,27 @@ const ATTACKS: Attack[] = [
     hidesControl: true,
   },
   {
+    name: 'a popover in a closed shadow root re-opened in every animation frame, racing the mark for the top',
+    apply: `const h = document.createElement('div');
+      h.id = 'attack-race';
+      document.body.append(h);
+      const root = h.attachShadow({ mode: 'closed' });
+      const o = document.createElement('div');
+      o.popover = 'manual';
+      o.style.cssText = 'position:fixed;inset:0;width:auto;height:auto;margin:0;border:0;background:#000;pointer-events:none';
+      root.append(o);
+      const race = () => {
+        if (!h.isConnected) return;
+        if (o.matches(':popover-open')) o.hidePopover();
+        o.showPopover();
+        requestAnimationFrame(race);
+      };
+      race();`,
+    undo: `document.getElementById('attack-race').remove();`,
+    checks: ['covered'],
+    hidesControl: true,
+  },
+  {
     name: 'page rules on [popover] and :popover-open',
     apply: `const s = document.createElement('style');
       s.id = 'attack-popover-rules';

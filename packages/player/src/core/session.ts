@@ -161,6 +161,7 @@ export class VigilSession {
         sync: () => this.watermark.refresh(),
         layered: () => this.watermark.isOpen(),
         raise: () => this.watermark.raise(),
+        racingElement: () => this.watermark.racingElement(),
       },
       {
         intervalMs: opts.checkIntervalMs ?? 500,

@@ -52,6 +52,8 @@ export interface TamperTarget {
   layered?(): boolean;
   /** Raises the host to the top of the top layer; called after every periodic check. */
   raise?(): void;
+  /** An element that keeps re-entering the top layer to get above the host, while it does. */
+  racingElement?(): Element | undefined;
 }
 
 export interface TamperGuardOptions {
@@ -462,6 +464,8 @@ export class TamperGuard {
     // Hit-testing: the topmost element at points over the mark must be the host (the closed shadow root
     // retargets hits on the canvas to it). Not while a modal dialog of the page holds the screen: it
     // covers the video as much as the mark (and makes the host inert).
+    const racer = this.target.racingElement?.();
+    if (racer) found.push({ check: 'covered', element: racer, defeated: true });
     // Nor during a view transition, when hit-testing finds the root element everywhere.
     if (modal || transition) return found;
     const vw = window.innerWidth;

@@ -17,6 +17,11 @@
 import { colorTagOf, type WatermarkDirective } from '../core/directive.ts';
 import type { ColorCodec } from './codec.ts';
 import { type HostGeometry, MarkHost } from './host.ts';
+import { onTopLayerEntry } from './top-layer.ts';
+
+/** Another element entering the top layer this often within RACE_WINDOW_MS is racing the mark for the top. */
+const RACE_OPENS = 20;
+const RACE_WINDOW_MS = 5000;
 
 export interface Rect {
   x: number;
@@ -99,8 +104,21 @@ export class Watermark {
   };
   /** Another element entering the top layer: raise the host after it (once the caller's script ends). */
   private readonly onToggle = (event: Event) => {
-    if (this.host && event.target !== this.host.element) this.queueRaise();
+    if (!this.host || event.target === this.host.element) return;
+    if (event.type === 'beforetoggle' && (event as Event & { newState?: string }).newState === 'open') {
+      this.noteEntry(event.target as Element);
+    }
+    this.queueRaise();
   };
+  private readonly onEntry = (el: Element) => {
+    if (!this.host || el === this.host.element) return;
+    this.noteEntry(el);
+    this.queueRaise();
+  };
+  private stopEntries: (() => void) | undefined;
+  /** When other elements entered the top layer lately. */
+  private entries = new WeakMap<Element, number[]>();
+  private racer: WeakRef<Element> | undefined;
 
   constructor(opts: WatermarkOptions) {
     this.opts = opts;
@@ -139,6 +157,30 @@ export class Watermark {
   /** Whether the host is shown in the top layer (true where the browser has no top layer). */
   isOpen(): boolean {
     return this.host?.open ?? false;
+  }
+
+  /** Counts an element's entry into the top layer (its event and its method call count once). */
+  private noteEntry(el: Element): void {
+    const now = performance.now();
+    const times = (this.entries.get(el) ?? []).filter((t) => now - t < RACE_WINDOW_MS);
+    if (times.length > 0 && now - times[times.length - 1]! < 5) return;
+    times.push(now);
+    this.entries.set(el, times);
+    if (times.length >= RACE_OPENS && typeof WeakRef !== 'undefined') this.racer = new WeakRef(el);
+  }
+
+  /**
+   * An element that keeps re-entering the top layer (to stay above the mark between its raises), while
+   * it does.
+   */
+  racingElement(): Element | undefined {
+    const el = this.racer?.deref();
+    if (!el) return undefined;
+    const now = performance.now();
+    const recent = (this.entries.get(el) ?? []).filter((t) => now - t < RACE_WINDOW_MS);
+    if (recent.length >= RACE_OPENS / 2 && el.isConnected) return el;
+    this.racer = undefined;
+    return undefined;
   }
 
   private queueRaise(): void {
@@ -216,6 +258,8 @@ export class Watermark {
     // Toggle events do not bubble: listen in the capture phase, which every element's event goes through.
     document.addEventListener('beforetoggle', this.onToggle, true);
     document.addEventListener('toggle', this.onToggle, true);
+    // And popovers and dialogs of closed shadow trees, whose events stay inside them.
+    this.stopEntries = onTopLayerEntry(this.onEntry);
     if (typeof MutationObserver !== 'undefined') {
       // A dialog's `open` (it may have entered the top layer); any element added or removed (the
       // player may have moved).
@@ -461,6 +505,8 @@ export class Watermark {
     document.removeEventListener('beforetoggle', this.onToggle, true);
     document.removeEventListener('toggle', this.onToggle, true);
     document.removeEventListener('scroll', this.queueLayout, { capture: true });
+    this.stopEntries?.();
+    this.stopEntries = undefined;
   }
 
   dispose(): void {

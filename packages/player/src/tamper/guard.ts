@@ -190,6 +190,7 @@ export class TamperGuard {
   /** Integrity checks run (diagnostics). */
   checks = 0;
   private ticks = 0;
+  private fullChecks = 0;
   /** Covers that hit-testing does not see, found by the last scan of the page. */
   private scanned: Element[] = [];
 
@@ -275,7 +276,9 @@ export class TamperGuard {
     this.scheduled = true;
     queueMicrotask(() => {
       this.scheduled = false;
-      this.run();
+      // What an attribute change can do shows in computed styles and geometry: the costlier covering
+      // checks (hit-testing, the page scan) wait for the periodic check.
+      this.run(false);
     });
   }
 
@@ -312,10 +315,10 @@ export class TamperGuard {
    * tooltips pass over the mark for a moment, pages fade. Defeated attempts are reported once while
    * they last.
    */
-  run(): TamperCheck | undefined {
+  run(full = true): TamperCheck | undefined {
     if (!this.running) return undefined;
     this.checks++;
-    const findings = this.inspectAll();
+    const findings = this.inspectAll(full);
     const now = performance.now();
     // Forget what is gone.
     const seen = new Map<Element, Set<TamperCheck>>();
@@ -330,7 +333,11 @@ export class TamperGuard {
       Map<TamperCheck, number> | Set<TamperCheck>
     >[]) {
       for (const [el, checks] of map) {
-        for (const check of checks.keys()) if (!seen.get(el)?.has(check)) checks.delete(check);
+        for (const check of checks.keys()) {
+          // A partial run did not look for covers: keep what the last full one found.
+          if (!full && check === 'covered') continue;
+          if (!seen.get(el)?.has(check)) checks.delete(check);
+        }
         if (checks.size === 0) map.delete(el);
       }
     }
@@ -374,7 +381,7 @@ export class TamperGuard {
    * The integrity checks, without side effects: what hides the mark first (the caller acts on the
    * first that counts), then defeated attempts.
    */
-  private inspectAll(): Finding[] {
+  private inspectAll(full = true): Finding[] {
     const host = this.target.host();
     if (!host) return [];
     this.target.sync?.();
@@ -467,7 +474,7 @@ export class TamperGuard {
     const racer = this.target.racingElement?.();
     if (racer) found.push({ check: 'covered', element: racer, defeated: true });
     // Nor during a view transition, when hit-testing finds the root element everywhere.
-    if (modal || transition) return found;
+    if (modal || transition || !full) return found;
     const vw = window.innerWidth;
     const vh = window.innerHeight;
     const media = this.target.media;
@@ -518,7 +525,8 @@ export class TamperGuard {
       if (ecs.pointerEvents !== 'none' || ecs.display === 'none') return false;
       return covers(el, el.getBoundingClientRect()) && paints(el, ecs);
     };
-    if (this.checks % 2 === 1 || this.scanned.length > 0) {
+    this.fullChecks++;
+    if (this.fullChecks % 2 === 1 || this.scanned.length > 0) {
       this.scanned = [];
       const all = document.body?.getElementsByTagName('*') ?? [];
       for (let i = 0; i < all.length && i < SCAN_LIMIT; i++) {

@@ -94,6 +94,9 @@ const INLINE_FIXES: Partial<Record<TamperCheck, string[]>> = {
   visibility: ['visibility', 'content-visibility'],
   opacity: ['opacity'],
   filter: ['filter'],
+  blend: ['mix-blend-mode'],
+  zoom: ['zoom'],
+  font: ['font-size'],
   'clip-path': ['clip-path', 'mask', '-webkit-mask', 'mask-image', '-webkit-mask-image'],
 };
 
@@ -156,6 +159,9 @@ export class VigilSession {
         media: this.media,
         expectedRect: () => this.watermark.expectedRect(),
         sync: () => this.watermark.refresh(),
+        layered: () => this.watermark.isOpen(),
+        raise: () => this.watermark.raise(),
+        racingElement: () => this.watermark.racingElement(),
       },
       {
         intervalMs: opts.checkIntervalMs ?? 500,

@@ -2,9 +2,17 @@
 /**
  * The element that carries the mark: a host with a random custom-element tag and class, whose content (a
  * canvas) lives in a closed shadow root, so page scripts and styles cannot reach the drawing. Its
- * geometry and every property that could hide it are set from inside the shadow root with `:host { …
- * !important }`: important declarations of the inner (shadow) context win over the page's, inline style
- * attributes included, so restyling the host from outside has no effect (and is reported as tampering).
+ * geometry and every property that could hide it are set from inside the shadow root with `:host { all:
+ * initial !important; … !important }`: important declarations of the inner (shadow) context win over the
+ * page's, inline style attributes and `[popover]`/`:popover-open` rules included, so restyling the host
+ * from outside has no effect (and is reported as tampering).
+ *
+ * The host is a `popover="manual"` element shown with `showPopover()`: it is drawn in the browser's top
+ * layer, above every element of the page whatever its z-index, and outside the stacking contexts of its
+ * ancestors (their opacity, filters, blend modes, clipping and transforms do not apply to it). It is
+ * `position: fixed` at viewport coordinates; its own `zoom` cancels the zoom of its ancestors (which the
+ * top layer does not undo), so its geometry is in viewport px whatever the page's zoom. Browsers without
+ * popovers draw it as a fixed element with the highest z-index instead.
  */
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
@@ -36,8 +44,10 @@ export interface HostGeometry {
 
 /** Properties the shadow root pins on the host; the tamper guard checks the computed values of many. */
 const PINNED = [
+  // First: every property back to its initial value, whatever the page sets or lets inherit.
+  'all:initial',
   'display:block',
-  'position:absolute',
+  'position:fixed',
   'visibility:visible',
   'opacity:1',
   'transform:none',
@@ -49,7 +59,6 @@ const PINNED = [
   'clip-path:none',
   'mask:none',
   'mix-blend-mode:normal',
-  'zoom:1',
   'content-visibility:visible',
   'margin:0',
   'padding:0',
@@ -66,7 +75,12 @@ const PINNED = [
   'max-height:none',
   'background:transparent',
   'outline:0',
+  'transition:none',
+  'animation:none',
 ];
+
+/** The top layer, where the browser has it (popovers). */
+const hasPopover = (el: HTMLElement): boolean => typeof el.showPopover === 'function';
 
 export class MarkHost {
   readonly element: HTMLElement;
@@ -75,6 +89,8 @@ export class MarkHost {
   readonly canvas: HTMLCanvasElement;
   private readonly style: HTMLStyleElement;
   geometry: HostGeometry = { left: 0, top: 0, width: 0, height: 0 };
+  /** The host's own `zoom`: 1 / the effective zoom of its parent. */
+  zoom = 1;
   private passThrough = false;
 
   constructor(random: () => number = Math.random) {
@@ -83,6 +99,7 @@ export class MarkHost {
     this.className = randomLetters(6 + Math.floor(random() * 6), random);
     this.element = document.createElement(this.tag);
     this.element.className = this.className;
+    this.element.setAttribute('popover', 'manual');
     const shadow = this.element.attachShadow({ mode: 'closed' });
     this.style = document.createElement('style');
     this.canvas = document.createElement('canvas');
@@ -104,9 +121,54 @@ export class MarkHost {
     if (below && below !== this.element) below.dispatchEvent(new MouseEvent(event.type, event));
   }
 
-  /** Moves and sizes the host (from inside the shadow root, so the page cannot override it). */
-  place(g: HostGeometry): void {
+  /** Whether the browser draws the host in its top layer (popovers exist). */
+  get layered(): boolean {
+    return hasPopover(this.element);
+  }
+
+  /** Whether the host is shown in the top layer (always true where popovers do not exist). */
+  get open(): boolean {
+    if (!this.layered) return true;
+    try {
+      return this.element.matches(':popover-open');
+    } catch {
+      return true;
+    }
+  }
+
+  /** Shows the host in the top layer if it is not shown (it must be connected). */
+  show(): void {
+    if (!this.layered || !this.element.isConnected || this.open) return;
+    try {
+      this.element.showPopover();
+    } catch {
+      // Not connected, or the document is going away: the guard sees it.
+    }
+  }
+
+  /**
+   * Puts the shown host on top of the top layer again: the top layer paints in the order elements
+   * entered it, so a dialog, popover or fullscreen element that opened after the host is above it
+   * until then. Hiding and showing within one task paints nothing in between. A host that is not shown
+   * is left for the guard to see.
+   */
+  raise(): void {
+    if (!this.layered || !this.element.isConnected || !this.open) return;
+    try {
+      this.element.hidePopover();
+      this.element.showPopover();
+    } catch {
+      // As in show().
+    }
+  }
+
+  /**
+   * Moves and sizes the host (from inside the shadow root, so the page cannot override it). `g` is in
+   * viewport px; `zoom` is the host's own zoom (1 / its parent's effective zoom).
+   */
+  place(g: HostGeometry, zoom = this.zoom): void {
     this.geometry = { ...g };
+    this.zoom = zoom;
     const px = (n: number) => `${Math.round(n * 100) / 100}px`;
     const host = [
       ...PINNED.filter((d) => !this.passThrough || !d.startsWith('pointer-events')),
@@ -115,10 +177,11 @@ export class MarkHost {
       `top:${px(g.top)}`,
       `width:${px(g.width)}`,
       `height:${px(g.height)}`,
+      `zoom:${zoom}`,
     ]
       .map((d) => `${d} !important;`)
       .join('');
-    this.style.textContent = `:host{${host}}canvas{display:block;width:100%;height:100%;}`;
+    this.style.textContent = `:host{${host}}canvas{all:initial;display:block;width:100%;height:100%;}`;
   }
 
   remove(): void {

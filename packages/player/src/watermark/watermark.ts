@@ -6,12 +6,22 @@
  * - `color`: a box at `box` (position in percent of the picture; size in percent, or CSS px) showing the codec's colour sequence for the
  *   session tag, symbol i = floor(t / symbolSeconds) mod length, t = wall-clock time since the mark
  *   started (performance.now), so the sequence does not depend on playback.
- * The host goes inside the player element (or whatever element is fullscreen and holds the video), so
- * the mark follows the video into fullscreen.
+ * The host goes inside the player element (or whatever element is fullscreen and holds the video), and
+ * is drawn in the top layer (see host.ts) at the video's place in viewport px, followed in the next
+ * animation frame after a resize, a scroll anywhere or a change of the page's elements (and before every
+ * check of the tamper guard, which catches any other move). It is raised to the top of the top layer again whenever another element may have entered it
+ * (a `beforetoggle`/`toggle` of a popover or dialog, a dialog's `open`, a fullscreen change) and on
+ * every `raise()` the tamper guard makes each check, which also covers top-layer elements of closed
+ * shadow trees whose events never reach the document.
  */
 import { colorTagOf, type WatermarkDirective } from '../core/directive.ts';
 import type { ColorCodec } from './codec.ts';
 import { type HostGeometry, MarkHost } from './host.ts';
+import { onTopLayerEntry } from './top-layer.ts';
+
+/** Another element entering the top layer this often within RACE_WINDOW_MS is racing the mark for the top. */
+const RACE_OPENS = 20;
+const RACE_WINDOW_MS = 5000;
 
 export interface Rect {
   x: number;
@@ -51,6 +61,10 @@ export interface WatermarkDebug {
   restores: number;
   /** Position changes in text mode. */
   moves: number;
+  /** Times the host was raised to the top of the top layer. */
+  raises: number;
+  /** Whether the host is shown in the top layer. */
+  layered: boolean;
 }
 
 const rectOf = (r: DOMRect): Rect => ({ x: r.left, y: r.top, width: r.width, height: r.height });
@@ -73,8 +87,38 @@ export class Watermark {
   private resize: ResizeObserver | undefined;
   private restores = 0;
   private moves = 0;
+  private raises = 0;
+  private frame: number | undefined;
+  private raiseQueued = false;
+  private dialogs: MutationObserver | undefined;
   private readonly relayout = () => this.layout(false);
   private readonly onFullscreen = () => this.handleFullscreen();
+  private readonly onFrame = () => {
+    this.frame = undefined;
+    this.layout(false);
+  };
+  /** Re-places the host in the next animation frame (once however many events ask). */
+  private readonly queueLayout = () => {
+    if (this.frame !== undefined || !this.host || typeof requestAnimationFrame === 'undefined') return;
+    this.frame = requestAnimationFrame(this.onFrame);
+  };
+  /** Another element entering the top layer: raise the host after it (once the caller's script ends). */
+  private readonly onToggle = (event: Event) => {
+    if (!this.host || event.target === this.host.element) return;
+    if (event.type === 'beforetoggle' && (event as Event & { newState?: string }).newState === 'open') {
+      this.noteEntry(event.target as Element);
+    }
+    this.queueRaise();
+  };
+  private readonly onEntry = (el: Element) => {
+    if (!this.host || el === this.host.element) return;
+    this.noteEntry(el);
+    this.queueRaise();
+  };
+  private stopEntries: (() => void) | undefined;
+  /** When other elements entered the top layer lately. */
+  private entries = new WeakMap<Element, number[]>();
+  private racer: WeakRef<Element> | undefined;
 
   constructor(opts: WatermarkOptions) {
     this.opts = opts;
@@ -90,12 +134,62 @@ export class Watermark {
     return this.host?.element;
   }
 
-  /** Where the host is meant to be attached: the player element, or a fullscreen element holding the video. */
+  /**
+   * Where the host is meant to be attached: the player element, or a fullscreen element holding the
+   * video; the video's own parent if the video was taken out of the player element. The host shares its
+   * ancestors with the video, so what hides them (`display: none`, `content-visibility`) hides both.
+   */
   mountPoint(): HTMLElement {
     const fs = document.fullscreenElement as HTMLElement | null;
     const { container, media } = this.opts;
     if (fs && fs !== media && !fs.contains(container) && fs.contains(media)) return fs;
+    if (!container.contains(media) && media.parentElement) return media.parentElement;
     return container;
+  }
+
+  /** Raises the host to the top of the top layer (the tamper guard calls it on every check). */
+  raise(): void {
+    if (!this.host?.open) return;
+    this.raises++;
+    this.host.raise();
+  }
+
+  /** Whether the host is shown in the top layer (true where the browser has no top layer). */
+  isOpen(): boolean {
+    return this.host?.open ?? false;
+  }
+
+  /** Counts an element's entry into the top layer (its event and its method call count once). */
+  private noteEntry(el: Element): void {
+    const now = performance.now();
+    const times = (this.entries.get(el) ?? []).filter((t) => now - t < RACE_WINDOW_MS);
+    if (times.length > 0 && now - times[times.length - 1]! < 5) return;
+    times.push(now);
+    this.entries.set(el, times);
+    if (times.length >= RACE_OPENS && typeof WeakRef !== 'undefined') this.racer = new WeakRef(el);
+  }
+
+  /**
+   * An element that keeps re-entering the top layer (to stay above the mark between its raises), while
+   * it does.
+   */
+  racingElement(): Element | undefined {
+    const el = this.racer?.deref();
+    if (!el) return undefined;
+    const now = performance.now();
+    const recent = (this.entries.get(el) ?? []).filter((t) => now - t < RACE_WINDOW_MS);
+    if (recent.length >= RACE_OPENS / 2 && el.isConnected) return el;
+    this.racer = undefined;
+    return undefined;
+  }
+
+  private queueRaise(): void {
+    if (this.raiseQueued) return;
+    this.raiseQueued = true;
+    queueMicrotask(() => {
+      this.raiseQueued = false;
+      this.raise();
+    });
   }
 
   /** Applies a directive: turns the mark on or off, switches mode, redraws. */
@@ -133,6 +227,10 @@ export class Watermark {
   restore(): void {
     if (!this.directive?.enabled) return;
     this.restores++;
+    // A view transition paints above the top layer: end it (it jumps to its end state).
+    (
+      document as Document & { activeViewTransition?: { skipTransition(): void } | null }
+    ).activeViewTransition?.skipTransition();
     this.host?.remove();
     this.mount(new MarkHost(this.random));
     this.layout();
@@ -141,6 +239,7 @@ export class Watermark {
   private mount(host: MarkHost): void {
     this.host = host;
     this.mountPoint().append(host.element);
+    host.show();
     this.opts.onHostChanged?.();
   }
 
@@ -156,6 +255,26 @@ export class Watermark {
     media.addEventListener('resize', this.relayout);
     document.addEventListener('fullscreenchange', this.onFullscreen);
     window.addEventListener('resize', this.relayout);
+    // Toggle events do not bubble: listen in the capture phase, which every element's event goes through.
+    document.addEventListener('beforetoggle', this.onToggle, true);
+    document.addEventListener('toggle', this.onToggle, true);
+    // And popovers and dialogs of closed shadow trees, whose events stay inside them.
+    this.stopEntries = onTopLayerEntry(this.onEntry);
+    if (typeof MutationObserver !== 'undefined') {
+      // A dialog's `open` (it may have entered the top layer); any element added or removed (the
+      // player may have moved).
+      this.dialogs = new MutationObserver((records) => {
+        if (records.some((r) => r.type === 'attributes')) this.queueRaise();
+        this.queueLayout();
+      });
+      this.dialogs.observe(document.documentElement, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+        attributeFilter: ['open'],
+      });
+    }
+    document.addEventListener('scroll', this.queueLayout, { capture: true, passive: true });
   }
 
   private handleFullscreen(): void {
@@ -168,8 +287,11 @@ export class Watermark {
     }
     if (this.host && this.host.element.parentElement !== this.mountPoint()) {
       this.mountPoint().append(this.host.element);
+      this.host.show();
       this.opts.onHostChanged?.();
     }
+    // The fullscreen element entered the top layer after the host: the host goes above it again.
+    this.raise();
     this.layout(false);
   }
 
@@ -189,15 +311,21 @@ export class Watermark {
   /** The host's intended rectangle in viewport px. */
   expectedRect(): Rect | null {
     if (!this.host?.element.isConnected) return null;
-    const origin = this.originOf(this.host.element.parentElement!);
     const g = this.host.geometry;
-    return { x: origin.x + g.left, y: origin.y + g.top, width: g.width, height: g.height };
+    return { x: g.left, y: g.top, width: g.width, height: g.height };
   }
 
-  /** The viewport position of the padding box of `el`, which absolute children are placed against. */
-  private originOf(el: HTMLElement): { x: number; y: number } {
-    const r = el.getBoundingClientRect();
-    return { x: r.left + el.clientLeft, y: r.top + el.clientTop };
+  /** The effective zoom of `el` (the product of the zooms of it and its ancestors). */
+  private zoomOf(el: Element | null): number {
+    if (!el) return 1;
+    const current = (el as Element & { currentCSSZoom?: number }).currentCSSZoom;
+    if (typeof current === 'number' && current > 0 && Number.isFinite(current)) return current;
+    let zoom = 1;
+    for (let e: Element | null = el; e; e = e.parentElement) {
+      const z = Number.parseFloat(getComputedStyle(e).zoom);
+      if (z > 0 && Number.isFinite(z)) zoom *= z;
+    }
+    return zoom;
   }
 
   /**
@@ -214,7 +342,8 @@ export class Watermark {
     const host = this.host;
     if (!d?.enabled || !host) return;
     const parent = host.element.parentElement ?? this.mountPoint();
-    const origin = this.originOf(parent);
+    // Viewport px: the host is fixed (in the top layer, against the viewport) and cancels its parent's zoom.
+    const zoom = 1 / this.zoomOf(parent);
     const pic = this.pictureRect();
     let g: HostGeometry;
     if (d.mode === 'text') {
@@ -222,8 +351,8 @@ export class Watermark {
       const freeW = Math.max(0, pic.width - width);
       const freeH = Math.max(0, pic.height - height);
       g = {
-        left: pic.x - origin.x + freeW * this.spot.fx,
-        top: pic.y - origin.y + freeH * this.spot.fy,
+        left: pic.x + freeW * this.spot.fx,
+        top: pic.y + freeH * this.spot.fy,
         width,
         height,
       };
@@ -234,8 +363,8 @@ export class Watermark {
       // Pixel sizes (the seed admin page's boxes) are kept inside the picture.
       const px = b.sizeUnit === 'px';
       g = {
-        left: pic.x - origin.x + left,
-        top: pic.y - origin.y + top,
+        left: pic.x + left,
+        top: pic.y + top,
         width: Math.max(2, px ? Math.min(b.width, pic.width - left) : (pic.width * b.width) / 100),
         height: Math.max(2, px ? Math.min(b.height, pic.height - top) : (pic.height * b.height) / 100),
       };
@@ -245,12 +374,13 @@ export class Watermark {
     const same = (a: number, b: number) => Math.abs(a - b) < 0.01;
     if (
       redraw ||
+      !same(host.zoom, zoom) ||
       !same(old.left, g.left) ||
       !same(old.top, g.top) ||
       !same(old.width, g.width) ||
       !same(old.height, g.height)
     ) {
-      host.place(g);
+      host.place(g, zoom);
     }
   }
 
@@ -367,11 +497,20 @@ export class Watermark {
     this.host = undefined;
     this.resize?.disconnect();
     this.resize = undefined;
+    this.dialogs?.disconnect();
+    this.dialogs = undefined;
+    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    this.frame = undefined;
     const { media } = this.opts;
     media.removeEventListener('loadedmetadata', this.relayout);
     media.removeEventListener('resize', this.relayout);
     document.removeEventListener('fullscreenchange', this.onFullscreen);
     window.removeEventListener('resize', this.relayout);
+    document.removeEventListener('beforetoggle', this.onToggle, true);
+    document.removeEventListener('toggle', this.onToggle, true);
+    document.removeEventListener('scroll', this.queueLayout, { capture: true });
+    this.stopEntries?.();
+    this.stopEntries = undefined;
   }
 
   dispose(): void {
@@ -397,6 +536,8 @@ export class Watermark {
       color,
       restores: this.restores,
       moves: this.moves,
+      raises: this.raises,
+      layered: this.host?.open ?? false,
     };
   }
 }

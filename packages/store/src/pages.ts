@@ -1,6 +1,7 @@
 import { BadRequest, type Ban } from '@vigil/core';
-import type { ContentKey, TrackType } from '@vigil/keys';
+import type { ContentKey } from '@vigil/keys';
 import { type Expression, type SqlBool, sql } from 'kysely';
+import { KEY_INFO_COLUMNS, keyInfoOf } from './key-rows.ts';
 import type { Database } from './schema.ts';
 import type {
   AccessLogEntry,
@@ -277,32 +278,14 @@ export function pageContentKeys(
     (after, take) => {
       let q = store.db
         .selectFrom('content_keys')
-        .select([
-          'tenant_id',
-          'kid',
-          'resource_id',
-          'iv',
-          'key_period',
-          'track_type',
-          'expires_at',
-          'created_at',
-        ])
+        .select(KEY_INFO_COLUMNS)
         .where('tenant_id', '=', tenantId)
         .where('resource_id', '=', resourceId);
       if (after) q = q.where(rowCompare(['key_period', 'track_type', 'kid'], '>', after));
       return q.orderBy('key_period').orderBy('track_type').orderBy('kid').limit(take).execute();
     },
     (r) => [Number(r.key_period), r.track_type, r.kid],
-    (r) => ({
-      tenantId: r.tenant_id,
-      kid: r.kid,
-      resourceId: r.resource_id,
-      iv: r.iv,
-      keyPeriod: Number(r.key_period),
-      trackType: r.track_type as TrackType,
-      expiresAt: Number(r.expires_at),
-      createdAt: Number(r.created_at),
-    }),
+    keyInfoOf,
   );
 }
 

@@ -4,6 +4,7 @@ import { assertHmacSecret, canonicalBanTarget, DEFAULT_WATERMARK, normalizeIp } 
 import type { ContentKey, Envelope, TrackType } from '@vigil/keys';
 import { type Kysely, Migrator } from 'kysely';
 import type { Change, ChangeFeed } from './changes.ts';
+import { KEY_INFO_COLUMNS, keyInfoOf } from './key-rows.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './schema.ts';
 
@@ -410,33 +411,13 @@ export class VigilStore {
   ): Promise<(Omit<ContentKey, 'key'> & { owner: string | null })[]> {
     const rows = await this.db
       .selectFrom('content_keys')
-      .select([
-        'tenant_id',
-        'kid',
-        'resource_id',
-        'iv',
-        'key_period',
-        'track_type',
-        'expires_at',
-        'created_at',
-        'owner',
-      ])
+      .select([...KEY_INFO_COLUMNS, 'owner'])
       .where('tenant_id', '=', tenantId)
       .where('resource_id', '=', resourceId)
       .orderBy('key_period')
       .orderBy('track_type')
       .execute();
-    return rows.map((r) => ({
-      tenantId: r.tenant_id,
-      kid: r.kid,
-      resourceId: r.resource_id,
-      iv: r.iv,
-      keyPeriod: Number(r.key_period),
-      trackType: r.track_type as TrackType,
-      expiresAt: Number(r.expires_at),
-      createdAt: Number(r.created_at),
-      owner: r.owner ?? null,
-    }));
+    return rows.map((r) => ({ ...keyInfoOf(r), owner: r.owner ?? null }));
   }
 
   async purgeExpiredKeys(now: number): Promise<number> {
@@ -535,32 +516,6 @@ export class VigilStore {
       .where('value', '=', ban.value)
       .executeTakeFirstOrThrow();
     return banFromRow(stored);
-  }
-
-  async listBans(tenantId: string): Promise<(Ban & { sightings: BanSighting[] })[]> {
-    const rows = await this.db
-      .selectFrom('bans')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .orderBy('created_at')
-      .execute();
-    const sightings = await this.db
-      .selectFrom('ban_sightings')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .orderBy('first_seen')
-      .execute();
-    return rows.map((r) => ({
-      ...banFromRow(r),
-      sightings: sightings
-        .filter((s) => s.ban_id === r.id)
-        .map((s) => ({
-          ip: s.ip,
-          firstSeen: Number(s.first_seen),
-          lastSeen: Number(s.last_seen),
-          hits: Number(s.hits),
-        })),
-    }));
   }
 
   async activeBans(tenantId: string, now: number): Promise<Ban[]> {

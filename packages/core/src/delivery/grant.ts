@@ -1,6 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { isIpAddress, normalizeIp } from '../ip.ts';
 import { identifyToken, TOKEN_PURPOSES } from '../token/purpose.ts';
+import { checkMacToken, type MacTokenKind, macToken } from './mac-token.ts';
 
 /**
  * Signed delivery: what lets a viewer fetch manifests and segments from the origin. A grant covers one
@@ -41,8 +41,6 @@ export const DELIVERY_VERSION = 1;
 export const MAX_DELIVERY_TOKEN_LENGTH = 2048;
 
 const MAC_DOMAIN = 'vigil-delivery.';
-const MAC_LENGTH = 32;
-const B64URL = /^[A-Za-z0-9_-]+$/;
 const TENANT = /^[\x21-\x7e]{1,64}$/;
 const SESSION = /^[\x21-\x7e]{1,128}$/;
 const PAYLOAD_KEYS = new Set(['v', 't', 'p', 'e', 'i', 's']);
@@ -98,9 +96,11 @@ function checkGrant(grant: DeliveryGrant): void {
     throw new Error('delivery grant: bad sessionId');
 }
 
-function mac(secret: Uint8Array, payload: string): Buffer {
-  return createHmac('sha256', secret).update(MAC_DOMAIN).update(payload).digest();
-}
+const KIND: MacTokenKind<ReturnType<typeof parsePayload> & object> = {
+  name: 'delivery token',
+  domain: MAC_DOMAIN,
+  parse: (encoded) => parsePayload(encoded),
+};
 
 /** Signs a grant into a compact URL-safe token. Throws on a malformed grant (a programming error). */
 export function signDelivery(grant: DeliveryGrant, secret: Uint8Array): string {
@@ -114,7 +114,7 @@ export function signDelivery(grant: DeliveryGrant, secret: Uint8Array): string {
   if (grant.ip !== undefined) body.i = normalizeIp(grant.ip);
   if (grant.sessionId !== undefined) body.s = grant.sessionId;
   const payload = Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
-  return `${payload}.${mac(secret, payload).toString('base64url')}`;
+  return `${payload}.${macToken(KIND, secret, payload)}`;
 }
 
 export interface VerifyDeliveryOptions {
@@ -178,16 +178,9 @@ export function verifyDelivery(token: string | undefined, opts: VerifyDeliveryOp
   }
   const payload = token.slice(0, dot);
   const sent = token.slice(dot + 1);
-  if (!B64URL.test(payload) || !B64URL.test(sent))
-    return refuse('delivery_malformed', 'delivery token is not base64url');
-  const grant = parsePayload(payload);
-  if (!grant) return refuse('delivery_malformed', 'delivery token payload is malformed');
-  const sentMac = Buffer.from(sent, 'base64url');
-  const secret = opts.secretFor(grant.tenantId);
-  if (!secret || sentMac.length !== MAC_LENGTH || !timingSafeEqual(sentMac, mac(secret, payload))) {
-    return refuse('delivery_signature', 'delivery token signature is invalid');
-  }
-  if (grant.expiresAt <= opts.now) return refuse('delivery_expired', 'delivery token has expired');
+  const checked = checkMacToken(KIND, payload, sent, opts);
+  if (!checked.ok) return refuse(`delivery_${checked.fault}`, checked.message);
+  const grant = checked.value;
   if (opts.tenantId !== undefined && opts.tenantId !== grant.tenantId)
     return refuse('delivery_scope', "delivery token is for another tenant's content");
   const path = normalizeUrlPath(opts.path);

@@ -62,7 +62,11 @@ describe('vigil CLI', () => {
     assert.match(ban.stdout, /banned session pirate/);
     const deadline = Date.now() + 1000;
     let res = await heartbeat();
-    while (res.status === 200 && Date.now() < deadline) res = await heartbeat();
+    // Polled as a player would hurry, not flat out: heartbeats are rate limited per session (burst 30).
+    while (res.status === 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 40));
+      res = await heartbeat();
+    }
     assert.equal(res.status, 403);
     assert.equal(res.body.code, 'banned');
     const list = await runCli(['bans', ...data], env);

@@ -1,0 +1,54 @@
+import { pageSessionsByTag } from '@vigil/store';
+import type { FastifyInstance } from 'fastify';
+import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
+import { type AdminContext, iso, security } from './shared.ts';
+
+/** Sessions behind a colour-watermark tag. */
+export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  const { store, access, readonly } = ctx;
+
+  app.get(
+    '/v1/sessions/by-tag/:tag',
+    {
+      preHandler: readonly,
+      schema: {
+        tags: ['control'],
+        summary: 'Sessions whose colour watermark shows this tag (leak tracing; first seen first, paginated)',
+        security,
+        params: { type: 'object', properties: { tag: { type: 'integer', minimum: 0, maximum: 4294967295 } } },
+        querystring: { type: 'object', properties: pageParams },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              sessions: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    sessionId: { type: 'string' },
+                    firstSeen: { type: 'string', format: 'date-time' },
+                  },
+                },
+              },
+              next: nextSchema,
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      await access.flush();
+      const page = await pageSessionsByTag(
+        store,
+        request.apiKey.tenantId,
+        (request.params as { tag: number }).tag,
+        pageRequest(request.query),
+      );
+      return {
+        sessions: page.items.map((s) => ({ sessionId: s.sessionId, firstSeen: iso(s.firstSeen) })),
+        next: page.next,
+      };
+    },
+  );
+}

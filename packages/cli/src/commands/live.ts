@@ -1,0 +1,132 @@
+import { join } from 'node:path';
+import {
+  channelFolder,
+  channelKeyOwner,
+  defineChannel,
+  inputFromText,
+  LiveSettingsError,
+  ResourceContentError,
+} from '@vigil/live';
+import { storeSettingsFromEnv } from '@vigil/server';
+import { allPages, pageLiveChannels } from '@vigil/store';
+import { type Command, common, out, positiveNumber, str, withStore } from '../command.ts';
+import { UsageError } from '../usage-error.ts';
+
+/** `360:800k,180:250k` → ladder rungs. */
+function parseLadder(text: string): { height: number; bitrate: number }[] {
+  return text.split(',').map((part) => {
+    const m = /^(\d+)p?:(\d+(?:\.\d+)?)([km]?)$/i.exec(part.trim());
+    if (!m) throw new UsageError('--ladder takes <height>:<bitrate>[k|m],... e.g. 360:800k,180:250k');
+    const unit = m[3]?.toLowerCase() === 'm' ? 1e6 : m[3]?.toLowerCase() === 'k' ? 1e3 : 1;
+    return { height: Number(m[1]), bitrate: Math.round(Number(m[2]) * unit) };
+  });
+}
+
+function liveStatusLines(c: {
+  id: string;
+  resourceId: string;
+  tenantId: string;
+  desired: string;
+  status: Record<string, unknown> | null;
+}): string[] {
+  const st = (c.status ?? {}) as Record<string, unknown>;
+  const enc = (st.encoder ?? {}) as Record<string, unknown>;
+  const at = typeof st.at === 'number' ? `${Math.round((Date.now() - st.at) / 1000)} s ago` : 'never';
+  const lines = [
+    `${c.id}  resource ${c.resourceId}  desired ${c.desired}  state ${String(st.state ?? 'unknown')} (reported ${at})`,
+  ];
+  if (st.state && st.state !== 'stopped') {
+    lines.push(
+      `  encoder ${String(enc.state ?? '?')} pid ${String(enc.pid ?? '-')} run ${String(enc.run ?? '-')} restarts ${String(enc.restarts ?? 0)}`,
+      `  segments ${String(st.segmentsPublished ?? 0)}  last #${String(st.lastSequence ?? '-')}  edge lag ${st.edgeLagMs === undefined ? '-' : `${st.edgeLagMs} ms`}  key period ${String(st.keyPeriod ?? '-')}  ${st.processingMsAvg === undefined ? '' : `${st.processingMsAvg} ms/segment`}`,
+    );
+  }
+  if (st.lastError) lines.push(`  last error: ${String(st.lastError)}`);
+  lines.push(
+    `  manifests /origin/${c.tenantId}/${c.resourceId}/manifest.mpd  /origin/${c.tenantId}/${c.resourceId}/master.m3u8`,
+  );
+  return lines;
+}
+
+export const liveCommand: Command = {
+  options: {
+    ...common,
+    input: { type: 'string' },
+    resource: { type: 'string' },
+    'key-period': { type: 'string' },
+    'segment-duration': { type: 'string' },
+    window: { type: 'string' },
+    ladder: { type: 'string' },
+    preset: { type: 'string' },
+    'no-loop': { type: 'boolean' },
+    takeover: { type: 'boolean' },
+  },
+  async run(values, [action, id]) {
+    const usage = 'usage: vigil live start|stop|status|delete [<channel id>] (see vigil --help)';
+    if (!action || !['start', 'stop', 'status', 'delete'].includes(action)) throw new UsageError(usage);
+    if (action !== 'status' && !id) throw new UsageError(usage);
+    await withStore(values, async (store, tenantId) => {
+      if (action === 'status') {
+        const channels = id
+          ? [await store.getLiveChannel(tenantId, id)].filter((c) => c !== undefined)
+          : allPages((page) => pageLiveChannels(store, tenantId, page));
+        let shown = 0;
+        for await (const c of channels) {
+          shown++;
+          for (const line of liveStatusLines(c)) out(line);
+        }
+        if (id && shown === 0) throw new Error(`no live channel "${id}"`);
+        if (shown === 0) out('no live channels');
+        return;
+      }
+      const existing = await store.getLiveChannel(tenantId, id!);
+      if (action === 'stop' || action === 'delete') {
+        if (!existing) throw new Error(`no live channel "${id}"`);
+        if (action === 'stop') await store.setLiveChannelDesired(tenantId, id!, 'stopped');
+        else {
+          await store.deleteLiveChannel(tenantId, id!);
+          // Its own keys only; the resource's other keys stay.
+          await store.deleteOwnedKeys(tenantId, channelKeyOwner(id!));
+        }
+        out(
+          `${action === 'stop' ? 'stopping' : 'deleting'} live channel ${id}: its keys are withdrawn and its files removed by the running server`,
+        );
+        return;
+      }
+      const overrides: Record<string, unknown> = {};
+      const input = str(values, 'input');
+      if (input !== undefined) overrides.input = inputFromText(input, !values['no-loop']);
+      const numeric: [string, string][] = [
+        ['key-period', 'keyPeriodSeconds'],
+        ['segment-duration', 'segmentDuration'],
+        ['window', 'windowSeconds'],
+      ];
+      for (const [flag, field] of numeric) {
+        if (str(values, flag) !== undefined) overrides[field] = positiveNumber(values, flag, 0, true);
+      }
+      const preset = str(values, 'preset');
+      if (preset !== undefined) overrides.preset = preset;
+      const ladder = str(values, 'ladder');
+      if (ladder !== undefined) overrides.ladder = parseLadder(ladder);
+      if (values.takeover) overrides.takeover = true;
+      try {
+        const { resourceId, settings } = await defineChannel(store, tenantId, id!, {
+          resourceId: str(values, 'resource') ?? existing?.resourceId,
+          settings: { ...(existing?.settings ?? {}), ...overrides },
+          desired: 'running',
+          originRoot: join(storeSettingsFromEnv(str(values, 'data')).dataDir, 'origin'),
+        });
+        const base = `/origin/${tenantId}/${channelFolder(resourceId, settings.takeover === true)}`;
+        out(
+          `live channel ${id} (resource ${resourceId}) set to run; a running \`vigil serve\` on this store starts it`,
+        );
+        out(`  manifests: ${base}/manifest.mpd and ${base}/master.m3u8`);
+        out(`  status:    vigil live status ${id}`);
+      } catch (err) {
+        if (err instanceof LiveSettingsError) throw new UsageError(err.message);
+        if (err instanceof ResourceContentError) throw new Error(err.message);
+        throw err;
+      }
+    });
+  },
+};

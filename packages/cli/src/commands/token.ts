@@ -1,0 +1,53 @@
+import { canonicalIp, DEFAULT_TENANT } from '@vigil/core';
+import { issueDelivery, signedOriginUrl } from '@vigil/server';
+import { SignJWT } from 'jose';
+import { type Command, common, need, out, str, withStore } from '../command.ts';
+import { UsageError } from '../usage-error.ts';
+
+export const tokenCommand: Command = {
+  options: {
+    ...common,
+    session: { type: 'string' },
+    resource: { type: 'string' },
+    ip: { type: 'string' },
+    ttl: { type: 'string' },
+    sub: { type: 'string' },
+    path: { type: 'string' },
+    server: { type: 'string' },
+  },
+  async run(values) {
+    const ip = canonicalIp(need(values, 'ip'));
+    if (ip === null) throw new UsageError('--ip must be an IP address');
+    const ttl = Number(str(values, 'ttl') ?? 3600);
+    if (!Number.isInteger(ttl) || ttl <= 0)
+      throw new UsageError('--ttl must be a positive number of seconds');
+    const lines = await withStore(values, async (store, tenantId) => {
+      const tenant = (await store.getTenant(tenantId))!;
+      const claims: Record<string, unknown> = {
+        sessionId: need(values, 'session'),
+        resourceId: need(values, 'resource'),
+        ip,
+      };
+      if (tenantId !== DEFAULT_TENANT) claims.tenant = tenantId;
+      const sub = str(values, 'sub');
+      const jwt = new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setIssuedAt()
+        .setExpirationTime(`${ttl}s`);
+      const viewer = await (sub ? jwt.setSubject(sub) : jwt).sign(tenant.secret);
+      const path = str(values, 'path');
+      if (path === undefined) return [viewer];
+      // The signed origin URL of a file of the resource, for the same viewer and address.
+      const delivery = issueDelivery(store, {
+        tenantId,
+        resourceId: claims.resourceId as string,
+        ttlSeconds: ttl,
+        ip,
+        sessionId: claims.sessionId as string,
+      });
+      const server = str(values, 'server') ?? 'http://127.0.0.1:8080';
+      return [viewer, signedOriginUrl(server, delivery, path)];
+    });
+    for (const line of lines) out(line);
+  },
+};

@@ -235,3 +235,18 @@ export async function runCli(
   const code = await new Promise<number>((done) => child.once('exit', (c) => done(c ?? 1)));
   return { code, stdout, stderr };
 }
+
+/** Polls `probe` until it gives a value (not undefined or false), or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

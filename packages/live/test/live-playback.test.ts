@@ -20,7 +20,14 @@ import {
   startVideojs,
   videoState,
 } from '../../../test/support/browser.ts';
-import { call, startVigil, type TestServer, tempDir, viewerToken } from '../../../test/support/vigil.ts';
+import {
+  call,
+  startVigil,
+  type TestServer,
+  tempDir,
+  viewerToken,
+  waitFor,
+} from '../../../test/support/vigil.ts';
 
 const CHANNEL = 'e2e';
 const RESOURCE = 'e2e-live';
@@ -31,16 +38,6 @@ const CASE_TIMEOUT_MS = 240_000;
 
 // biome-ignore lint/suspicious/noExplicitAny: the page's video.js player is untyped here.
 type Untyped = any;
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /**
  * The player's position and its distance to the live edge: the channel's media time is seconds since

@@ -23,7 +23,14 @@ import {
   videoScreenshot,
   videoState,
 } from '../../../test/support/browser.ts';
-import { call, startVigil, type TestServer, tempDir, viewerToken } from '../../../test/support/vigil.ts';
+import {
+  call,
+  startVigil,
+  type TestServer,
+  tempDir,
+  viewerToken,
+  waitFor,
+} from '../../../test/support/vigil.ts';
 
 const CHANNEL = 'players';
 const RESOURCE = 'players-live';
@@ -35,16 +42,6 @@ const CASE_TIMEOUT_MS = 240_000;
 
 // biome-ignore lint/suspicious/noExplicitAny: the pages' players and the API answers are untyped here.
 type Untyped = any;
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('live DASH in dash.js, Shaka and video.js with the plugin', () => {
   let server: TestServer;

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { testClip } from '../../../test/support/browser.ts';
-import { call, runCli, startVigil, type TestServer } from '../../../test/support/vigil.ts';
+import { call, runCli, startVigil, type TestServer, waitFor } from '../../../test/support/vigil.ts';
 
 const TIMEOUT = 120_000;
 /** Small and quick: one 180p rendition, 1 s segments, a key every 2 s, nothing kept past the window. */
@@ -38,16 +38,6 @@ function snapshot(dir: string): Record<string, string> {
   };
   walk(dir);
   return out;
-}
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('a live channel owns only what it made', () => {

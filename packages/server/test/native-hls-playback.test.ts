@@ -23,7 +23,7 @@ import {
   videoState,
   waitForMediaTime,
 } from '../../../test/support/browser.ts';
-import { call, startVigil, type TestServer, tempDir } from '../../../test/support/vigil.ts';
+import { call, startVigil, type TestServer, tempDir, waitFor } from '../../../test/support/vigil.ts';
 
 const VOD = 'native-vod-clip';
 const LIVE = 'native-live';
@@ -38,16 +38,6 @@ const CASE_TIMEOUT_MS = 300_000;
 
 // biome-ignore lint/suspicious/noExplicitAny: the page's hls.js objects are untyped here.
 type Untyped = any;
-
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** hls.js with its defaults: only the URL. Fatal errors land in `window.playerError`. */
 async function startPlainHlsjs(page: Page, url: string, playbackRate: number): Promise<void> {

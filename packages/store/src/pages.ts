@@ -1,7 +1,7 @@
 import { BadRequest, type Ban } from '@vigil/core';
 import type { ContentKey } from '@vigil/keys';
 import { type Expression, type SqlBool, sql } from 'kysely';
-import { KEY_INFO_COLUMNS, keyInfoOf } from './key-rows.ts';
+import { accessLogEntryOf, KEY_INFO_COLUMNS, keyInfoOf } from './rows.ts';
 import type { Database } from './schema.ts';
 import type {
   AccessLogEntry,
@@ -381,18 +381,7 @@ export function pageAccessLogs(
       return q.orderBy('at', 'desc').orderBy('id', 'desc').limit(take).execute();
     },
     (r) => [Number(r.at), r.id],
-    (r) => ({
-      id: r.id,
-      tenantId: r.tenant_id,
-      sessionId: r.session_id,
-      resourceId: r.resource_id,
-      userId: r.user_id,
-      ip: r.ip,
-      userAgent: r.user_agent,
-      action: r.action,
-      at: Number(r.at),
-      metadata: r.metadata ? JSON.parse(r.metadata) : null,
-    }),
+    accessLogEntryOf,
   );
 }
 

@@ -4,8 +4,11 @@ import { assertHmacSecret, canonicalBanTarget, DEFAULT_WATERMARK, normalizeIp } 
 import type { ContentKey, Envelope, TrackType } from '@vigil/keys';
 import { type Kysely, Migrator } from 'kysely';
 import type { Change, ChangeFeed } from './changes.ts';
-import { KEY_INFO_COLUMNS, keyInfoOf } from './key-rows.ts';
 import { migrationProvider } from './migrations.ts';
+import { type AccessLogEntry, accessLogEntryOf, KEY_INFO_COLUMNS, keyInfoOf } from './rows.ts';
+
+export type { AccessLogEntry } from './rows.ts';
+
 import type { Database } from './schema.ts';
 
 export type Role = 'admin' | 'operator' | 'readonly' | 'platform';
@@ -39,21 +42,6 @@ export interface BanSighting {
   firstSeen: number;
   lastSeen: number;
   hits: number;
-}
-
-/** One line of a session's access log (the Epic 6 ContentAccessLog). */
-export interface AccessLogEntry {
-  id: string;
-  tenantId: string;
-  sessionId: string;
-  resourceId: string;
-  userId: string | null;
-  ip: string;
-  userAgent: string;
-  /** streamStart, streamProgress, streamComplete, suspiciousActivity, accessDenied, ... */
-  action: string;
-  at: number;
-  metadata: Record<string, unknown> | null;
 }
 
 export interface AccessLogQuery {
@@ -619,18 +607,7 @@ export class VigilStore {
     if (q.since !== undefined) query = query.where('at', '>=', q.since);
     if (q.until !== undefined) query = query.where('at', '<', q.until);
     const rows = await query.orderBy('at', 'desc').orderBy('id').limit(q.limit).execute();
-    return rows.map((r) => ({
-      id: r.id,
-      tenantId: r.tenant_id,
-      sessionId: r.session_id,
-      resourceId: r.resource_id,
-      userId: r.user_id,
-      ip: r.ip,
-      userAgent: r.user_agent,
-      action: r.action,
-      at: Number(r.at),
-      metadata: r.metadata ? JSON.parse(r.metadata) : null,
-    }));
+    return rows.map(accessLogEntryOf);
   }
 
   /** Remembers which session a colour-watermark tag stands for, so a leak can be traced back. */

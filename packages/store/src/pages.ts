@@ -1,17 +1,17 @@
 import { BadRequest, type Ban } from '@vigil/core';
 import type { ContentKey } from '@vigil/keys';
 import { type Expression, type SqlBool, sql } from 'kysely';
-import { accessLogEntryOf, KEY_INFO_COLUMNS, keyInfoOf } from './rows.ts';
+import type { AccessLogEntry, ApiKeyRecord, BanSighting, LiveChannelRecord } from './rows.ts';
+import {
+  accessLogEntryOf,
+  apiKeyFromRow,
+  banFromRow,
+  KEY_INFO_COLUMNS,
+  keyInfoOf,
+  liveChannelFromRow,
+} from './rows.ts';
 import type { Database } from './schema.ts';
-import type {
-  AccessLogEntry,
-  ApiKeyRecord,
-  BanSighting,
-  LiveChannelRecord,
-  LiveDesired,
-  Role,
-  VigilStore,
-} from './store.ts';
+import type { VigilStore } from './store.ts';
 
 /**
  * Keyset pagination of every list the API answers: each page is read in a fixed, unique order and the
@@ -118,18 +118,6 @@ async function readPage<R, T>(
   };
 }
 
-function banOf(row: Database['bans']): Ban {
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    kind: row.kind as Ban['kind'],
-    value: row.value,
-    reason: row.reason,
-    createdAt: Number(row.created_at),
-    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-  };
-}
-
 const banKey = (r: Database['bans']): SortKey => [Number(r.created_at), r.id];
 
 /** A tenant's bans, oldest first, each with the addresses its session was seen calling from. */
@@ -150,7 +138,7 @@ export async function pageBans(
       return q.orderBy('created_at').orderBy('id').limit(take).execute();
     },
     banKey,
-    banOf,
+    banFromRow,
   );
   if (page.items.length === 0) return { items: [], next: page.next };
   const sightings = await store.db
@@ -206,7 +194,7 @@ export function pageActiveBans(
       return q.orderBy('created_at').orderBy('id').limit(take).execute();
     },
     banKey,
-    banOf,
+    banFromRow,
     max,
   );
 }
@@ -229,15 +217,7 @@ export function pageApiKeys(
       return q.orderBy('created_at').orderBy('hash').limit(take).execute();
     },
     (r) => [Number(r.created_at), r.hash],
-    (r) => ({
-      hash: r.hash,
-      tenantId: r.tenant_id,
-      prefix: r.prefix,
-      name: r.name,
-      role: r.role as Role,
-      createdAt: Number(r.created_at),
-      revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-    }),
+    apiKeyFromRow,
   );
 }
 
@@ -334,16 +314,7 @@ export function pageLiveChannels(
       return q.orderBy('id').limit(take).execute();
     },
     (r) => [r.id],
-    (r) => ({
-      tenantId: r.tenant_id,
-      id: r.id,
-      resourceId: r.resource_id,
-      settings: JSON.parse(r.settings) as Record<string, unknown>,
-      desired: r.desired as LiveDesired,
-      status: r.status === null ? null : (JSON.parse(r.status) as Record<string, unknown>),
-      createdAt: Number(r.created_at),
-      updatedAt: Number(r.updated_at),
-    }),
+    liveChannelFromRow,
   );
 }
 

@@ -1,6 +1,8 @@
+import type { Ban } from '@vigil/core';
 import type { ContentKey, TrackType } from '@vigil/keys';
+import type { Database } from './schema.ts';
 
-/** Row mapping shared by the store and its paginated lists. */
+/** The store's records and their row mapping, shared by the store (store.ts) and its paginated lists (pages.ts). */
 
 /** The columns of a content key without its sealed key: what lists of keys show. */
 export const KEY_INFO_COLUMNS = [
@@ -79,5 +81,101 @@ export function accessLogEntryOf(r: AccessLogRow): AccessLogEntry {
     action: r.action,
     at: Number(r.at),
     metadata: r.metadata ? JSON.parse(r.metadata) : null,
+  };
+}
+
+export type Role = 'admin' | 'operator' | 'readonly' | 'platform';
+export const ROLES: readonly Role[] = ['admin', 'operator', 'readonly', 'platform'];
+
+export interface Tenant {
+  id: string;
+  name: string;
+  secret: Buffer;
+  jwks: { keys: Record<string, unknown>[] } | null;
+  /** Origins allowed to call the license endpoints from a browser; "*" allows any. */
+  allowedOrigins: string[];
+  createdAt: number;
+}
+
+export interface ApiKeyRecord {
+  hash: string;
+  tenantId: string;
+  prefix: string;
+  name: string;
+  role: Role;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface BanSighting {
+  ip: string;
+  firstSeen: number;
+  lastSeen: number;
+  hits: number;
+}
+
+export interface AccessLogQuery {
+  sessionId?: string | undefined;
+  action?: string | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+  limit: number;
+}
+
+export type LiveDesired = 'running' | 'stopped';
+
+/** A live channel as stored: settings are the live package's, kept opaque here. */
+export interface LiveChannelRecord {
+  tenantId: string;
+  id: string;
+  resourceId: string;
+  settings: Record<string, unknown>;
+  desired: LiveDesired;
+  status: Record<string, unknown> | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface StatsRow {
+  tenantId: string;
+  minute: number;
+  outcome: string;
+  count: number;
+}
+
+export function liveChannelFromRow(row: Database['live_channels']): LiveChannelRecord {
+  return {
+    tenantId: row.tenant_id,
+    id: row.id,
+    resourceId: row.resource_id,
+    settings: JSON.parse(row.settings) as Record<string, unknown>,
+    desired: row.desired as LiveDesired,
+    status: row.status === null ? null : (JSON.parse(row.status) as Record<string, unknown>),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export function apiKeyFromRow(row: Database['api_keys']): ApiKeyRecord {
+  return {
+    hash: row.hash,
+    tenantId: row.tenant_id,
+    prefix: row.prefix,
+    name: row.name,
+    role: row.role as Role,
+    createdAt: Number(row.created_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  };
+}
+
+export function banFromRow(row: Database['bans']): Ban {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    kind: row.kind as Ban['kind'],
+    value: row.value,
+    reason: row.reason,
+    createdAt: Number(row.created_at),
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
   };
 }

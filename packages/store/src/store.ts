@@ -5,73 +5,40 @@ import type { ContentKey, Envelope, TrackType } from '@vigil/keys';
 import { type Kysely, Migrator } from 'kysely';
 import type { Change, ChangeFeed } from './changes.ts';
 import { migrationProvider } from './migrations.ts';
-import { type AccessLogEntry, accessLogEntryOf, KEY_INFO_COLUMNS, keyInfoOf } from './rows.ts';
+import {
+  type AccessLogEntry,
+  type AccessLogQuery,
+  type ApiKeyRecord,
+  accessLogEntryOf,
+  apiKeyFromRow,
+  banFromRow,
+  KEY_INFO_COLUMNS,
+  keyInfoOf,
+  type LiveChannelRecord,
+  type LiveDesired,
+  liveChannelFromRow,
+  type Role,
+  type StatsRow,
+  type Tenant,
+} from './rows.ts';
 
-export type { AccessLogEntry } from './rows.ts';
+export type {
+  AccessLogEntry,
+  AccessLogQuery,
+  ApiKeyRecord,
+  BanSighting,
+  LiveChannelRecord,
+  LiveDesired,
+  Role,
+  StatsRow,
+  Tenant,
+} from './rows.ts';
+export { ROLES } from './rows.ts';
 
 import type { Database } from './schema.ts';
 
-export type Role = 'admin' | 'operator' | 'readonly' | 'platform';
-export const ROLES: readonly Role[] = ['admin', 'operator', 'readonly', 'platform'];
-
 /** Rows per multi-row INSERT: 500 × 10 columns stays far below PostgreSQL's 65535 bind parameters and SQLite's 32766 variables. */
 const INSERT_CHUNK = 500;
-
-export interface Tenant {
-  id: string;
-  name: string;
-  secret: Buffer;
-  jwks: { keys: Record<string, unknown>[] } | null;
-  /** Origins allowed to call the license endpoints from a browser; "*" allows any. */
-  allowedOrigins: string[];
-  createdAt: number;
-}
-
-export interface ApiKeyRecord {
-  hash: string;
-  tenantId: string;
-  prefix: string;
-  name: string;
-  role: Role;
-  createdAt: number;
-  revokedAt: number | null;
-}
-
-export interface BanSighting {
-  ip: string;
-  firstSeen: number;
-  lastSeen: number;
-  hits: number;
-}
-
-export interface AccessLogQuery {
-  sessionId?: string | undefined;
-  action?: string | undefined;
-  since?: number | undefined;
-  until?: number | undefined;
-  limit: number;
-}
-
-export type LiveDesired = 'running' | 'stopped';
-
-/** A live channel as stored: settings are the live package's, kept opaque here. */
-export interface LiveChannelRecord {
-  tenantId: string;
-  id: string;
-  resourceId: string;
-  settings: Record<string, unknown>;
-  desired: LiveDesired;
-  status: Record<string, unknown> | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface StatsRow {
-  tenantId: string;
-  minute: number;
-  outcome: string;
-  count: number;
-}
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
@@ -761,47 +728,10 @@ export class VigilStore {
   }
 }
 
-function liveChannelFromRow(row: Database['live_channels']): LiveChannelRecord {
-  return {
-    tenantId: row.tenant_id,
-    id: row.id,
-    resourceId: row.resource_id,
-    settings: JSON.parse(row.settings) as Record<string, unknown>,
-    desired: row.desired as LiveDesired,
-    status: row.status === null ? null : (JSON.parse(row.status) as Record<string, unknown>),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-}
-
-function apiKeyFromRow(row: Database['api_keys']): ApiKeyRecord {
-  return {
-    hash: row.hash,
-    tenantId: row.tenant_id,
-    prefix: row.prefix,
-    name: row.name,
-    role: row.role as Role,
-    createdAt: Number(row.created_at),
-    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
-  };
-}
-
 /** An IP ban's target in its one canonical form (so the unique constraint sees one ban per address or range). */
 function banValue(kind: Ban['kind'], value: string): string {
   if (kind !== 'ip') return value;
   const canonical = canonicalBanTarget(value);
   if (canonical === null) throw new Error('an IP ban needs an IP address or CIDR range');
   return canonical;
-}
-
-function banFromRow(row: Database['bans']): Ban {
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    kind: row.kind as Ban['kind'],
-    value: row.value,
-    reason: row.reason,
-    createdAt: Number(row.created_at),
-    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-  };
 }

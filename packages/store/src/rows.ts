@@ -56,18 +56,8 @@ export interface AccessLogEntry {
   metadata: Record<string, unknown> | null;
 }
 
-interface AccessLogRow {
-  id: string;
-  tenant_id: string;
-  session_id: string;
-  resource_id: string;
-  user_id: string | null;
-  ip: string;
-  user_agent: string;
-  action: string;
-  at: number | string | bigint;
-  metadata: string | null;
-}
+/** An access-log row as a driver returns it (PostgreSQL's BIGINT arrives as a string). */
+type AccessLogRow = Omit<Database['access_logs'], 'at'> & { at: number | string | bigint };
 
 export function accessLogEntryOf(r: AccessLogRow): AccessLogEntry {
   return {

@@ -1,33 +1,23 @@
 import { normalizeIp } from '@vigil/core';
 import { type AccessLogEntry, type AccessLogQuery, accessLogEntryOf } from '../rows.ts';
-import { INSERT_CHUNK, Repository } from './base.ts';
+import { Repository } from './base.ts';
 
 /** The access log: every grant, refusal, heartbeat and tamper report, by session. */
 export class AccessLogRepo extends Repository {
   async appendAccessLogs(entries: AccessLogEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.db.transaction().execute(async (tx) => {
-      for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
-        await tx
-          .insertInto('access_logs')
-          .values(
-            entries.slice(i, i + INSERT_CHUNK).map((e) => ({
-              id: e.id,
-              tenant_id: e.tenantId,
-              session_id: e.sessionId,
-              resource_id: e.resourceId,
-              user_id: e.userId,
-              ip: normalizeIp(e.ip),
-              user_agent: e.userAgent,
-              action: e.action,
-              at: e.at,
-              metadata: e.metadata ? JSON.stringify(e.metadata) : null,
-            })),
-          )
-          .onConflict((oc) => oc.column('id').doNothing())
-          .execute();
-      }
-    });
+    const rows = entries.map((e) => ({
+      id: e.id,
+      tenant_id: e.tenantId,
+      session_id: e.sessionId,
+      resource_id: e.resourceId,
+      user_id: e.userId,
+      ip: normalizeIp(e.ip),
+      user_agent: e.userAgent,
+      action: e.action,
+      at: e.at,
+      metadata: e.metadata ? JSON.stringify(e.metadata) : null,
+    }));
+    await this.insertChunked('access_logs', rows, ['id']);
   }
 
   /** Newest first. */

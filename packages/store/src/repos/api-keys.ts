@@ -75,23 +75,20 @@ export class ApiKeyRepo extends Repository {
   /** Revokes exactly the given keys of a tenant (by hash); returns how many were active. */
   async revokeApiKeysByHash(tenantId: string, hashes: string[]): Promise<number> {
     if (hashes.length === 0) return 0;
-    const result = await this.db
-      .updateTable('api_keys')
-      .set({ revoked_at: Date.now() })
-      .where('tenant_id', '=', tenantId)
-      .where('hash', 'in', hashes)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    await this.publish(tenantId, 'apikey');
-    return Number(result.numUpdatedRows);
+    return this.revokeWhere(tenantId, 'hash', hashes);
   }
 
   async revokeApiKey(tenantId: string, prefix: string): Promise<number> {
+    return this.revokeWhere(tenantId, 'prefix', [prefix]);
+  }
+
+  /** Marks the tenant's active keys whose `column` is one of `values` revoked; returns how many were. */
+  private async revokeWhere(tenantId: string, column: 'hash' | 'prefix', values: string[]): Promise<number> {
     const result = await this.db
       .updateTable('api_keys')
       .set({ revoked_at: Date.now() })
       .where('tenant_id', '=', tenantId)
-      .where('prefix', '=', prefix)
+      .where(column, 'in', values)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     await this.publish(tenantId, 'apikey');

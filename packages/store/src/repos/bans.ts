@@ -52,28 +52,13 @@ export class BanRepo extends Repository {
   }
 
   async deleteBan(tenantId: string, id: string): Promise<boolean> {
-    const result = await this.db
-      .deleteFrom('bans')
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    const deleted = Number(result.numDeletedRows) > 0;
-    if (deleted) await this.publish(tenantId, 'ban');
-    return deleted;
+    return (await this.changeRows('bans', tenantId, { id }, { topic: 'ban' })) > 0;
   }
 
   async deleteBanByTarget(tenantId: string, kind: Ban['kind'], target: string): Promise<boolean> {
     const value = kind === 'ip' ? canonicalBanTarget(target) : target;
     if (value === null) return false;
-    const result = await this.db
-      .deleteFrom('bans')
-      .where('tenant_id', '=', tenantId)
-      .where('kind', '=', kind)
-      .where('value', '=', value)
-      .executeTakeFirst();
-    const deleted = Number(result.numDeletedRows) > 0;
-    if (deleted) await this.publish(tenantId, 'ban');
-    return deleted;
+    return (await this.changeRows('bans', tenantId, { kind, value }, { topic: 'ban' })) > 0;
   }
 
   /** Records that a banned session called from an IP, so an operator can ban that IP too. */

@@ -13,21 +13,7 @@ export class ContentKeyRepo extends Repository {
     if (keys.length === 0) return;
     await this.db.transaction().execute(async (tx) => {
       for (const k of keys) {
-        await tx
-          .insertInto('content_keys')
-          .values({
-            tenant_id: k.tenantId,
-            kid: k.kid,
-            resource_id: k.resourceId,
-            key_sealed: this.envelope.seal(k.key, `content-key:${k.tenantId}:${k.kid}`),
-            iv: k.iv,
-            key_period: k.keyPeriod,
-            track_type: k.trackType,
-            expires_at: k.expiresAt,
-            created_at: k.createdAt,
-            owner,
-          })
-          .execute();
+        await tx.insertInto('content_keys').values(this.keyRow(k, owner)).execute();
       }
     });
     for (const tenantId of new Set(keys.map((k) => k.tenantId))) await this.publish(tenantId, 'key');
@@ -45,19 +31,8 @@ export class ContentKeyRepo extends Repository {
     const stored = await this.db.transaction().execute(async (tx) => {
       const out: ContentKey[] = [];
       for (const k of keys) {
-        const values = {
-          tenant_id: k.tenantId,
-          kid: k.kid,
-          resource_id: k.resourceId,
-          key_sealed: this.envelope.seal(k.key, `content-key:${k.tenantId}:${k.kid}`),
-          iv: k.iv,
-          key_period: k.keyPeriod,
-          track_type: k.trackType,
-          expires_at: k.expiresAt,
-          created_at: k.createdAt,
-          // Kids chosen by an encoder are the tenant's.
-          owner: null,
-        };
+        // Kids chosen by an encoder are the tenant's.
+        const values = this.keyRow(k, null);
         const { tenant_id: _t, kid: _k, ...replacement } = values;
         const result = await tx
           .insertInto('content_keys')
@@ -85,12 +60,7 @@ export class ContentKeyRepo extends Repository {
   }
 
   async getContentKey(tenantId: string, kid: string): Promise<ContentKey | undefined> {
-    const row = await this.db
-      .selectFrom('content_keys')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('kid', '=', kid)
-      .executeTakeFirst();
+    const row = await this.findRow('content_keys', tenantId, { kid });
     return row ? this.contentKeyFromRow(row) : undefined;
   }
 
@@ -131,6 +101,22 @@ export class ContentKeyRepo extends Repository {
     const n = Number(result.numDeletedRows);
     if (n > 0) await this.publish(tenantId, 'key-deleted');
     return n;
+  }
+
+  /** A key's row: the key sealed under the master key with its (tenant, kid) as associated data. */
+  private keyRow(k: ContentKey, owner: string | null): Database['content_keys'] {
+    return {
+      tenant_id: k.tenantId,
+      kid: k.kid,
+      resource_id: k.resourceId,
+      key_sealed: this.envelope.seal(k.key, `content-key:${k.tenantId}:${k.kid}`),
+      iv: k.iv,
+      key_period: k.keyPeriod,
+      track_type: k.trackType,
+      expires_at: k.expiresAt,
+      created_at: k.createdAt,
+      owner,
+    };
   }
 
   private contentKeyFromRow(row: Database['content_keys']): ContentKey {

@@ -29,12 +29,7 @@ export class LiveChannelRepo extends Repository {
   }
 
   async getLiveChannel(tenantId: string, id: string): Promise<LiveChannelRecord | undefined> {
-    const row = await this.db
-      .selectFrom('live_channels')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await this.findRow('live_channels', tenantId, { id });
     return row ? liveChannelFromRow(row) : undefined;
   }
 
@@ -47,35 +42,16 @@ export class LiveChannelRepo extends Repository {
   }
 
   async setLiveChannelDesired(tenantId: string, id: string, desired: LiveDesired): Promise<boolean> {
-    const result = await this.db
-      .updateTable('live_channels')
-      .set({ desired, updated_at: Date.now() })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    const changed = Number(result.numUpdatedRows) > 0;
-    if (changed) await this.publish(tenantId, 'live');
-    return changed;
+    const set = { desired, updated_at: Date.now() };
+    return (await this.changeRows('live_channels', tenantId, { id }, { set, topic: 'live' })) > 0;
   }
 
   /** The running instance's report (no change is published: readers poll it). */
   async setLiveChannelStatus(tenantId: string, id: string, status: Record<string, unknown>): Promise<void> {
-    await this.db
-      .updateTable('live_channels')
-      .set({ status: JSON.stringify(status) })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .execute();
+    await this.changeRows('live_channels', tenantId, { id }, { set: { status: JSON.stringify(status) } });
   }
 
   async deleteLiveChannel(tenantId: string, id: string): Promise<boolean> {
-    const result = await this.db
-      .deleteFrom('live_channels')
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    const deleted = Number(result.numDeletedRows) > 0;
-    if (deleted) await this.publish(tenantId, 'live');
-    return deleted;
+    return (await this.changeRows('live_channels', tenantId, { id }, { topic: 'live' })) > 0;
   }
 }

@@ -33,24 +33,24 @@
     if ((call) != napi_ok) return NULL;                                                                \
   } while (0)
 
-static const EVP_CIPHER *cipher_ctr(void) {
+/* One explicit fetch per cipher for the process: an implicit one would run on every key set-up. */
+static const EVP_CIPHER *fetched_cipher(EVP_CIPHER **slot, const char *name, const EVP_CIPHER *fallback) {
 #if OPENSSL_VERSION_MAJOR >= 3
-  /* one explicit fetch for the process: an implicit one would run on every key set-up */
-  static EVP_CIPHER *fetched = NULL;
-  if (!fetched) fetched = EVP_CIPHER_fetch(NULL, "AES-128-CTR", NULL);
-  if (fetched) return fetched;
+  if (!*slot) *slot = EVP_CIPHER_fetch(NULL, name, NULL);
+  if (*slot) return *slot;
+#else
+  (void)slot;
+  (void)name;
 #endif
-  return EVP_aes_128_ctr();
+  return fallback;
 }
 
-static const EVP_CIPHER *cipher_cbc(void) {
-#if OPENSSL_VERSION_MAJOR >= 3
-  static EVP_CIPHER *fetched = NULL;
-  if (!fetched) fetched = EVP_CIPHER_fetch(NULL, "AES-128-CBC", NULL);
-  if (fetched) return fetched;
-#endif
-  return EVP_aes_128_cbc();
-}
+static EVP_CIPHER *ctr_slot = NULL;
+static EVP_CIPHER *cbc_slot = NULL;
+
+static const EVP_CIPHER *cipher_ctr(void) { return fetched_cipher(&ctr_slot, "AES-128-CTR", EVP_aes_128_ctr()); }
+
+static const EVP_CIPHER *cipher_cbc(void) { return fetched_cipher(&cbc_slot, "AES-128-CBC", EVP_aes_128_cbc()); }
 
 /** The bytes of a typed array (or Buffer) argument; NULL with a pending exception otherwise. */
 static int bytes_of(napi_env env, napi_value v, const char *name, uint8_t **data, size_t *length) {

@@ -1,6 +1,6 @@
 import { isIpAddress, normalizeIp } from '../ip.ts';
 import { identifyToken, TOKEN_PURPOSES } from '../token/purpose.ts';
-import { checkMacToken, type MacTokenKind, macToken } from './mac-token.ts';
+import { checkMacToken, type MacTokenKind, macToken, readPayloadObject } from './mac-token.ts';
 
 /**
  * Signed delivery: what lets a viewer fetch manifests and segments from the origin. A grant covers one
@@ -134,16 +134,9 @@ const refuse = (reason: DeliveryReason, message: string): DeliveryCheck => ({ ok
 
 /** Reads the payload strictly: known fields only, each of its type. null when anything is off. */
 function parsePayload(encoded: string): DeliveryGrant | null {
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
-  const keys = Object.keys(body);
-  if (keys.some((k) => !PAYLOAD_KEYS.has(k))) return null;
-  const { v, t, p, e, i, s } = body as Record<string, unknown>;
+  const body = readPayloadObject(encoded, PAYLOAD_KEYS);
+  if (body === null) return null;
+  const { v, t, p, e, i, s } = body;
   if (v !== DELIVERY_VERSION) return null;
   if (typeof t !== 'string' || !TENANT.test(t)) return null;
   if (typeof p !== 'string' || p.length > 1024 || !p.endsWith('/') || normalizeUrlPath(p) !== p) return null;

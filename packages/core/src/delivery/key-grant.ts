@@ -1,6 +1,6 @@
 import type { DenialReason } from '../errors.ts';
 import { isIpAddress, normalizeIp } from '../ip.ts';
-import { checkMacToken, type MacTokenKind, macToken } from './mac-token.ts';
+import { checkMacToken, type MacTokenKind, macToken, readPayloadObject } from './mac-token.ts';
 
 /**
  * HLS key grants: what lets a player that can't add a header (native HLS in Safari and on TVs, any player
@@ -80,15 +80,9 @@ export function signKeyGrant(grant: KeyGrant, secret: Uint8Array): string {
 }
 
 function parsePayload(encoded: string): KeyGrant | null {
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
-  if (Object.keys(body).some((k) => !PAYLOAD_KEYS.has(k))) return null;
-  const { v, typ, t, s, r, e, i } = body as Record<string, unknown>;
+  const body = readPayloadObject(encoded, PAYLOAD_KEYS);
+  if (body === null) return null;
+  const { v, typ, t, s, r, e, i } = body;
   if (v !== KEY_GRANT_VERSION || typ !== TYPE) return null;
   if (typeof t !== 'string' || !TENANT.test(t)) return null;
   if (typeof s !== 'string' || !SESSION.test(s)) return null;

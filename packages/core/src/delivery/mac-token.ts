@@ -21,6 +21,25 @@ export type MacTokenFault = 'malformed' | 'signature' | 'expired';
 
 export type MacTokenCheck<T> = { ok: true; value: T } | { ok: false; fault: MacTokenFault; message: string };
 
+/**
+ * A token payload's JSON object: base64url JSON with only the `allowed` keys, or null when it is anything
+ * else (bad base64 or JSON, not an object, an unknown key). Each kind checks the fields' types itself.
+ */
+export function readPayloadObject(
+  encoded: string,
+  allowed: ReadonlySet<string>,
+): Record<string, unknown> | null {
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
+  if (Object.keys(body).some((k) => !allowed.has(k))) return null;
+  return body as Record<string, unknown>;
+}
+
 export function macToken(
   kind: Pick<MacTokenKind<unknown>, 'domain'>,
   secret: Uint8Array,

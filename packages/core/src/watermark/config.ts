@@ -72,6 +72,23 @@ function num(value: unknown, name: string, min: number, max: number): number {
   return value;
 }
 
+/** `value` if it is one of `allowed`, else the config's one refusal. */
+function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    const names = allowed.map((a) => `"${a}"`).join(' or ');
+    throw new BadRequest('invalid_watermark_config', `"${name}" must be ${names}`);
+  }
+  return value as T;
+}
+
+/** The numeric fields and their ranges. */
+const RANGES = {
+  textIntervalSeconds: [0.5, 3600],
+  textOpacity: [0.05, 1],
+  symbolSeconds: [0.1, 10],
+  heartbeatSeconds: [2, 3600],
+} as const;
+
 /** Merges a partial update into a config, validating every field it touches. */
 export function mergeWatermarkConfig(current: WatermarkConfig, patch: unknown): WatermarkConfig {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
@@ -88,28 +105,16 @@ export function mergeWatermarkConfig(current: WatermarkConfig, patch: unknown): 
         next.enabled = value;
         break;
       case 'mode':
-        if (value !== 'text' && value !== 'color') {
-          throw new BadRequest('invalid_watermark_config', '"mode" must be "text" or "color"');
-        }
-        next.mode = value;
+        next.mode = oneOf(value, key, ['text', 'color']);
         break;
       case 'textIntervalSeconds':
-        next.textIntervalSeconds = num(value, key, 0.5, 3600);
-        break;
       case 'textOpacity':
-        next.textOpacity = num(value, key, 0.05, 1);
-        break;
       case 'symbolSeconds':
-        next.symbolSeconds = num(value, key, 0.1, 10);
-        break;
       case 'heartbeatSeconds':
-        next.heartbeatSeconds = num(value, key, 2, 3600);
+        next[key] = num(value, key, RANGES[key][0], RANGES[key][1]);
         break;
       case 'tamperPolicy':
-        if (value !== 'report' && value !== 'stop') {
-          throw new BadRequest('invalid_watermark_config', '"tamperPolicy" must be "report" or "stop"');
-        }
-        next.tamperPolicy = value;
+        next.tamperPolicy = oneOf(value, key, ['report', 'stop']);
         break;
       case 'box': {
         if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -117,10 +122,7 @@ export function mergeWatermarkConfig(current: WatermarkConfig, patch: unknown): 
         }
         const b = value as Record<string, unknown>;
         if ('sizeUnit' in b) {
-          if (b.sizeUnit !== 'percent' && b.sizeUnit !== 'px') {
-            throw new BadRequest('invalid_watermark_config', '"box.sizeUnit" must be "percent" or "px"');
-          }
-          if (b.sizeUnit === 'px') next.box.sizeUnit = 'px';
+          if (oneOf(b.sizeUnit, 'box.sizeUnit', ['percent', 'px']) === 'px') next.box.sizeUnit = 'px';
           else delete next.box.sizeUnit;
         }
         const px = next.box.sizeUnit === 'px';

@@ -1,6 +1,6 @@
 import { BadRequest, type Ban } from '@vigil/core';
 import type { ContentKey } from '@vigil/keys';
-import { type Expression, type SqlBool, sql } from 'kysely';
+import { type Expression, type SelectQueryBuilder, type SqlBool, sql } from 'kysely';
 import type { AccessLogEntry, ApiKeyRecord, BanSighting, LiveChannelRecord } from './rows.ts';
 import {
   accessLogEntryOf,
@@ -92,6 +92,23 @@ function rowCompare(columns: string[], op: '>' | '<', values: SortKey): Expressi
 }
 
 /**
+ * The rows of `q` after the sort key `after` (or from the start), ordered by `columns` (ascending, or all
+ * descending), at most `take`: the one keyset read every list makes.
+ */
+function keyset<R>(
+  // biome-ignore lint/suspicious/noExplicitAny: each list selects from a table of its own.
+  q: SelectQueryBuilder<any, any, R>,
+  columns: string[],
+  after: SortKey | undefined,
+  take: number,
+  direction: 'asc' | 'desc' = 'asc',
+): Promise<R[]> {
+  let out = after ? q.where(rowCompare(columns, direction === 'asc' ? '>' : '<', after)) : q;
+  for (const column of columns) out = out.orderBy(sql.ref(column), direction);
+  return out.limit(take).execute();
+}
+
+/**
  * Reads one page: `read(after, limit + 1)` returns rows after the sort key (or from the start), in
  * order; one row more than asked tells there is a next page.
  */
@@ -133,9 +150,8 @@ export async function pageBans(
     'ns',
     req,
     (after, take) => {
-      let q = store.db.selectFrom('bans').selectAll().where('tenant_id', '=', tenantId);
-      if (after) q = q.where(rowCompare(['created_at', 'id'], '>', after));
-      return q.orderBy('created_at').orderBy('id').limit(take).execute();
+      const q = store.db.selectFrom('bans').selectAll().where('tenant_id', '=', tenantId);
+      return keyset(q, ['created_at', 'id'], after, take);
     },
     banKey,
     banFromRow,
@@ -185,13 +201,12 @@ export function pageActiveBans(
     'ns',
     req,
     (after, take) => {
-      let q = store.db
+      const q = store.db
         .selectFrom('bans')
         .selectAll()
         .where('tenant_id', '=', tenantId)
         .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]));
-      if (after) q = q.where(rowCompare(['created_at', 'id'], '>', after));
-      return q.orderBy('created_at').orderBy('id').limit(take).execute();
+      return keyset(q, ['created_at', 'id'], after, take);
     },
     banKey,
     banFromRow,
@@ -212,9 +227,8 @@ export function pageApiKeys(
     'ns',
     req,
     (after, take) => {
-      let q = store.db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId);
-      if (after) q = q.where(rowCompare(['created_at', 'hash'], '>', after));
-      return q.orderBy('created_at').orderBy('hash').limit(take).execute();
+      const q = store.db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId);
+      return keyset(q, ['created_at', 'hash'], after, take);
     },
     (r) => [Number(r.created_at), r.hash],
     apiKeyFromRow,
@@ -233,9 +247,8 @@ export function pageTenants(
     's',
     req,
     (after, take) => {
-      let q = store.db.selectFrom('tenants').select(['id', 'name', 'created_at']);
-      if (after) q = q.where('id', '>', after[0] as string);
-      return q.orderBy('id').limit(take).execute();
+      const q = store.db.selectFrom('tenants').select(['id', 'name', 'created_at']);
+      return keyset(q, ['id'], after, take);
     },
     (r) => [r.id],
     (r) => ({ id: r.id, name: r.name, createdAt: Number(r.created_at) }),
@@ -256,13 +269,12 @@ export function pageContentKeys(
     'nss',
     req,
     (after, take) => {
-      let q = store.db
+      const q = store.db
         .selectFrom('content_keys')
         .select(KEY_INFO_COLUMNS)
         .where('tenant_id', '=', tenantId)
         .where('resource_id', '=', resourceId);
-      if (after) q = q.where(rowCompare(['key_period', 'track_type', 'kid'], '>', after));
-      return q.orderBy('key_period').orderBy('track_type').orderBy('kid').limit(take).execute();
+      return keyset(q, ['key_period', 'track_type', 'kid'], after, take);
     },
     (r) => [Number(r.key_period), r.track_type, r.kid],
     keyInfoOf,
@@ -283,13 +295,12 @@ export function pageSessionsByTag(
     'ns',
     req,
     (after, take) => {
-      let q = store.db
+      const q = store.db
         .selectFrom('session_tags')
         .select(['session_id', 'first_seen'])
         .where('tenant_id', '=', tenantId)
         .where('tag', '=', tag);
-      if (after) q = q.where(rowCompare(['first_seen', 'session_id'], '>', after));
-      return q.orderBy('first_seen').orderBy('session_id').limit(take).execute();
+      return keyset(q, ['first_seen', 'session_id'], after, take);
     },
     (r) => [Number(r.first_seen), r.session_id],
     (r) => ({ sessionId: r.session_id, firstSeen: Number(r.first_seen) }),
@@ -309,9 +320,8 @@ export function pageLiveChannels(
     's',
     req,
     (after, take) => {
-      let q = store.db.selectFrom('live_channels').selectAll().where('tenant_id', '=', tenantId);
-      if (after) q = q.where('id', '>', after[0] as string);
-      return q.orderBy('id').limit(take).execute();
+      const q = store.db.selectFrom('live_channels').selectAll().where('tenant_id', '=', tenantId);
+      return keyset(q, ['id'], after, take);
     },
     (r) => [r.id],
     liveChannelFromRow,
@@ -348,8 +358,7 @@ export function pageAccessLogs(
       if (filter.action !== undefined) q = q.where('action', '=', filter.action);
       if (filter.since !== undefined) q = q.where('at', '>=', filter.since);
       if (filter.until !== undefined) q = q.where('at', '<', filter.until);
-      if (after) q = q.where(rowCompare(['at', 'id'], '<', after));
-      return q.orderBy('at', 'desc').orderBy('id', 'desc').limit(take).execute();
+      return keyset(q, ['at', 'id'], after, take, 'desc');
     },
     (r) => [Number(r.at), r.id],
     accessLogEntryOf,

@@ -94,6 +94,18 @@ export class VigilClient {
     return h;
   }
 
+  /** POSTs with the token and no body; the answer and its text, or throws VigilRefusal for a refusal. */
+  private async postEmpty(url: string): Promise<{ res: Response; text: string }> {
+    const res = await this.fetchImpl(url, {
+      method: 'POST',
+      headers: this.headers(false),
+      cache: 'no-store',
+    });
+    const text = await res.text();
+    if (!res.ok) throw refusalFrom(res.status, text);
+    return { res, text };
+  }
+
   /** Sends a ClearKey license request (the CDM's message) and returns the license; throws VigilRefusal. */
   async license(message: ArrayBuffer | Uint8Array): Promise<LicenseAnswer> {
     const res = await this.fetchImpl(this.licenseUrl, {
@@ -111,13 +123,7 @@ export class VigilClient {
 
   /** Calls /v1/heartbeat; throws VigilRefusal for a refusal (403 `banned` among them). */
   async heartbeat(): Promise<HeartbeatAnswer> {
-    const res = await this.fetchImpl(this.heartbeatUrl, {
-      method: 'POST',
-      headers: this.headers(false),
-      cache: 'no-store',
-    });
-    const text = await res.text();
-    if (!res.ok) throw refusalFrom(res.status, text);
+    const { res, text } = await this.postEmpty(this.heartbeatUrl);
     let directive: unknown;
     try {
       directive = (JSON.parse(text) as { watermark?: unknown }).watermark;
@@ -129,13 +135,7 @@ export class VigilClient {
 
   /** Asks for a delivery token of the viewer token's resource; throws VigilRefusal (403 `banned`…). */
   async delivery(): Promise<DeliveryAnswer> {
-    const res = await this.fetchImpl(this.deliveryUrl, {
-      method: 'POST',
-      headers: this.headers(false),
-      cache: 'no-store',
-    });
-    const text = await res.text();
-    if (!res.ok) throw refusalFrom(res.status, text);
+    const { text } = await this.postEmpty(this.deliveryUrl);
     const body = JSON.parse(text) as Partial<DeliveryAnswer>;
     if (typeof body.token !== 'string' || typeof body.prefix !== 'string')
       throw new Error('the delivery answer has no token');

@@ -243,6 +243,21 @@ export class Watermark {
     this.opts.onHostChanged?.();
   }
 
+  /** The events the mark follows: listen() adds and teardown() removes exactly these. */
+  private followed(): readonly (readonly [EventTarget, string, EventListener, boolean])[] {
+    const { media } = this.opts;
+    const relayout = this.relayout as EventListener;
+    return [
+      [media, 'loadedmetadata', relayout, false],
+      [media, 'resize', relayout, false],
+      [document, 'fullscreenchange', this.onFullscreen as EventListener, false],
+      [window, 'resize', relayout, false],
+      // Toggle events do not bubble: listen in the capture phase, which every element's event goes through.
+      [document, 'beforetoggle', this.onToggle as EventListener, true],
+      [document, 'toggle', this.onToggle as EventListener, true],
+    ];
+  }
+
   private listen(): void {
     if (this.resize) return;
     const { container, media } = this.opts;
@@ -251,13 +266,9 @@ export class Watermark {
       this.resize.observe(container);
       this.resize.observe(media);
     }
-    media.addEventListener('loadedmetadata', this.relayout);
-    media.addEventListener('resize', this.relayout);
-    document.addEventListener('fullscreenchange', this.onFullscreen);
-    window.addEventListener('resize', this.relayout);
-    // Toggle events do not bubble: listen in the capture phase, which every element's event goes through.
-    document.addEventListener('beforetoggle', this.onToggle, true);
-    document.addEventListener('toggle', this.onToggle, true);
+    for (const [target, type, listener, capture] of this.followed()) {
+      target.addEventListener(type, listener, capture);
+    }
     // And popovers and dialogs of closed shadow trees, whose events stay inside them.
     this.stopEntries = onTopLayerEntry(this.onEntry);
     if (typeof MutationObserver !== 'undefined') {
@@ -501,13 +512,9 @@ export class Watermark {
     this.dialogs = undefined;
     if (this.frame !== undefined) cancelAnimationFrame(this.frame);
     this.frame = undefined;
-    const { media } = this.opts;
-    media.removeEventListener('loadedmetadata', this.relayout);
-    media.removeEventListener('resize', this.relayout);
-    document.removeEventListener('fullscreenchange', this.onFullscreen);
-    window.removeEventListener('resize', this.relayout);
-    document.removeEventListener('beforetoggle', this.onToggle, true);
-    document.removeEventListener('toggle', this.onToggle, true);
+    for (const [target, type, listener, capture] of this.followed()) {
+      target.removeEventListener(type, listener, capture);
+    }
     document.removeEventListener('scroll', this.queueLayout, { capture: true });
     this.stopEntries?.();
     this.stopEntries = undefined;

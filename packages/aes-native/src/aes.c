@@ -52,39 +52,34 @@ static const EVP_CIPHER *cipher_ctr(void) { return fetched_cipher(&ctr_slot, "AE
 
 static const EVP_CIPHER *cipher_cbc(void) { return fetched_cipher(&cbc_slot, "AES-128-CBC", EVP_aes_128_cbc()); }
 
-/** The bytes of a typed array (or Buffer) argument; NULL with a pending exception otherwise. */
-static int bytes_of(napi_env env, napi_value v, const char *name, uint8_t **data, size_t *length) {
+/** The elements of a typed-array argument of type `want`; 0 with a pending exception otherwise. */
+static int typed_of(napi_env env, napi_value v, const char *name, napi_typedarray_type want, void **data,
+                    size_t *count) {
   bool is;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) {
     napi_throw_type_error(env, NULL, name);
     return 0;
   }
   napi_typedarray_type type;
-  void *p;
-  size_t count;
-  if (napi_get_typedarray_info(env, v, &type, &count, &p, NULL, NULL) != napi_ok) return 0;
-  if (type != napi_uint8_array) {
+  if (napi_get_typedarray_info(env, v, &type, count, data, NULL, NULL) != napi_ok) return 0;
+  if (type != want) {
     napi_throw_type_error(env, NULL, name);
     return 0;
   }
+  return 1;
+}
+
+/** The bytes of a Uint8Array (or Buffer) argument. */
+static int bytes_of(napi_env env, napi_value v, const char *name, uint8_t **data, size_t *length) {
+  void *p;
+  if (!typed_of(env, v, name, napi_uint8_array, &p, length)) return 0;
   *data = p;
-  *length = count;
   return 1;
 }
 
 static int doubles_of(napi_env env, napi_value v, const char *name, double **data, size_t *count) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) {
-    napi_throw_type_error(env, NULL, name);
-    return 0;
-  }
-  napi_typedarray_type type;
   void *p;
-  if (napi_get_typedarray_info(env, v, &type, count, &p, NULL, NULL) != napi_ok) return 0;
-  if (type != napi_float64_array) {
-    napi_throw_type_error(env, NULL, name);
-    return 0;
-  }
+  if (!typed_of(env, v, name, napi_float64_array, &p, count)) return 0;
   *data = p;
   return 1;
 }

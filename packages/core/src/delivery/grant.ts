@@ -1,6 +1,6 @@
 import { isIpAddress, normalizeIp } from '../ip.ts';
 import { identifyToken, TOKEN_PURPOSES } from '../token/purpose.ts';
-import { checkMacToken, type MacTokenKind, macToken, readPayloadObject } from './mac-token.ts';
+import { checkMacToken, type MacTokenKind, macToken, readPayloadObject, splitMacToken } from './mac-token.ts';
 
 /**
  * Signed delivery: what lets a viewer fetch manifests and segments from the origin. A grant covers one
@@ -158,8 +158,8 @@ export function verifyDelivery(token: string | undefined, opts: VerifyDeliveryOp
     return refuse('delivery_missing', `a delivery token is required (?${DELIVERY_PARAM}=)`);
   if (token.length > MAX_DELIVERY_TOKEN_LENGTH)
     return refuse('delivery_malformed', 'delivery token is too long');
-  const dot = token.indexOf('.');
-  if (dot <= 0 || dot !== token.lastIndexOf('.')) {
+  const parts = splitMacToken(token);
+  if (parts === null) {
     const found = identifyToken(token);
     if (found !== undefined && found !== 'delivery') {
       return refuse(
@@ -169,9 +169,7 @@ export function verifyDelivery(token: string | undefined, opts: VerifyDeliveryOp
     }
     return refuse('delivery_malformed', 'delivery token is not <payload>.<mac>');
   }
-  const payload = token.slice(0, dot);
-  const sent = token.slice(dot + 1);
-  const checked = checkMacToken(KIND, payload, sent, opts);
+  const checked = checkMacToken(KIND, ...parts, opts);
   if (!checked.ok) return refuse(`delivery_${checked.fault}`, checked.message);
   const grant = checked.value;
   if (opts.tenantId !== undefined && opts.tenantId !== grant.tenantId)

@@ -1,6 +1,6 @@
 import type { DenialReason } from '../errors.ts';
 import { isIpAddress, normalizeIp } from '../ip.ts';
-import { checkMacToken, type MacTokenKind, macToken, readPayloadObject } from './mac-token.ts';
+import { checkMacToken, type MacTokenKind, macToken, readPayloadObject, splitMacToken } from './mac-token.ts';
 
 /**
  * HLS key grants: what lets a player that can't add a header (native HLS in Safari and on TVs, any player
@@ -108,12 +108,9 @@ export function verifyKeyGrant(
   if (!token.startsWith(KEY_GRANT_PREFIX))
     return refuse('key_grant_malformed', `key grant does not start with "${KEY_GRANT_PREFIX}"`);
   const rest = token.slice(KEY_GRANT_PREFIX.length);
-  const dot = rest.indexOf('.');
-  if (dot <= 0 || dot !== rest.lastIndexOf('.'))
-    return refuse('key_grant_malformed', 'key grant is not kg1.<payload>.<mac>');
-  const payload = rest.slice(0, dot);
-  const sent = rest.slice(dot + 1);
-  const checked = checkMacToken(KIND, payload, sent, opts);
+  const parts = splitMacToken(rest);
+  if (parts === null) return refuse('key_grant_malformed', 'key grant is not kg1.<payload>.<mac>');
+  const checked = checkMacToken(KIND, ...parts, opts);
   if (!checked.ok) return refuse(`key_grant_${checked.fault}`, checked.message);
   const grant = checked.value;
   return { ok: true, grant };

@@ -40,6 +40,13 @@ export function readPayloadObject(
   return body as Record<string, unknown>;
 }
 
+/** A token's two parts, `<payload>.<mac>` (exactly one dot, after a payload), or null. */
+export function splitMacToken(token: string): [payload: string, mac: string] | null {
+  const dot = token.indexOf('.');
+  if (dot <= 0 || dot !== token.lastIndexOf('.')) return null;
+  return [token.slice(0, dot), token.slice(dot + 1)];
+}
+
 export function macToken(
   kind: Pick<MacTokenKind<unknown>, 'domain'>,
   secret: Uint8Array,

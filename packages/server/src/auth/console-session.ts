@@ -173,7 +173,7 @@ export class ConsoleSessions {
     const lockMs = this.settings.lockSeconds * 1000;
     this.accounts = new FailureCounter(5, 10, lockMs, true);
     // An address tries many accounts: more room, and only time clears it (a success elsewhere doesn't).
-    this.addresses = new FailureCounter(20, 50, lockMs, false);
+    this.addresses = new FailureCounter(30, 100, lockMs, false);
     this.trust = trustedProxyMatcher(trustedProxies);
     this.purger = setInterval(() => void this.purge().catch(() => {}), 10 * 60_000);
     this.purger.unref();

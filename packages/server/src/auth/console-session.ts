@@ -276,7 +276,10 @@ export class ConsoleSessions {
     if (socket.encrypted) return true;
     const raw = socket.remoteAddress ?? '';
     const peer = canonicalIp(raw) ?? raw;
-    return this.trust.size > 0 && this.trust.has(peer) && request.headers['x-forwarded-proto'] === 'https';
+    const proto = request.headers['x-forwarded-proto'];
+    if (typeof proto !== 'string' || this.trust.size === 0 || !this.trust.has(peer)) return false;
+    // Any hop over HTTPS: the cookie is marked Secure (a needless flag only keeps it off plain HTTP).
+    return proto.split(',').some((hop) => hop.trim().toLowerCase() === 'https');
   }
 
   private cookie(request: FastifyRequest, value: string, maxAgeSeconds: number): string {
@@ -338,6 +341,9 @@ export class ConsoleSessions {
         .send({ statusCode: 401, code: 'signin_failed', message: 'wrong name or password' });
     }
     this.accounts.succeed(accountKey);
+    // A session this browser had before ends: a sign-in always starts a new one.
+    const previous = cookieValue(request.headers.cookie);
+    if (previous) await this.operators.deleteSession(sha256(previous));
     const token = this.mint(operator.tenantId);
     const hash = sha256(token);
     const expiresAt = Date.now() + this.settings.absoluteSeconds * 1000;

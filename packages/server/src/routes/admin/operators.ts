@@ -53,7 +53,6 @@ const nameParams = {
   properties: { name: { type: 'string', pattern: OPERATOR_NAME } },
 };
 const password = { type: 'string', minLength: 1, maxLength: 1024 };
-const operatorSecurity = [...security, { consoleSession: [] }];
 
 /** Console operator accounts of the caller's tenant (admin role; a platform caller may name another). */
 export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
@@ -68,7 +67,7 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       schema: {
         tags: ['console'],
         summary: 'Console operators of this tenant (oldest first)',
-        security: operatorSecurity,
+        security,
         querystring: tenantQuery,
         response: {
           200: { type: 'object', properties: { operators: { type: 'array', items: operatorSchema } } },
@@ -89,7 +88,7 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
         tags: ['console'],
         summary:
           'Create a console operator (password at least 12 characters: 400 weak_password; 409 operator_exists)',
-        security: operatorSecurity,
+        security,
         querystring: tenantQuery,
         body: {
           type: 'object',
@@ -122,7 +121,7 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       schema: {
         tags: ['console'],
         summary: 'Remove a console operator; their sessions end at once',
-        security: operatorSecurity,
+        security,
         params: nameParams,
         querystring: tenantQuery,
       },
@@ -146,7 +145,7 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
         tags: ['console'],
         summary:
           "Set an operator's password (their own: any role; anyone's: admin). Their other sessions end",
-        security: operatorSecurity,
+        security,
         params: nameParams,
         querystring: tenantQuery,
         body: {

@@ -243,6 +243,50 @@ describe('console operators and sign-in', () => {
     assert.equal((await withCookie(admin, '/v1/operators/watcher', { method: 'DELETE' })).status, 404);
   });
 
+  it("tenants: a platform caller names another tenant; that tenant's operators see only their own", async () => {
+    const tenant = await call(`${url}/v1/tenants`, { token: apiKey, body: { id: 'acme' } });
+    assert.equal(tenant.status, 201, JSON.stringify(tenant.body));
+    const password = 'acme-admin-password';
+    const made = await call(`${url}/v1/operators`, {
+      token: apiKey,
+      body: { name: 'boss', role: 'admin', password, tenant: 'acme' },
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.tenantId, 'acme');
+    assert.equal((await signIn('boss', password)).status, 401, 'not an operator of the default tenant');
+    const res = await signIn('boss', password, 'acme');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.operator, { name: 'boss', role: 'admin', tenantId: 'acme' });
+    const boss: Session = {
+      cookie: /^(vigil_console=[^;]+)/.exec(res.headers.get('set-cookie') ?? '')![1]!,
+      csrf: res.body.csrfToken,
+      body: res.body,
+      setCookie: '',
+      raw: '',
+    };
+    const list = await withCookie(boss, '/v1/operators');
+    assert.deepEqual(
+      list.body.operators.map((o: { name: string }) => o.name),
+      ['boss'],
+    );
+    assert.equal((await withCookie(boss, '/v1/operators?tenant=default')).status, 403);
+    const foreign = await withCookie(boss, '/v1/operators', {
+      body: { name: 'mole', role: 'admin', password: 'mole-password-12', tenant: 'default' },
+    });
+    assert.equal(foreign.status, 403);
+    assert.equal((await withCookie(boss, '/v1/operators/admin', { method: 'DELETE' })).status, 404);
+    const platformOnly = await withCookie(boss, '/v1/operators', {
+      body: { name: 'root', role: 'platform', password: 'root-password-123' },
+    });
+    assert.equal(platformOnly.status, 403, 'an admin makes no platform operators');
+    const bans = await withCookie(boss, '/v1/bans');
+    assert.equal(bans.status, 200);
+    assert.ok(
+      !bans.body.bans.some((b: { value: string }) => b.value === '198.51.100.8'),
+      "the default tenant's bans are not acme's",
+    );
+  });
+
   it('ten wrong passwords in a row lock the account, even for the right password, until the lock ends', async () => {
     const admin = await session('admin', adminPassword);
     const password = 'target-password-1';

@@ -98,6 +98,11 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
             name: { type: 'string', minLength: 1, maxLength: 64 },
             role: { type: 'string', enum: ['readonly', 'operator', 'admin', 'platform'] },
             password,
+            tenant: {
+              type: 'string',
+              pattern: TENANT_ID,
+              description: 'Another tenant (platform role only)',
+            },
           },
         },
         response: { 201: operatorSchema },
@@ -105,10 +110,10 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
     },
     (request, reply) =>
       control(reply, async () => {
-        const body = request.body as { name: string; role: Role; password: string };
+        const body = request.body as { name: string; role: Role; password: string; tenant?: string };
         const created = await createOperator(deps, actorOf(request), {
           ...body,
-          tenant: (request.query as Query).tenant,
+          tenant: body.tenant ?? (request.query as Query).tenant,
         });
         return reply.code(201).send(created);
       }),

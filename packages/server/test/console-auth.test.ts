@@ -374,7 +374,7 @@ describe('console operators and sign-in', () => {
     assert.equal(doc.body.components.securitySchemes.consoleSession.in, 'cookie');
   });
 
-  it('on PostgreSQL: VIGIL_ADMIN_PASSWORD, an idle session expires, and /admin is a 503 without a build', async () => {
+  it('on PostgreSQL: VIGIL_ADMIN_PASSWORD, operators, an idle session expires, /admin is a 503 without a build', async () => {
     const schema = uniqueSchema();
     const password = 'env-admin-password-1';
     const pgData = tempDir('vigil-console-pg-');
@@ -386,30 +386,56 @@ describe('console operators and sign-in', () => {
       VIGIL_CONSOLE_IDLE_SECONDS: '1',
       VIGIL_CONSOLE_DIR: join(dist, 'missing'),
     });
+    const saved = url;
+    url = pgServer.url;
     try {
-      const saved = url;
-      url = pgServer.url;
-      try {
-        await waitFor('the start-up lines', 20_000, async () => pgServer.output().includes('console: '));
-        await sleep(300);
-        assert.doesNotMatch(
-          pgServer.output(),
-          /Console operator "admin" created/,
-          'a set password is not printed',
-        );
-        const s = await session('admin', password);
-        assert.equal((await withCookie(s, '/v1/console/session')).status, 200);
-        await sleep(2_500);
-        const expired = await withCookie(s, '/v1/bans');
-        assert.equal(expired.status, 401);
-        assert.equal(expired.body.code, 'console_session_expired');
-        const page = await call(`${url}/admin/`);
-        assert.equal(page.status, 503);
-        assert.match(page.body, /npm install/);
-      } finally {
-        url = saved;
-      }
+      await waitFor('the start-up lines', 20_000, async () => pgServer.output().includes('console: '));
+      await sleep(300);
+      assert.doesNotMatch(
+        pgServer.output(),
+        /Console operator "admin" created/,
+        'a set password is not printed',
+      );
+      const s = await session('admin', password);
+      assert.equal((await withCookie(s, '/v1/console/session')).status, 200);
+      await sleep(2_500);
+      const expired = await withCookie(s, '/v1/bans');
+      assert.equal(expired.status, 401);
+      assert.equal(expired.body.code, 'console_session_expired');
+
+      // Operators stored in PostgreSQL: created, listed, a new password, removed.
+      const made = await call(`${url}/v1/operators`, {
+        token: apiKey,
+        body: { name: 'pg-op', role: 'operator', password: 'pg-operator-pass-1' },
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const dup = await call(`${url}/v1/operators`, {
+        token: apiKey,
+        body: { name: 'pg-op', role: 'readonly', password: 'pg-operator-pass-1' },
+      });
+      assert.equal(dup.status, 409);
+      const listed = await call(`${url}/v1/operators`, { token: apiKey });
+      assert.deepEqual(
+        listed.body.operators.map((o: { name: string }) => o.name),
+        ['admin', 'pg-op'],
+      );
+      const reset = await call(`${url}/v1/operators/pg-op/password`, {
+        method: 'PUT',
+        token: apiKey,
+        body: { password: 'pg-operator-pass-2' },
+      });
+      assert.equal(reset.status, 204);
+      assert.equal((await signIn('pg-op', 'pg-operator-pass-1')).status, 401);
+      assert.equal((await signIn('pg-op', 'pg-operator-pass-2')).status, 200);
+      const removed = await call(`${url}/v1/operators/pg-op`, { method: 'DELETE', token: apiKey });
+      assert.equal(removed.status, 204);
+      assert.equal((await signIn('pg-op', 'pg-operator-pass-2')).status, 401);
+
+      const page = await call(`${url}/admin/`);
+      assert.equal(page.status, 503);
+      assert.match(page.body, /npm install/);
     } finally {
+      url = saved;
       await pgServer.stop();
       rmSync(pgData, { recursive: true, force: true });
       const client = new pg.Client({ connectionString: TEST_DATABASE_URL });

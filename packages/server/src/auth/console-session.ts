@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { resolve } from 'node:path';
-import { authenticateOperator, hasRole } from '@vigil/control';
+import { type Actor, authenticateOperator, hasRole } from '@vigil/control';
 import { canonicalIp, TOKEN_PURPOSES } from '@vigil/core';
 import {
   type ApiKeyRecord,
@@ -423,13 +423,14 @@ export class ConsoleSessions {
 
   /**
    * requireRole's check when a call comes with the console cookie instead of an API key: the session,
-   * then the CSRF token of a state-changing call, then the role. On success request.apiKey stands for the
-   * operator (role and tenant), so every control route works unchanged.
+   * then the CSRF token of a state-changing call, then the role (when `minimum` is given; without it,
+   * as an authentication step, the operation checks it). On success request.apiKey stands for the
+   * operator (role and tenant), so every control route works unchanged, and request.actor is the operator.
    */
   async authorize(
     request: FastifyRequest,
     reply: FastifyReply,
-    minimum: Role,
+    minimum?: Role,
   ): Promise<FastifyReply | undefined> {
     if (this.crossSite(request, reply)) return reply;
     const p = await this.current(request);
@@ -439,7 +440,7 @@ export class ConsoleSessions {
     }
     const { session } = p;
     if (this.csrfRefused(request, reply, p.token, session.tenantId)) return reply;
-    if (!hasRole(session, minimum)) {
+    if (minimum !== undefined && !hasRole(session, minimum)) {
       return reply.code(403).send({
         statusCode: 403,
         code: 'forbidden',
@@ -456,6 +457,14 @@ export class ConsoleSessions {
       revokedAt: null,
     };
     request.apiKey = standIn;
+    // Where requests carry an Actor, the operator is one (kind `operator`, named by the operator's name).
+    const actor: Actor = {
+      kind: 'operator',
+      id: session.operatorName,
+      tenantId: session.tenantId,
+      role: session.role,
+    };
+    (request as FastifyRequest & { actor?: Actor }).actor = actor;
     request.consoleOperator = {
       name: session.operatorName,
       tenantId: session.tenantId,

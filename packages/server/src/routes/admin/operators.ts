@@ -9,7 +9,8 @@ import {
 } from '@vigil/control';
 import type { Role } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type AdminContext, security, TENANT_ID } from './shared.ts';
+import { requireRole } from '../../auth/admin.ts';
+import type { AdminContext } from './shared.ts';
 
 /** Who calls: the console's signed-in operator, or the API key. */
 export function actorOf(request: FastifyRequest): Actor {
@@ -30,6 +31,10 @@ async function control<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T
       .send({ statusCode: err.status, code: err.code, message: err.message, ...err.detail });
   }
 }
+
+const TENANT_ID = '^[a-z0-9][a-z0-9_-]{0,63}$';
+/** An API key, or the console's session cookie (with X-CSRF-Token on changes). */
+const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { consoleSession: [] }];
 
 const operatorSchema = {
   type: 'object',
@@ -56,14 +61,16 @@ const password = { type: 'string', minLength: 1, maxLength: 1024 };
 
 /** Console operator accounts of the caller's tenant (admin role; a platform caller may name another). */
 export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, admin, readonly } = ctx;
+  const { store } = ctx;
   const deps = { store };
+  // Any signed-in caller gets as far as the operation, which checks the role (admin, or oneself).
+  const admitted = requireRole(ctx.hot, 'readonly');
   type Query = { tenant?: string };
 
   app.get(
     '/v1/operators',
     {
-      preHandler: admin,
+      preHandler: admitted,
       schema: {
         tags: ['console'],
         summary: 'Console operators of this tenant (oldest first)',
@@ -83,7 +90,7 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.post(
     '/v1/operators',
     {
-      preHandler: admin,
+      preHandler: admitted,
       schema: {
         tags: ['console'],
         summary:
@@ -122,7 +129,7 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.delete(
     '/v1/operators/:name',
     {
-      preHandler: admin,
+      preHandler: admitted,
       schema: {
         tags: ['console'],
         summary: 'Remove a console operator; their sessions end at once',
@@ -145,7 +152,7 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
     '/v1/operators/:name/password',
     {
       // Any operator may change their own; the operation requires admin for anyone else's.
-      preHandler: readonly,
+      preHandler: admitted,
       schema: {
         tags: ['console'],
         summary:

@@ -13,8 +13,7 @@ export interface AdminRoutesOptions {
   config: ServerConfig;
 }
 
-/** An API key, or the console's session cookie (with X-CSRF-Token on changes). */
-export const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { consoleSession: [] }];
+export const security = [{ apiKey: [] }];
 export const TENANT_ID = '^[a-z0-9][a-z0-9_-]{0,63}$';
 export const watermarkSchema = {
   type: 'object',

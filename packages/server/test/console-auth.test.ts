@@ -166,6 +166,12 @@ describe('console operators and sign-in', () => {
     assert.deepEqual(wrong.body, unknown.body);
     assert.equal(wrong.body.code, 'signin_failed');
     assert.equal(wrong.headers.get('set-cookie'), null);
+    // A parallel burst from one address: a few are checked at once, the rest refused at the door.
+    const burst = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => signIn(`burst-${i}`, 'not the password at all')),
+    );
+    const statuses = burst.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [401, 401, 401, 401, 429, 429, 429, 429]);
   });
 
   it('state-changing calls with the cookie need the CSRF token; API keys work as before', async () => {

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { resolve } from 'node:path';
-import { type Actor, authenticateOperator, hasRole } from '@vigil/control';
+import { type Actor, authenticateOperator, ControlError, hasRole } from '@vigil/control';
 import { canonicalIp, TOKEN_PURPOSES } from '@vigil/core';
 import {
   type ApiKeyRecord,
@@ -161,6 +161,7 @@ export class ConsoleSessions {
   private readonly addresses: FailureCounter;
   private readonly trust: ReturnType<typeof trustedProxyMatcher>;
   private readonly purger: NodeJS.Timeout;
+  private readonly signingIn = new Map<string, number>();
 
   constructor(
     private readonly store: VigilStore,
@@ -328,10 +329,33 @@ export class ConsoleSessions {
           retryAfterSeconds: retry,
         });
     }
-    const operator = await authenticateOperator(
-      { store: this.store },
-      { tenant, name: body.username, password: body.password },
-    );
+    // One address checks a few passwords at a time: a parallel flood can't outrun its failure count.
+    const inFlight = this.signingIn.get(addressKey) ?? 0;
+    if (inFlight >= MAX_SIGNINS_IN_FLIGHT)
+      return reply.code(429).header('retry-after', '1').send({
+        statusCode: 429,
+        code: 'signin_throttled',
+        message: 'too many sign-ins at once from this address; try again in 1 s',
+        retryAfterSeconds: 1,
+      });
+    this.signingIn.set(addressKey, inFlight + 1);
+    let operator: Awaited<ReturnType<typeof authenticateOperator>>;
+    try {
+      operator = await authenticateOperator(
+        { store: this.store },
+        { tenant, name: body.username, password: body.password },
+      );
+    } catch (err) {
+      if (!(err instanceof ControlError)) throw err;
+      return reply
+        .code(err.status)
+        .header('retry-after', '1')
+        .send({ statusCode: err.status, code: err.code, message: err.message });
+    } finally {
+      const left = (this.signingIn.get(addressKey) ?? 1) - 1;
+      if (left <= 0) this.signingIn.delete(addressKey);
+      else this.signingIn.set(addressKey, left);
+    }
     if (!operator) {
       const at = Date.now();
       this.accounts.fail(accountKey, at, false);
@@ -476,6 +500,8 @@ export class ConsoleSessions {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Password checks one address may have running at once. */
+const MAX_SIGNINS_IN_FLIGHT = 4;
 
 function sessionMessage(code: 'console_session_missing' | 'console_session_expired'): string {
   return code === 'console_session_missing'

@@ -437,6 +437,12 @@ describe('console operators and sign-in', () => {
       assert.equal(removed.status, 204);
       assert.equal((await signIn('pg-op', 'pg-operator-pass-2')).status, 401);
 
+      // Failed sign-ins are counted in the store: the lock holds here too.
+      const tries: number[] = [];
+      for (let i = 0; i < 10; i++) tries.push((await signIn('admin', `wrong-password-${i}`)).status);
+      assert.deepEqual(tries, [401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
+      assert.equal((await signIn('admin', password)).status, 429);
+
       const page = await call(`${url}/admin/`);
       assert.equal(page.status, 503);
       assert.match(page.body, /npm install/);

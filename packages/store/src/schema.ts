@@ -101,4 +101,9 @@ export interface Database {
     ip: string;
     user_agent: string;
   };
+  /**
+   * Failed console sign-ins per key (the SHA-256 of an account or an address, never the name typed),
+   * shared by every instance (0008_con_signin_failures).
+   */
+  signin_failures: { key: string; failures: number; last_at: number; blocked_until: number };
 }

@@ -93,48 +93,50 @@ export function consoleSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Co
 }
 
 /**
- * Failed sign-ins per key (an account, an address): from `delayAfter` failures on, each attempt must wait
- * 1, 2, 4, ... seconds after the last failure; at `lockAfter` the key is locked for the lock time. An
- * attempt refused for waiting counts as a failure too, so hammering only locks sooner. Bounded in size:
- * the least recently failed keys are dropped first.
+ * Failed sign-ins per key (an account, an address), kept in the store so every instance on one database
+ * counts the same: from `delayAfter` failures on, each attempt must wait 1, 2, 4, ... seconds after the
+ * last failure; at `lockAfter` the key is locked for the lock time. An attempt refused for waiting counts
+ * as a failure too, so hammering only locks sooner. Keys are SHA-256 hashes: what was typed as a name is
+ * never stored. A key quiet for an hour past the lock time starts again from nothing.
  */
 class FailureCounter {
-  private readonly entries = new Map<string, { failures: number; lastAt: number; blockedUntil: number }>();
-
   constructor(
+    private readonly operators: OperatorStore,
+    private readonly scope: string,
     private readonly delayAfter: number,
     private readonly lockAfter: number,
     private readonly lockMs: number,
     private readonly resetOnSuccess: boolean,
-    private readonly maxEntries = 10_000,
   ) {}
 
+  get forgetMs(): number {
+    return this.lockMs + 3_600_000;
+  }
+
+  private key(key: string): string {
+    return sha256(`${this.scope}\u0000${key}`);
+  }
+
   /** Milliseconds to wait before an attempt is allowed; 0 when it is. */
-  wait(key: string, now: number): number {
-    const e = this.entries.get(key);
-    if (!e) return 0;
-    // Quiet for long enough: forgotten.
-    if (now - e.lastAt > this.lockMs + 3_600_000) {
-      this.entries.delete(key);
-      return 0;
-    }
+  async wait(key: string, now: number): Promise<number> {
+    const e = await this.operators.signInFailures(this.key(key));
+    if (!e || now - e.lastAt > this.forgetMs) return 0;
     return Math.max(0, e.blockedUntil - now);
   }
 
-  fail(key: string, now: number, refused: boolean): void {
-    const e = this.entries.get(key) ?? { failures: 0, lastAt: now, blockedUntil: 0 };
-    this.entries.delete(key);
-    e.failures++;
-    e.lastAt = now;
-    if (e.failures >= this.lockAfter) e.blockedUntil = now + this.lockMs;
-    else if (!refused && e.failures >= this.delayAfter)
-      e.blockedUntil = now + Math.min(1000 * 2 ** (e.failures - this.delayAfter), this.lockMs);
-    this.entries.set(key, e);
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  async fail(key: string, now: number, refused: boolean): Promise<void> {
+    const k = this.key(key);
+    const failures = await this.operators.addSignInFailure(k, now, now - this.forgetMs);
+    if (failures >= this.lockAfter) await this.operators.blockSignIns(k, now + this.lockMs);
+    else if (!refused && failures >= this.delayAfter)
+      await this.operators.blockSignIns(
+        k,
+        now + Math.min(1000 * 2 ** (failures - this.delayAfter), this.lockMs),
+      );
   }
 
-  succeed(key: string): void {
-    if (this.resetOnSuccess) this.entries.delete(key);
+  async succeed(key: string): Promise<void> {
+    if (this.resetOnSuccess) await this.operators.clearSignInFailures(this.key(key));
   }
 }
 
@@ -172,9 +174,9 @@ export class ConsoleSessions {
     this.settings = { ...DEFAULT_CONSOLE_SETTINGS, ...settings };
     this.operators = new OperatorStore(store);
     const lockMs = this.settings.lockSeconds * 1000;
-    this.accounts = new FailureCounter(5, 10, lockMs, true);
+    this.accounts = new FailureCounter(this.operators, 'account', 5, 10, lockMs, true);
     // An address tries many accounts: more room, and only time clears it (a success elsewhere doesn't).
-    this.addresses = new FailureCounter(30, 100, lockMs, false);
+    this.addresses = new FailureCounter(this.operators, 'address', 30, 100, lockMs, false);
     this.trust = trustedProxyMatcher(trustedProxies);
     this.purger = setInterval(() => void this.purge().catch(() => {}), 10 * 60_000);
     this.purger.unref();
@@ -188,9 +190,10 @@ export class ConsoleSessions {
     return this.settings.idleSeconds * 1000;
   }
 
-  /** Deletes sessions past their expiry (they are refused anyway; this keeps the table small). */
-  purge(now = Date.now()): Promise<number> {
-    return this.operators.purgeSessions(now, now - this.idleMs);
+  /** Deletes ended sessions and forgotten sign-in failures (refused or ignored anyway: this keeps tables small). */
+  async purge(now = Date.now()): Promise<void> {
+    await this.operators.purgeSessions(now, now - this.idleMs);
+    await this.operators.purgeSignInFailures(now - this.accounts.forgetMs);
   }
 
   private key(tenantId: string): Buffer {
@@ -314,10 +317,13 @@ export class ConsoleSessions {
     const accountKey = `${tenant}\u0000${body.username}`;
     const addressKey = addressBucketKey(ip);
     const now = Date.now();
-    const wait = Math.max(this.accounts.wait(accountKey, now), this.addresses.wait(addressKey, now));
+    const wait = Math.max(
+      await this.accounts.wait(accountKey, now),
+      await this.addresses.wait(addressKey, now),
+    );
     if (wait > 0) {
-      this.accounts.fail(accountKey, now, true);
-      this.addresses.fail(addressKey, now, true);
+      await this.accounts.fail(accountKey, now, true);
+      await this.addresses.fail(addressKey, now, true);
       const retry = Math.max(1, Math.ceil(wait / 1000));
       return reply
         .code(429)
@@ -358,13 +364,13 @@ export class ConsoleSessions {
     }
     if (!operator) {
       const at = Date.now();
-      this.accounts.fail(accountKey, at, false);
-      this.addresses.fail(addressKey, at, false);
+      await this.accounts.fail(accountKey, at, false);
+      await this.addresses.fail(addressKey, at, false);
       return reply
         .code(401)
         .send({ statusCode: 401, code: 'signin_failed', message: 'wrong name or password' });
     }
-    this.accounts.succeed(accountKey);
+    await this.accounts.succeed(accountKey);
     // A session this browser had before ends: a sign-in always starts a new one.
     const previous = cookieValue(request.headers.cookie);
     if (previous) await this.operators.deleteSession(sha256(previous));

@@ -132,6 +132,16 @@ export interface VerifyDeliveryOptions {
 
 const refuse = (reason: DeliveryReason, message: string): DeliveryCheck => ({ ok: false, reason, message });
 
+/** A refusal naming the token's purpose when it is a credential of another kind (a viewer token, ...). */
+function foreign(token: string): DeliveryCheck | undefined {
+  const found = identifyToken(token);
+  if (found === undefined || found === 'delivery') return undefined;
+  return refuse(
+    'delivery_malformed',
+    `this is ${TOKEN_PURPOSES[found].label}; expected a delivery token (?${DELIVERY_PARAM}=) for the origin`,
+  );
+}
+
 /** Reads the payload strictly: known fields only, each of its type. null when anything is off. */
 function parsePayload(encoded: string): DeliveryGrant | null {
   const body = readPayloadObject(encoded, PAYLOAD_KEYS);
@@ -159,18 +169,11 @@ export function verifyDelivery(token: string | undefined, opts: VerifyDeliveryOp
   if (token.length > MAX_DELIVERY_TOKEN_LENGTH)
     return refuse('delivery_malformed', 'delivery token is too long');
   const parts = splitMacToken(token);
-  if (parts === null) {
-    const found = identifyToken(token);
-    if (found !== undefined && found !== 'delivery') {
-      return refuse(
-        'delivery_malformed',
-        `this is ${TOKEN_PURPOSES[found].label}; expected a delivery token (?${DELIVERY_PARAM}=) for the origin`,
-      );
-    }
-    return refuse('delivery_malformed', 'delivery token is not <payload>.<mac>');
-  }
+  if (parts === null)
+    return foreign(token) ?? refuse('delivery_malformed', 'delivery token is not <payload>.<mac>');
   const checked = checkMacToken(KIND, ...parts, opts);
-  if (!checked.ok) return refuse(`delivery_${checked.fault}`, checked.message);
+  // Of the same shape but another purpose (a console session cookie): named, on the failure path only.
+  if (!checked.ok) return foreign(token) ?? refuse(`delivery_${checked.fault}`, checked.message);
   const grant = checked.value;
   if (opts.tenantId !== undefined && opts.tenantId !== grant.tenantId)
     return refuse('delivery_scope', "delivery token is for another tenant's content");

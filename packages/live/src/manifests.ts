@@ -1,5 +1,11 @@
 import { hexToUuid, xmlEscape } from '@vigil/keys';
-import { isoDuration, segmentTimeline } from '@vigil/packager';
+import {
+  type HlsItem,
+  isoDuration,
+  segmentTimeline,
+  writeMasterPlaylist,
+  writeMediaPlaylist,
+} from '@vigil/packager';
 
 /**
  * Live manifests over the channel's sliding window (pure). DASH: dynamic, one Period per key period with
@@ -222,26 +228,15 @@ export function buildLiveMediaPlaylist(
   discontinuitySequence: number,
 ): string {
   const segs = track.segments;
-  const target = Math.max(
-    m.segmentDuration,
-    ...segs.map((s) => Math.ceil(s.duration / track.timescale - 0.001)),
-  );
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:7',
-    `#EXT-X-TARGETDURATION:${target}`,
-    `#EXT-X-MEDIA-SEQUENCE:${segs[0]?.seq ?? 0}`,
-    `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuitySequence}`,
-    '#EXT-X-INDEPENDENT-SEGMENTS',
-  ];
+  const items: HlsItem[] = [];
   let epoch: number | undefined;
   let kid: string | undefined;
   for (const s of segs) {
-    if (epoch !== undefined && s.epoch !== epoch) lines.push('#EXT-X-DISCONTINUITY');
+    if (epoch !== undefined && s.epoch !== epoch) items.push({ discontinuity: true });
     if (s.epoch !== epoch) {
       // The init segment is clear: no key may be in effect where EXT-X-MAP appears.
-      if (kid !== undefined) lines.push('#EXT-X-KEY:METHOD=NONE');
-      lines.push(`#EXT-X-MAP:URI="${track.id}/init-${s.epoch}.mp4"`);
+      if (kid !== undefined) items.push({ key: { method: 'NONE' } });
+      items.push({ map: `${track.id}/init-${s.epoch}.mp4` });
       kid = undefined;
       epoch = s.epoch;
     }
@@ -250,35 +245,46 @@ export function buildLiveMediaPlaylist(
     if (segKid !== kid) {
       // A key tag only where the key changes; without an IV attribute the IV is the media sequence
       // number (RFC 8216 §5.2), which is how Vigil encrypts.
-      lines.push(`#EXT-X-KEY:METHOD=AES-128,URI="${keyUrl(segKid)}"`);
+      items.push({ key: { method: 'AES-128', uri: keyUrl(segKid) } });
       kid = segKid;
     }
-    lines.push(
-      `#EXT-X-PROGRAM-DATE-TIME:${iso(m.availabilityStartTime + (s.start / track.timescale) * 1000)}`,
-    );
-    lines.push(`#EXTINF:${(s.duration / track.timescale).toFixed(3)},`);
-    lines.push(`${track.id}/${s.seq}.m4s`);
+    items.push({
+      segment: {
+        duration: s.duration / track.timescale,
+        uri: `${track.id}/${s.seq}.m4s`,
+        programDateTime: m.availabilityStartTime + (s.start / track.timescale) * 1000,
+      },
+    });
   }
-  return `${lines.join('\n')}\n`;
+  return writeMediaPlaylist({
+    version: 7,
+    targetDuration: Math.max(
+      m.segmentDuration,
+      ...segs.map((s) => Math.ceil(s.duration / track.timescale - 0.001)),
+    ),
+    mediaSequence: segs[0]?.seq ?? 0,
+    discontinuitySequence,
+    independentSegments: true,
+    items,
+  });
 }
 
 export function buildLiveMasterPlaylist(tracks: LiveTrack[]): string {
   const audio = tracks.find((t) => t.kind === 'audio');
-  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
-  if (audio) {
-    lines.push(
-      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="${HLS_DIR}/${audio.id}.m3u8"`,
-    );
-  }
-  for (const v of tracks.filter((t) => t.kind === 'video')) {
-    const codecs = audio ? `${v.codec},${audio.codec}` : v.codec;
-    const bandwidth = v.bandwidth + (audio?.bandwidth ?? 0);
-    lines.push(
-      `#EXT-X-STREAM-INF:BANDWIDTH=${bandwidth},CODECS="${codecs}",RESOLUTION=${v.width}x${v.height}` +
-        (v.frameRate ? `,FRAME-RATE=${v.frameRate.toFixed(3)}` : '') +
-        (audio ? ',AUDIO="audio"' : ''),
-    );
-    lines.push(`${HLS_DIR}/${v.id}.m3u8`);
-  }
-  return `${lines.join('\n')}\n`;
+  return writeMasterPlaylist({
+    version: 7,
+    independentSegments: true,
+    ...(audio ? { audio: { channels: 2, uri: `${HLS_DIR}/${audio.id}.m3u8` } } : {}),
+    variants: tracks
+      .filter((t) => t.kind === 'video')
+      .map((v) => ({
+        bandwidth: v.bandwidth + (audio?.bandwidth ?? 0),
+        codecs: audio ? `${v.codec},${audio.codec}` : v.codec,
+        width: v.width,
+        height: v.height,
+        frameRate: v.frameRate,
+        audio: audio !== undefined,
+        uri: `${HLS_DIR}/${v.id}.m3u8`,
+      })),
+  });
 }

@@ -39,6 +39,21 @@ export {
 } from './keys/speke-client.ts';
 export { buildMpd, isoDuration, segmentTimeline } from './manifest/dash.ts';
 export { buildCmafMasterPlaylist, buildCmafMediaPlaylist } from './manifest/hls.ts';
+export {
+  CLEARKEY_KEYFORMAT,
+  formatDuration,
+  type HlsAudioRendition,
+  type HlsItem,
+  type HlsKey,
+  type HlsMasterPlaylist,
+  type HlsMediaPlaylist,
+  type HlsSegment,
+  type HlsVariant,
+  quoted,
+  targetDuration,
+  writeMasterPlaylist,
+  writeMediaPlaylist,
+} from './manifest/hls-writer.ts';
 export { aacArgs, type H264LadderOptions, h264LadderArgs } from './pipeline/encoder-args.ts';
 export { PackagerError, type PackagerErrorCode } from './pipeline/errors.ts';
 export {

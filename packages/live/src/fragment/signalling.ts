@@ -15,9 +15,15 @@
  * - the `pssh` boxes go after the last child of the `moof` (mfhd stays first), so only the sample data
  *   moves: every `trun` data_offset grows by the `moof`'s growth.
  */
-import { type Box, findAll, fullBoxHeader } from '@vigil/packager/isobmff';
+import {
+  applySplices,
+  type Box,
+  findAll,
+  fullBoxHeader,
+  moofsOf,
+  type Splice,
+} from '@vigil/packager/isobmff';
 import { isSeigBox, seigSbgp, seigSgpd } from './seig.ts';
-import { applySplices, moofsOf, type Splice } from './splice.ts';
 
 export interface RotationSignalling {
   /** the fragment's KID, 32 hex digits */

@@ -37,7 +37,7 @@ export {
   type SpekeClientOptions,
   spekeKeySource,
 } from './keys/speke-client.ts';
-export { buildMpd, isoDuration, segmentTimeline } from './manifest/dash.ts';
+export { buildMpd } from './manifest/dash.ts';
 export { buildCmafMasterPlaylist, buildCmafMediaPlaylist } from './manifest/hls.ts';
 export {
   CLEARKEY_KEYFORMAT,
@@ -54,6 +54,25 @@ export {
   writeMasterPlaylist,
   writeMediaPlaylist,
 } from './manifest/hls-writer.ts';
+export {
+  type AdaptationSetFields,
+  adaptationSet,
+  contentProtection,
+  DASHIF_CLEARKEY_SCHEME,
+  DASHIF_CPS_NS,
+  isoDuration,
+  MP4_PROTECTION_SCHEME,
+  type MpdFields,
+  period,
+  type RepresentationFields,
+  representation,
+  type SegmentTemplateFields,
+  segmentTimeline,
+  timelineEntries,
+  writeMpd,
+  writeXml,
+  type XmlElement,
+} from './manifest/mpd-writer.ts';
 export { aacArgs, type H264LadderOptions, h264LadderArgs } from './pipeline/encoder-args.ts';
 export { PackagerError, type PackagerErrorCode } from './pipeline/errors.ts';
 export {

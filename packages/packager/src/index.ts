@@ -2,6 +2,8 @@
  * @vigil/packager: turns a video into an encrypted, self-contained streaming package (multi-period DASH,
  * fMP4 HLS, optionally HLS AES-128) with keys from Vigil, and checks packages against the key server.
  */
+
+export { readSampleInfo, readSenc, type SencEntries } from './cenc/aux-info.ts';
 export {
   decryptSegment,
   describeBoxes,

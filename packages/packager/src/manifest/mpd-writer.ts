@@ -154,20 +154,16 @@ export interface RepresentationFields {
   template: SegmentTemplateFields;
 }
 
+/** Attributes named like fields of `o`, in the order of `keys`. */
+function fields<T extends object>(o: T, keys: (keyof T & string)[]): XmlElement['attrs'] {
+  return keys.map((k) => [k, o[k] as string | number | undefined]);
+}
+
 export function representation(r: RepresentationFields): XmlElement {
   const t = r.template;
   return el(
     'Representation',
-    [
-      ['id', r.id],
-      ['bandwidth', r.bandwidth],
-      ['codecs', r.codecs],
-      ['width', r.width],
-      ['height', r.height],
-      ['frameRate', r.frameRate],
-      ['sar', r.sar],
-      ['audioSamplingRate', r.audioSamplingRate],
-    ],
+    fields(r, ['id', 'bandwidth', 'codecs', 'width', 'height', 'frameRate', 'sar', 'audioSamplingRate']),
     [
       ...(r.audioChannels !== undefined
         ? [
@@ -179,13 +175,7 @@ export function representation(r: RepresentationFields): XmlElement {
         : []),
       el(
         'SegmentTemplate',
-        [
-          ['timescale', t.timescale],
-          ['initialization', t.initialization],
-          ['media', t.media],
-          ['startNumber', t.startNumber],
-          ['presentationTimeOffset', t.presentationTimeOffset],
-        ],
+        fields(t, ['timescale', 'initialization', 'media', 'startNumber', 'presentationTimeOffset']),
         [el('SegmentTimeline', [], timelineEntries(t.segments))],
       ),
     ],

@@ -17,6 +17,8 @@ import {
  * `cenc:default_KID` (dash.js requests ClearKey licenses only from the MPD's KIDs; Shaka and the plugin
  * also follow each fragment's `seig` group and `pssh`), and UTCTiming. HLS: media playlists with whole-segment AES-128 on the
  * same CMAF fragments, one `#EXT-X-KEY` per key period, a clear init segment, discontinuities per restart.
+ * This file says what they hold; the packager's one MPD and HLS writers (mpd-writer.ts, hls-writer.ts)
+ * write them, as they write the on-demand ones.
  */
 
 export interface WindowSegment {

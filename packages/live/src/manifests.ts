@@ -1,5 +1,14 @@
-import { hexToUuid, xmlEscape } from '@vigil/keys';
-import { isoDuration, segmentTimeline } from '@vigil/packager';
+import {
+  adaptationSet,
+  contentProtection,
+  representation as dashRepresentation,
+  type HlsItem,
+  period,
+  writeMasterPlaylist,
+  writeMediaPlaylist,
+  writeMpd,
+  type XmlElement,
+} from '@vigil/packager';
 
 /**
  * Live manifests over the channel's sliding window (pure). DASH: dynamic, one Period per key period with
@@ -8,6 +17,8 @@ import { isoDuration, segmentTimeline } from '@vigil/packager';
  * `cenc:default_KID` (dash.js requests ClearKey licenses only from the MPD's KIDs; Shaka and the plugin
  * also follow each fragment's `seig` group and `pssh`), and UTCTiming. HLS: media playlists with whole-segment AES-128 on the
  * same CMAF fragments, one `#EXT-X-KEY` per key period, a clear init segment, discontinuities per restart.
+ * This file says what they hold; the packager's one MPD and HLS writers (mpd-writer.ts, hls-writer.ts)
+ * write them, as they write the on-demand ones.
  */
 
 export interface WindowSegment {
@@ -66,41 +77,25 @@ export const dashSegmentPath = (track: string, seq: number) => `${DASH_DIR}/${tr
 export const hlsInitPath = (track: string, epoch: number) => `${HLS_DIR}/${track}/init-${epoch}.mp4`;
 export const hlsSegmentPath = (track: string, seq: number) => `${HLS_DIR}/${track}/${seq}.m4s`;
 
-function iso(ms: number): string {
-  return new Date(Math.floor(ms)).toISOString();
-}
-
-function representation(track: LiveTrack, segments: WindowSegment[], periodStart: number): string {
-  const attrs = [
-    `id="${xmlEscape(track.id)}"`,
-    `bandwidth="${track.bandwidth}"`,
-    `codecs="${xmlEscape(track.codec)}"`,
-    track.width ? `width="${track.width}" height="${track.height}"` : '',
-    track.frameRate ? `frameRate="${track.frameRate}"` : '',
-    track.sampleRate ? `audioSamplingRate="${track.sampleRate}"` : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
-  const startNumber = segments[0]?.seq ?? 1;
-  const pto = Math.floor(periodStart * track.timescale);
-  return (
-    `<Representation ${attrs}>` +
-    (track.kind === 'audio'
-      ? '<AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="2"/>'
-      : '') +
-    `<SegmentTemplate timescale="${track.timescale}" initialization="${DASH_DIR}/${xmlEscape(track.id)}/init.mp4" ` +
-    `media="${DASH_DIR}/${xmlEscape(track.id)}/$Number$.m4s" startNumber="${startNumber}" presentationTimeOffset="${pto}">` +
-    `<SegmentTimeline>${segmentTimeline(segments).join('')}</SegmentTimeline></SegmentTemplate></Representation>`
-  );
-}
-
-function protection(licenseUrl: string, kid: string | undefined): string {
-  const defaultKid = kid ? ` cenc:default_KID="${hexToUuid(kid)}"` : '';
-  return (
-    `<ContentProtection schemeIdUri="urn:mpeg:dash:mp4protection:2011" value="cenc"${defaultKid}/>` +
-    '<ContentProtection schemeIdUri="urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e" value="ClearKey1.0">' +
-    `<dashif:Laurl>${xmlEscape(licenseUrl)}</dashif:Laurl></ContentProtection>`
-  );
+function representation(track: LiveTrack, segments: WindowSegment[], periodStart: number): XmlElement {
+  return dashRepresentation({
+    id: track.id,
+    bandwidth: track.bandwidth,
+    codecs: track.codec,
+    width: track.width || undefined,
+    height: track.width ? track.height : undefined,
+    frameRate: track.frameRate || undefined,
+    audioSamplingRate: track.sampleRate || undefined,
+    audioChannels: track.kind === 'audio' ? 2 : undefined,
+    template: {
+      timescale: track.timescale,
+      presentationTimeOffset: Math.floor(periodStart * track.timescale),
+      startNumber: segments[0]?.seq ?? 1,
+      initialization: `${DASH_DIR}/${track.id}/init.mp4`,
+      media: `${DASH_DIR}/${track.id}/$Number$.m4s`,
+      segments,
+    },
+  });
 }
 
 interface SetPlan {
@@ -155,60 +150,61 @@ export function buildLiveMpd(m: LiveManifestInput): string {
   const keyPeriods = [...new Set(tracks.flatMap((t) => t.segments.map((s) => s.period)))].sort(
     (a, b) => a - b,
   );
-  const periods: string[] = [];
+  const periods: XmlElement[] = [];
   let previous: { id: string; sets: Set<number> } | undefined;
   const starts = keyPeriods.map((p) => periodStart(m, tracks, p));
-  for (const [i, period] of keyPeriods.entries()) {
+  for (const [i, keyPeriod] of keyPeriods.entries()) {
     const start = starts[i]!;
     const next = starts[i + 1];
     const present = new Set<number>();
-    const xml: string[] = [];
+    const xml: XmlElement[] = [];
     for (const set of sets) {
       const parts = set.tracks
         .map((track) => ({
           track,
           segments: endAt(
             track,
-            track.segments.filter((s) => s.period === period),
+            track.segments.filter((s) => s.period === keyPeriod),
             next,
           ),
         }))
         .filter((p) => p.segments.length > 0);
       if (parts.length === 0) continue;
       present.add(set.id);
-      const kid = parts[0]!.segments[0]!.kid;
       xml.push(
-        `<AdaptationSet id="${set.id}" contentType="${set.kind}" mimeType="${set.kind}/mp4"` +
-          (set.kind === 'audio' ? ' lang="und"' : '') +
-          ' segmentAlignment="true" startWithSAP="1">' +
-          protection(m.licenseUrl, kid) +
-          (previous?.sets.has(set.id)
-            ? `<SupplementalProperty schemeIdUri="urn:mpeg:dash:period-continuity:2015" value="${previous.id}"/>`
-            : '') +
-          (set.kind === 'video' && videoSetIds.length > 1
-            ? `<SupplementalProperty schemeIdUri="urn:mpeg:dash:adaptation-set-switching:2016" value="${videoSetIds.filter((id) => id !== set.id).join(',')}"/>`
-            : '') +
-          parts.map((p) => representation(p.track, p.segments, start)).join('') +
-          '</AdaptationSet>',
+        adaptationSet({
+          id: set.id,
+          kind: set.kind,
+          protection: contentProtection('cenc', parts[0]!.segments[0]!.kid, m.licenseUrl, false),
+          continues: previous?.sets.has(set.id) ? previous.id : undefined,
+          switchableWith:
+            set.kind === 'video' && videoSetIds.length > 1
+              ? videoSetIds.filter((id) => id !== set.id)
+              : undefined,
+          representations: parts.map((p) => representation(p.track, p.segments, start)),
+        }),
       );
     }
-    const id = `p${period}`;
-    periods.push(`<Period id="${id}" start="${isoDuration(start)}">${xml.join('')}</Period>\n`);
+    const id = `p${keyPeriod}`;
+    periods.push(period(id, start, undefined, xml));
     previous = { id, sets: present };
   }
   const d = m.segmentDuration;
-  return (
-    '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" xmlns:cenc="urn:mpeg:cenc:2013" xmlns:dashif="https://dashif.org/CPS" ' +
-    'profiles="urn:mpeg:dash:profile:isoff-live:2011,http://dashif.org/guidelines/dash-if-simple" type="dynamic" ' +
-    `availabilityStartTime="${iso(m.availabilityStartTime)}" publishTime="${iso(m.publishTime)}" ` +
-    `minimumUpdatePeriod="${isoDuration(d)}" minBufferTime="${isoDuration(d * 2)}" ` +
-    `timeShiftBufferDepth="${isoDuration(m.windowSeconds)}" suggestedPresentationDelay="${isoDuration(d * 3)}" ` +
-    `maxSegmentDuration="${isoDuration(d * 1.5)}">\n` +
-    periods.join('') +
-    `<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="${xmlEscape(m.utcTimingUrl)}"/>\n` +
-    '</MPD>\n'
-  );
+  return writeMpd({
+    type: 'dynamic',
+    profiles: 'urn:mpeg:dash:profile:isoff-live:2011,http://dashif.org/guidelines/dash-if-simple',
+    dashifNamespace: true,
+    availabilityStartTime: m.availabilityStartTime,
+    publishTime: m.publishTime,
+    minimumUpdatePeriod: d,
+    minBufferTime: d * 2,
+    timeShiftBufferDepth: m.windowSeconds,
+    suggestedPresentationDelay: d * 3,
+    maxSegmentDuration: d * 1.5,
+    periods,
+    utcTiming: m.utcTimingUrl,
+    layout: 'periods',
+  });
 }
 
 /** The HLS AES-128 key of a track's key period: the kid the key server knows it by. */
@@ -222,26 +218,15 @@ export function buildLiveMediaPlaylist(
   discontinuitySequence: number,
 ): string {
   const segs = track.segments;
-  const target = Math.max(
-    m.segmentDuration,
-    ...segs.map((s) => Math.ceil(s.duration / track.timescale - 0.001)),
-  );
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:7',
-    `#EXT-X-TARGETDURATION:${target}`,
-    `#EXT-X-MEDIA-SEQUENCE:${segs[0]?.seq ?? 0}`,
-    `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuitySequence}`,
-    '#EXT-X-INDEPENDENT-SEGMENTS',
-  ];
+  const items: HlsItem[] = [];
   let epoch: number | undefined;
   let kid: string | undefined;
   for (const s of segs) {
-    if (epoch !== undefined && s.epoch !== epoch) lines.push('#EXT-X-DISCONTINUITY');
+    if (epoch !== undefined && s.epoch !== epoch) items.push({ discontinuity: true });
     if (s.epoch !== epoch) {
       // The init segment is clear: no key may be in effect where EXT-X-MAP appears.
-      if (kid !== undefined) lines.push('#EXT-X-KEY:METHOD=NONE');
-      lines.push(`#EXT-X-MAP:URI="${track.id}/init-${s.epoch}.mp4"`);
+      if (kid !== undefined) items.push({ key: { method: 'NONE' } });
+      items.push({ map: `${track.id}/init-${s.epoch}.mp4` });
       kid = undefined;
       epoch = s.epoch;
     }
@@ -250,35 +235,46 @@ export function buildLiveMediaPlaylist(
     if (segKid !== kid) {
       // A key tag only where the key changes; without an IV attribute the IV is the media sequence
       // number (RFC 8216 §5.2), which is how Vigil encrypts.
-      lines.push(`#EXT-X-KEY:METHOD=AES-128,URI="${keyUrl(segKid)}"`);
+      items.push({ key: { method: 'AES-128', uri: keyUrl(segKid) } });
       kid = segKid;
     }
-    lines.push(
-      `#EXT-X-PROGRAM-DATE-TIME:${iso(m.availabilityStartTime + (s.start / track.timescale) * 1000)}`,
-    );
-    lines.push(`#EXTINF:${(s.duration / track.timescale).toFixed(3)},`);
-    lines.push(`${track.id}/${s.seq}.m4s`);
+    items.push({
+      segment: {
+        duration: s.duration / track.timescale,
+        uri: `${track.id}/${s.seq}.m4s`,
+        programDateTime: m.availabilityStartTime + (s.start / track.timescale) * 1000,
+      },
+    });
   }
-  return `${lines.join('\n')}\n`;
+  return writeMediaPlaylist({
+    version: 7,
+    targetDuration: Math.max(
+      m.segmentDuration,
+      ...segs.map((s) => Math.ceil(s.duration / track.timescale - 0.001)),
+    ),
+    mediaSequence: segs[0]?.seq ?? 0,
+    discontinuitySequence,
+    independentSegments: true,
+    items,
+  });
 }
 
 export function buildLiveMasterPlaylist(tracks: LiveTrack[]): string {
   const audio = tracks.find((t) => t.kind === 'audio');
-  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
-  if (audio) {
-    lines.push(
-      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="${HLS_DIR}/${audio.id}.m3u8"`,
-    );
-  }
-  for (const v of tracks.filter((t) => t.kind === 'video')) {
-    const codecs = audio ? `${v.codec},${audio.codec}` : v.codec;
-    const bandwidth = v.bandwidth + (audio?.bandwidth ?? 0);
-    lines.push(
-      `#EXT-X-STREAM-INF:BANDWIDTH=${bandwidth},CODECS="${codecs}",RESOLUTION=${v.width}x${v.height}` +
-        (v.frameRate ? `,FRAME-RATE=${v.frameRate.toFixed(3)}` : '') +
-        (audio ? ',AUDIO="audio"' : ''),
-    );
-    lines.push(`${HLS_DIR}/${v.id}.m3u8`);
-  }
-  return `${lines.join('\n')}\n`;
+  return writeMasterPlaylist({
+    version: 7,
+    independentSegments: true,
+    ...(audio ? { audio: { channels: 2, uri: `${HLS_DIR}/${audio.id}.m3u8` } } : {}),
+    variants: tracks
+      .filter((t) => t.kind === 'video')
+      .map((v) => ({
+        bandwidth: v.bandwidth + (audio?.bandwidth ?? 0),
+        codecs: audio ? `${v.codec},${audio.codec}` : v.codec,
+        width: v.width,
+        height: v.height,
+        frameRate: v.frameRate,
+        audio: audio !== undefined,
+        uri: `${HLS_DIR}/${v.id}.m3u8`,
+      })),
+  });
 }

@@ -2,6 +2,8 @@
  * @vigil/packager: turns a video into an encrypted, self-contained streaming package (multi-period DASH,
  * fMP4 HLS, optionally HLS AES-128) with keys from Vigil, and checks packages against the key server.
  */
+
+export { readSampleInfo, readSenc, type SencEntries } from './cenc/aux-info.ts';
 export {
   decryptSegment,
   describeBoxes,
@@ -37,8 +39,42 @@ export {
   type SpekeClientOptions,
   spekeKeySource,
 } from './keys/speke-client.ts';
-export { buildMpd, isoDuration, segmentTimeline } from './manifest/dash.ts';
+export { buildMpd } from './manifest/dash.ts';
 export { buildCmafMasterPlaylist, buildCmafMediaPlaylist } from './manifest/hls.ts';
+export {
+  CLEARKEY_KEYFORMAT,
+  formatDuration,
+  type HlsAudioRendition,
+  type HlsItem,
+  type HlsKey,
+  type HlsMasterPlaylist,
+  type HlsMediaPlaylist,
+  type HlsSegment,
+  type HlsVariant,
+  quoted,
+  targetDuration,
+  writeMasterPlaylist,
+  writeMediaPlaylist,
+} from './manifest/hls-writer.ts';
+export {
+  type AdaptationSetFields,
+  adaptationSet,
+  contentProtection,
+  DASHIF_CLEARKEY_SCHEME,
+  DASHIF_CPS_NS,
+  isoDuration,
+  MP4_PROTECTION_SCHEME,
+  type MpdFields,
+  period,
+  type RepresentationFields,
+  representation,
+  type SegmentTemplateFields,
+  segmentTimeline,
+  timelineEntries,
+  writeMpd,
+  writeXml,
+  type XmlElement,
+} from './manifest/mpd-writer.ts';
 export { aacArgs, type H264LadderOptions, h264LadderArgs } from './pipeline/encoder-args.ts';
 export { PackagerError, type PackagerErrorCode } from './pipeline/errors.ts';
 export {

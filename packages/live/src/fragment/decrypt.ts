@@ -4,9 +4,9 @@
  * decryptSegment does the work on the fragment with the rotation signalling removed.
  */
 import { decryptSegment, readInitTracks, tencKid } from '@vigil/packager';
+import { moofsOf } from '@vigil/packager/isobmff';
 import { FRAGMENT_LOCAL_INDEX, readSeigDescriptions, readSeigSbgp } from './seig.ts';
 import { stripRotationSignalling } from './signalling.ts';
-import { moofsOf } from './splice.ts';
 
 /**
  * The KID the samples of a segment are encrypted with: the one its 'seig' groups name (every `traf`

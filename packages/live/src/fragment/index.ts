@@ -4,6 +4,8 @@
  * sample group in `traf`), the channel's init without `pssh` (encryptLiveInit), and decryption that
  * honours the per-fragment KID (decryptLiveSegment). Encryption itself is the packager's encryptSegment.
  */
+
+export { applySplices, mapOffset, type Splice } from '@vigil/packager/isobmff';
 export { decryptLiveSegment, fragmentKid } from './decrypt.ts';
 export { encryptLiveInit, type LiveInitOptions, stripMoovPssh } from './init.ts';
 export {
@@ -20,5 +22,4 @@ export {
   type RotationSignalling,
   stripRotationSignalling,
 } from './signalling.ts';
-export { applySplices, mapOffset, type Splice } from './splice.ts';
 export { type FragmentTimingEdit, setFragmentTiming } from './timing.ts';

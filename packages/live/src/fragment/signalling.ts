@@ -6,7 +6,8 @@
  * - a 'seig' sample group in each `traf` (23001-7 §6): the fragment's samples use its KID, not the
  *   `tenc` default_KID of the init.
  *
- * Where the boxes go (the arithmetic stays simple; the mapping in ./splice.ts corrects every offset):
+ * Where the boxes go (the arithmetic stays simple; the packager's one rewriter, applySplices, corrects
+ * every offset):
  * - `sbgp` + `sgpd` are appended at the end of the `traf`, after `senc`/`saiz`/`saio`. The box order
  *   of ISO/IEC 14496-12 Table 1 (tfhd, tfdt, trun, sbgp, sgpd, subs, saiz, saio, …) is a recommendation,
  *   only `tfhd` first is required; readers find children by type. `saio` of that traf keeps its value
@@ -15,9 +16,17 @@
  * - the `pssh` boxes go after the last child of the `moof` (mfhd stays first), so only the sample data
  *   moves: every `trun` data_offset grows by the `moof`'s growth.
  */
-import { type Box, findAll, fullBoxHeader } from '@vigil/packager/isobmff';
+
+import { readSenc } from '@vigil/packager';
+import {
+  applySplices,
+  type Box,
+  findAll,
+  fullBoxHeader,
+  moofsOf,
+  type Splice,
+} from '@vigil/packager/isobmff';
 import { isSeigBox, seigSbgp, seigSgpd } from './seig.ts';
-import { applySplices, moofsOf, type Splice } from './splice.ts';
 
 export interface RotationSignalling {
   /** the fragment's KID, 32 hex digits */
@@ -41,24 +50,8 @@ function checkPssh(box: Buffer): void {
 
 /** Whether the entries of a `senc` parse to exactly its end with `ivSize`-byte IVs. */
 export function sencFits(seg: Buffer, senc: Box, ivSize: number): boolean {
-  const { flags } = fullBoxHeader(seg, senc);
-  let o = senc.payload + 4;
-  if (flags & 1) {
-    // AlgorithmID (24 bits), IV_size, KID: the senc states its own IV size
-    if (seg[o + 3] !== ivSize) return false;
-    o += 20;
-  }
-  const count = seg.readUInt32BE(o);
-  o += 4;
-  for (let i = 0; i < count; i++) {
-    o += ivSize;
-    if (flags & 2) {
-      if (o + 2 > senc.end) return false;
-      o += 2 + 6 * seg.readUInt16BE(o);
-    }
-    if (o > senc.end) return false;
-  }
-  return o === senc.end;
+  const entries = readSenc(seg, senc, ivSize);
+  return entries !== null && entries.ivSize === ivSize && entries.end === senc.end;
 }
 
 function sampleCount(seg: Buffer, trafKids: Box[]): number {

@@ -4,8 +4,15 @@
  * ffmpeg gets its decode time and number here before it is encrypted (or after: the rewrite keeps every
  * offset right either way).
  */
-import { find, fullBoxHeader, makeFullBox } from '@vigil/packager/isobmff';
-import { applySplices, mapOffset, moofsOf, type Splice } from './splice.ts';
+import {
+  applySplices,
+  find,
+  fullBoxHeader,
+  makeFullBox,
+  mapOffset,
+  moofsOf,
+  type Splice,
+} from '@vigil/packager/isobmff';
 
 export interface FragmentTimingEdit {
   /** the first `moof`'s decode time, in the track's timescale */

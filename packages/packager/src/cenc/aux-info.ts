@@ -61,6 +61,56 @@ export function saioBox(): Buffer {
   return makeFullBox('saio', 0, 0, Buffer.from([0, 0, 0, 1, 0, 0, 0, 0]));
 }
 
+/** The entries of a `senc`: per-sample IVs (subarrays of the buffer) and subsample maps. */
+export interface SencEntries {
+  /** bytes of each IV: the one asked for, or the one the senc states (override flag) */
+  ivSize: number;
+  ivs: Buffer[];
+  /** null for a sample without a subsample map (senc without flag 0x2) */
+  subs: (Subsample[] | null)[];
+  /** where the last entry ends: the box's end for a well-formed senc */
+  end: number;
+}
+
+/**
+ * The one `senc` reader: its entries with `ivSize`-byte IVs (or the IV size the senc states itself),
+ * or null when they run past the end of the box.
+ */
+export function readSenc(buf: Buffer, senc: Box, ivSize: number): SencEntries | null {
+  const { flags } = fullBoxHeader(buf, senc);
+  let o = senc.payload + 4;
+  let ivBytes = ivSize;
+  if (flags & SENC_OVERRIDE_TRACK_ENCRYPTION) {
+    if (o + 20 > senc.end) return null;
+    ivBytes = buf[o + 3]!; // AlgorithmID (24 bits), IV_size, KID
+    o += 20;
+  }
+  if (o + 4 > senc.end) return null;
+  const count = buf.readUInt32BE(o);
+  o += 4;
+  const hasSubs = (flags & SENC_SUBSAMPLES) !== 0;
+  const ivs: Buffer[] = [];
+  const subs: (Subsample[] | null)[] = [];
+  for (let i = 0; i < count; i++) {
+    if (o + ivBytes > senc.end) return null;
+    ivs.push(buf.subarray(o, o + ivBytes));
+    o += ivBytes;
+    if (!hasSubs) {
+      subs.push(null);
+      continue;
+    }
+    if (o + 2 > senc.end) return null;
+    const n = buf.readUInt16BE(o);
+    o += 2;
+    if (o + 6 * n > senc.end) return null;
+    const list: Subsample[] = [];
+    for (let k = 0; k < n; k++, o += 6)
+      list.push({ clear: buf.readUInt16BE(o), protected: buf.readUInt32BE(o + 2) });
+    subs.push(list);
+  }
+  return { ivSize: ivBytes, ivs, subs, end: o };
+}
+
 /** Per-sample IVs and subsample maps of a traf, from its senc, or from saiz/saio elsewhere. */
 export function readSampleInfo(
   seg: Buffer,
@@ -69,45 +119,13 @@ export function readSampleInfo(
   ivSize: number,
 ): { ivs: Buffer[] | null; subs: (Subsample[] | null)[] } | null {
   const count = traf.samples.length;
-  const parseEntries = (
-    at: number,
-    ivBytes: number,
-    sizes: number[] | null,
-    hasSubs: boolean,
-    limit: number,
-  ) => {
-    const ivs: Buffer[] = [];
-    const subs: (Subsample[] | null)[] = [];
-    let o = at;
-    for (let i = 0; i < count; i++) {
-      const entryEnd = sizes ? o + sizes[i]! : limit;
-      ivs.push(seg.subarray(o, o + ivBytes));
-      o += ivBytes;
-      if (hasSubs || (sizes && o < entryEnd)) {
-        const n = seg.readUInt16BE(o);
-        o += 2;
-        const list: Subsample[] = [];
-        for (let k = 0; k < n; k++, o += 6)
-          list.push({ clear: seg.readUInt16BE(o), protected: seg.readUInt32BE(o + 2) });
-        subs.push(list);
-      } else {
-        subs.push(null);
-      }
-      if (o > limit || (sizes && o !== entryEnd)) throw new Error('malformed sample encryption information');
-    }
-    return { ivs: ivBytes > 0 ? ivs : null, subs };
-  };
   const senc = find(traf.children, 'senc');
   if (senc) {
-    const { flags } = fullBoxHeader(seg, senc);
-    let o = senc.payload + 4;
-    let ivBytes = ivSize;
-    if (flags & SENC_OVERRIDE_TRACK_ENCRYPTION) {
-      ivBytes = seg[o + 3]!; // AlgorithmID (24 bits), IV_size, KID
-      o += 20;
-    }
-    if (seg.readUInt32BE(o) !== count) throw new Error('senc and trun disagree on the sample count');
-    return parseEntries(o + 4, ivBytes, null, (flags & SENC_SUBSAMPLES) !== 0, senc.end);
+    const entries = readSenc(seg, senc, ivSize);
+    if (entries && entries.ivs.length !== count)
+      throw new Error('senc and trun disagree on the sample count');
+    if (!entries) throw new Error('malformed sample encryption information');
+    return { ivs: entries.ivSize > 0 ? entries.ivs : null, subs: entries.subs };
   }
   const saiz = find(traf.children, 'saiz');
   const saio = find(traf.children, 'saio');
@@ -117,12 +135,31 @@ export function readSampleInfo(
   const defaultSize = seg[z]!;
   if (seg.readUInt32BE(z + 1) !== count) throw new Error('saiz and trun disagree on the sample count');
   z += 5;
-  const sizes = Array.from({ length: count }, (_, i) => (defaultSize === 0 ? seg[z + i]! : defaultSize));
   const saioHeader = fullBoxHeader(seg, saio);
   let s = saio.payload + 4 + (saioHeader.flags & 1 ? 8 : 0);
   if (seg.readUInt32BE(s) !== 1) throw new Error('only a single saio entry is supported');
   s += 4;
   const offset = saioHeader.version === 0 ? seg.readUInt32BE(s) : Number(seg.readBigUInt64BE(s));
   const base = traf.base === 'moof' ? moof.start : traf.baseOffset;
-  return parseEntries(base + offset, ivSize, sizes, false, seg.length);
+  // Sample auxiliary information elsewhere: each entry an IV, then a subsample map if the entry is longer.
+  const ivs: Buffer[] = [];
+  const subs: (Subsample[] | null)[] = [];
+  let o = base + offset;
+  for (let i = 0; i < count; i++) {
+    const entryEnd = o + (defaultSize === 0 ? seg[z + i]! : defaultSize);
+    ivs.push(seg.subarray(o, o + ivSize));
+    o += ivSize;
+    if (o < entryEnd) {
+      const n = seg.readUInt16BE(o);
+      o += 2;
+      const list: Subsample[] = [];
+      for (let k = 0; k < n; k++, o += 6)
+        list.push({ clear: seg.readUInt16BE(o), protected: seg.readUInt32BE(o + 2) });
+      subs.push(list);
+    } else {
+      subs.push(null);
+    }
+    if (o > seg.length || o !== entryEnd) throw new Error('malformed sample encryption information');
+  }
+  return { ivs: ivSize > 0 ? ivs : null, subs };
 }

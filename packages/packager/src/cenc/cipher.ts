@@ -23,6 +23,32 @@ export interface Pattern {
   skip: number;
 }
 
+/**
+ * Calls `fn(offset, length)` for each protected range of a sample of `size` bytes (offsets from the
+ * sample's first byte): the whole sample without a subsample map, else each subsample's protected
+ * bytes, the map covering the sample exactly.
+ */
+export function forEachProtected(
+  size: number,
+  subsamples: Subsample[] | null,
+  fn: (offset: number, length: number) => void,
+): void {
+  if (!subsamples) {
+    if (size > 0) fn(0, size);
+    return;
+  }
+  let o = 0;
+  for (const s of subsamples) {
+    o += s.clear;
+    if (s.protected > 0) {
+      if (o + s.protected > size) throw new Error('subsamples overrun the sample');
+      fn(o, s.protected);
+      o += s.protected;
+    }
+  }
+  if (o !== size) throw new Error(`subsamples cover ${o} bytes of a ${size}-byte sample`);
+}
+
 /** AES-CTR over a sample (encryption and decryption are the same operation). */
 export function ctrSample(
   key: AesKey,
@@ -35,20 +61,9 @@ export function ctrSample(
   dstStart: number,
 ): void {
   const cipher = createCipheriv('aes-128-ctr', key, iv);
-  if (!subsamples) {
-    if (size > 0) cipher.update(src.subarray(srcStart, srcStart + size)).copy(dst, dstStart);
-    return;
-  }
-  let o = 0;
-  for (const s of subsamples) {
-    o += s.clear;
-    if (s.protected > 0) {
-      if (o + s.protected > size) throw new Error('subsamples overrun the sample');
-      cipher.update(src.subarray(srcStart + o, srcStart + o + s.protected)).copy(dst, dstStart + o);
-      o += s.protected;
-    }
-  }
-  if (o !== size) throw new Error(`subsamples cover ${o} bytes of a ${size}-byte sample`);
+  forEachProtected(size, subsamples, (o, n) => {
+    cipher.update(src.subarray(srcStart + o, srcStart + o + n)).copy(dst, dstStart + o);
+  });
 }
 
 /**
@@ -231,18 +246,7 @@ export function cbcsSample(
   dst: Buffer,
   dstStart: number,
 ): void {
-  if (!subsamples) {
-    cbcRange(decrypt, key, iv, pattern, src, srcStart, size, dst, dstStart);
-    return;
-  }
-  let o = 0;
-  for (const s of subsamples) {
-    o += s.clear;
-    if (s.protected > 0) {
-      if (o + s.protected > size) throw new Error('subsamples overrun the sample');
-      cbcRange(decrypt, key, iv, pattern, src, srcStart + o, s.protected, dst, dstStart + o);
-      o += s.protected;
-    }
-  }
-  if (o !== size) throw new Error(`subsamples cover ${o} bytes of a ${size}-byte sample`);
+  forEachProtected(size, subsamples, (o, n) => {
+    cbcRange(decrypt, key, iv, pattern, src, srcStart + o, n, dst, dstStart + o);
+  });
 }

@@ -5,6 +5,7 @@
  */
 import { hexToUuid, SYSTEM_IDS } from '@vigil/keys';
 import { type Box, fourcc, fullBoxHeader, isPlainContainer, readBoxes } from '../isobmff/box.ts';
+import { readSenc, SENC_SUBSAMPLES } from './aux-info.ts';
 import { parseTenc } from './init.ts';
 
 const SYSTEM_NAMES = new Map<string, string>(
@@ -28,37 +29,20 @@ interface Context {
   ivSize?: number;
 }
 
-/** Tries the IV sizes a senc can have and keeps the one that parses to exactly the end of the box. */
-function parseSenc(buf: Buffer, box: Box, hint?: number): string {
+/** Tries the IV sizes a senc can have and keeps the one whose entries end exactly at the end of the box. */
+function describeSenc(buf: Buffer, box: Box, hint?: number): string {
   const { flags } = fullBoxHeader(buf, box);
   const count = buf.readUInt32BE(box.payload + 4);
-  const start = box.payload + 8;
-  const hasSubs = (flags & 2) !== 0;
-  const tryParse = (ivSize: number): { perSample: number[]; total: number; firstIv: string } | null => {
-    let o = start;
-    const perSample: number[] = [];
-    let total = 0;
-    let firstIv = '';
-    for (let i = 0; i < count; i++) {
-      if (i === 0) firstIv = buf.toString('hex', o, o + ivSize);
-      o += ivSize;
-      if (hasSubs) {
-        if (o + 2 > box.end) return null;
-        const n = buf.readUInt16BE(o);
-        perSample.push(n);
-        total += n;
-        o += 2 + 6 * n;
-      }
-      if (o > box.end) return null;
-    }
-    return o === box.end ? { perSample, total, firstIv } : null;
-  };
   for (const ivSize of hint !== undefined ? [hint, 0, 8, 16] : [0, 8, 16]) {
-    const r = tryParse(ivSize);
-    if (!r) continue;
-    let text = `samples=${count} iv_size=${ivSize}`;
-    if (ivSize > 0 && count > 0) text += ` first_iv=${r.firstIv}`;
-    text += hasSubs ? ` subsamples=${r.total} (per sample ${range(r.perSample)})` : ' subsamples=none';
+    const e = readSenc(buf, box, ivSize);
+    if (!e || e.end !== box.end) continue;
+    let text = `samples=${count} iv_size=${e.ivSize}`;
+    if (e.ivSize > 0 && count > 0) text += ` first_iv=${e.ivs[0]!.toString('hex')}`;
+    if (flags & SENC_SUBSAMPLES) {
+      const perSample = e.subs.map((s) => s?.length ?? 0);
+      const total = perSample.reduce((a, n) => a + n, 0);
+      text += ` subsamples=${total} (per sample ${range(perSample)})`;
+    } else text += ' subsamples=none';
     return text;
   }
   return `samples=${count} flags=0x${flags.toString(16)} (entries do not parse)`;
@@ -128,7 +112,7 @@ function details(buf: Buffer, box: Box, ctx: Context): string {
       return text;
     }
     case 'senc':
-      return parseSenc(buf, box, ctx.ivSize);
+      return describeSenc(buf, box, ctx.ivSize);
     case 'saiz': {
       const { flags } = full();
       const o = p + 4 + (flags & 1 ? 8 : 0);

@@ -1,26 +1,12 @@
 /** The cipher drivers on `node:crypto`: one CTR keystream across a segment, or a cipher per sample. */
-import { type AesKey, CtrStream, cbcsSample, ctrSample, type Pattern } from './cipher.ts';
+import { type AesKey, CtrStream, cbcsSample, ctrSample, forEachProtected, type Pattern } from './cipher.ts';
 import { type CtrWork, MASK128, type SampleJob } from './plan.ts';
 
 /** The protected bytes of one sample through `stream`, written to `dst` at `to`. */
 function ctrThrough(stream: CtrStream, src: Buffer, job: SampleJob, to: number): void {
   const { offset, size } = job.sample;
   if (offset + size > src.length) throw new Error('sample data lies outside the segment');
-  const subsamples = job.subsamples;
-  if (!subsamples) {
-    if (size > 0) stream.update(src, offset, size, to);
-    return;
-  }
-  let o = 0;
-  for (const sub of subsamples) {
-    o += sub.clear;
-    if (sub.protected > 0) {
-      if (o + sub.protected > size) throw new Error('subsamples overrun the sample');
-      stream.update(src, offset + o, sub.protected, to + o);
-      o += sub.protected;
-    }
-  }
-  if (o !== size) throw new Error(`subsamples cover ${o} bytes of a ${size}-byte sample`);
+  forEachProtected(size, job.subsamples, (o, n) => stream.update(src, offset + o, n, to + o));
 }
 
 /** Copies `src[from, from + n)` to `dst` at `to`: a loop for the few bytes of a NAL unit's header. */

@@ -11,7 +11,12 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TrackType } from '@vigil/keys';
 import type { PackagingKey } from '../keys/source.ts';
-import { formatDuration, quoted, targetDuration } from '../manifest/hls.ts';
+import {
+  type HlsItem,
+  targetDuration,
+  writeMasterPlaylist,
+  writeMediaPlaylist,
+} from '../manifest/hls-writer.ts';
 import { throwIfAborted } from '../pipeline/errors.ts';
 import { ffmpeg } from '../pipeline/ffmpeg.ts';
 import type { LayoutTsSegment, LayoutTsVariant } from '../pipeline/layout.ts';
@@ -155,36 +160,36 @@ export async function packageTsVariants(opts: TsPackagingOptions): Promise<Layou
 
 /** A TS media playlist: a new `#EXT-X-KEY` wherever the key changes; IV implicit (the media sequence). */
 export function buildTsMediaPlaylist(variant: LayoutTsVariant, keyUrlBase: string): string {
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:3',
-    `#EXT-X-TARGETDURATION:${targetDuration(variant.segments.map((s) => s.duration))}`,
-    `#EXT-X-MEDIA-SEQUENCE:${variant.segments[0]?.sequence ?? 0}`,
-    '#EXT-X-PLAYLIST-TYPE:VOD',
-  ];
+  const items: HlsItem[] = [];
   let kid: string | undefined;
   for (const seg of variant.segments) {
     if (seg.kid !== kid) {
       kid = seg.kid;
-      lines.push(`#EXT-X-KEY:METHOD=AES-128,URI=${quoted(`${keyUrlBase}/${kid}`)}`);
+      items.push({ key: { method: 'AES-128', uri: `${keyUrlBase}/${kid}` } });
     }
-    lines.push(`#EXTINF:${formatDuration(seg.duration)},`, seg.file.split('/').at(-1)!);
+    items.push({ segment: { duration: seg.duration, uri: seg.file.split('/').at(-1)! } });
   }
-  lines.push('#EXT-X-ENDLIST');
-  return `${lines.join('\n')}\n`;
+  return writeMediaPlaylist({
+    version: 3,
+    targetDuration: targetDuration(variant.segments.map((s) => s.duration)),
+    mediaSequence: variant.segments[0]?.sequence ?? 0,
+    playlistType: 'VOD',
+    items,
+    endList: true,
+  });
 }
 
 export function buildTsMasterPlaylist(variants: LayoutTsVariant[], frameRate?: number): string {
-  const lines = ['#EXTM3U', '#EXT-X-VERSION:3'];
-  for (const v of variants) {
-    const attrs = [
-      `BANDWIDTH=${v.bandwidth}`,
-      `AVERAGE-BANDWIDTH=${v.averageBandwidth}`,
-      `CODECS=${quoted(v.codecs)}`,
-      `RESOLUTION=${v.width}x${v.height}`,
-    ];
-    if (frameRate) attrs.push(`FRAME-RATE=${frameRate.toFixed(3)}`);
-    lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, v.playlist);
-  }
-  return `${lines.join('\n')}\n`;
+  return writeMasterPlaylist({
+    version: 3,
+    variants: variants.map((v) => ({
+      bandwidth: v.bandwidth,
+      averageBandwidth: v.averageBandwidth,
+      codecs: v.codecs,
+      width: v.width,
+      height: v.height,
+      frameRate,
+      uri: v.playlist,
+    })),
+  });
 }

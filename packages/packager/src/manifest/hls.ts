@@ -7,21 +7,13 @@
  */
 import { posix } from 'node:path';
 import type { LayoutTrack, PackageLayout } from '../pipeline/layout.ts';
-
-export const CLEARKEY_KEYFORMAT = 'org.w3.clearkey';
-
-export function quoted(s: string): string {
-  return `"${s.replace(/"/g, '%22')}"`;
-}
-
-export function formatDuration(seconds: number): string {
-  return seconds.toFixed(3);
-}
-
-/** EXT-X-TARGETDURATION: every EXTINF, rounded to the nearest integer, must not exceed it. */
-export function targetDuration(durations: number[]): number {
-  return Math.max(1, ...durations.map((d) => Math.round(d)));
-}
+import {
+  CLEARKEY_KEYFORMAT,
+  type HlsItem,
+  targetDuration,
+  writeMasterPlaylist,
+  writeMediaPlaylist,
+} from './hls-writer.ts';
 
 export function mediaPlaylistPath(track: LayoutTrack): string {
   return `${track.id}/playlist.m3u8`;
@@ -30,55 +22,53 @@ export function mediaPlaylistPath(track: LayoutTrack): string {
 export function buildCmafMediaPlaylist(layout: PackageLayout, track: LayoutTrack): string {
   const dir = track.id;
   const durations = track.periods.flatMap((p) => p.segments.map((s) => s.duration / track.timescale));
-  const firstNumber = track.periods[0]?.segments[0]?.number ?? 1;
-  const lines = [
-    '#EXTM3U',
-    '#EXT-X-VERSION:7',
-    `#EXT-X-TARGETDURATION:${targetDuration(durations)}`,
-    `#EXT-X-MEDIA-SEQUENCE:${firstNumber}`,
-    '#EXT-X-PLAYLIST-TYPE:VOD',
-    '#EXT-X-INDEPENDENT-SEGMENTS',
-  ];
+  const items: HlsItem[] = [];
   track.periods.forEach((part, i) => {
     if (part.segments.length === 0) return;
-    if (i > 0) lines.push('#EXT-X-DISCONTINUITY');
+    if (i > 0) items.push({ discontinuity: true });
     if (layout.scheme !== 'none' && part.kid && layout.licenseUrl) {
       const method = layout.scheme === 'cbcs' ? 'SAMPLE-AES' : 'SAMPLE-AES-CTR';
-      lines.push(
-        `#EXT-X-KEY:METHOD=${method},KEYFORMAT=${quoted(CLEARKEY_KEYFORMAT)},KEYFORMATVERSIONS="1",URI=${quoted(layout.licenseUrl)},KEYID=0x${part.kid}`,
-      );
+      items.push({
+        key: { method, keyFormat: CLEARKEY_KEYFORMAT, uri: layout.licenseUrl, keyId: part.kid },
+      });
     }
-    lines.push(`#EXT-X-MAP:URI=${quoted(posix.relative(dir, part.init))}`);
+    items.push({ map: posix.relative(dir, part.init) });
     for (const seg of part.segments) {
-      lines.push(`#EXTINF:${formatDuration(seg.duration / track.timescale)},`, posix.relative(dir, seg.file));
+      items.push({
+        segment: { duration: seg.duration / track.timescale, uri: posix.relative(dir, seg.file) },
+      });
     }
   });
-  lines.push('#EXT-X-ENDLIST');
-  return `${lines.join('\n')}\n`;
+  return writeMediaPlaylist({
+    version: 7,
+    targetDuration: targetDuration(durations),
+    mediaSequence: track.periods[0]?.segments[0]?.number ?? 1,
+    playlistType: 'VOD',
+    independentSegments: true,
+    items,
+    endList: true,
+  });
 }
 
 export function buildCmafMasterPlaylist(layout: PackageLayout): string {
   const audio = layout.tracks.find((t) => t.kind === 'audio');
-  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
-  if (audio) {
-    lines.push(
-      `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels ?? 2}",URI=${quoted(mediaPlaylistPath(audio))}`,
-    );
-  }
-  for (const video of layout.tracks.filter((t) => t.kind === 'video')) {
-    const codecs = audio ? `${video.codec},${audio.codec}` : video.codec;
-    const fps = video.frameRate ? frameRateValue(video.frameRate) : undefined;
-    const attrs = [
-      `BANDWIDTH=${video.bandwidth + (audio?.bandwidth ?? 0)}`,
-      `AVERAGE-BANDWIDTH=${video.averageBandwidth + (audio?.averageBandwidth ?? 0)}`,
-      `CODECS=${quoted(codecs)}`,
-      `RESOLUTION=${video.width}x${video.height}`,
-    ];
-    if (fps) attrs.push(`FRAME-RATE=${fps.toFixed(3)}`);
-    if (audio) attrs.push('AUDIO="audio"');
-    lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, mediaPlaylistPath(video));
-  }
-  return `${lines.join('\n')}\n`;
+  return writeMasterPlaylist({
+    version: 7,
+    independentSegments: true,
+    ...(audio ? { audio: { channels: audio.channels ?? 2, uri: mediaPlaylistPath(audio) } } : {}),
+    variants: layout.tracks
+      .filter((t) => t.kind === 'video')
+      .map((video) => ({
+        bandwidth: video.bandwidth + (audio?.bandwidth ?? 0),
+        averageBandwidth: video.averageBandwidth + (audio?.averageBandwidth ?? 0),
+        codecs: audio ? `${video.codec},${audio.codec}` : video.codec,
+        width: video.width,
+        height: video.height,
+        frameRate: video.frameRate ? frameRateValue(video.frameRate) : undefined,
+        audio: audio !== undefined,
+        uri: mediaPlaylistPath(video),
+      })),
+  });
 }
 
 /** "30000/1001" → 29.97. */

@@ -1,16 +1,17 @@
-import { pageSessionsByTag } from '@vigil/store';
+import { sessionsByTag } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
 import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
 import { type AdminContext, iso, security } from './shared.ts';
 
 /** Sessions behind a colour-watermark tag. */
 export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, access, readonly } = ctx;
+  const { auth } = ctx;
+  const deps = { store: ctx.store, flush: () => ctx.access.flush() };
 
   app.get(
     '/v1/sessions/by-tag/:tag',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['control'],
         summary: 'Sessions whose colour watermark shows this tag (leak tracing; first seen first, paginated)',
@@ -38,10 +39,9 @@ export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request) => {
-      await access.flush();
-      const page = await pageSessionsByTag(
-        store,
-        request.apiKey.tenantId,
+      const page = await sessionsByTag(
+        deps,
+        request.actor,
         (request.params as { tag: number }).tag,
         pageRequest(request.query),
       );

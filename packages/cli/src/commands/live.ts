@@ -1,12 +1,5 @@
 import { join } from 'node:path';
-import {
-  deleteChannel,
-  getChannel,
-  type LiveDeps,
-  listChannels,
-  putChannel,
-  setChannelRunning,
-} from '@vigil/control';
+import * as control from '@vigil/control';
 import { channelFolder, inputFromText } from '@vigil/live';
 import { storeSettingsFromEnv } from '@vigil/server';
 import { allPages } from '@vigil/store';
@@ -67,14 +60,14 @@ export const liveCommand: Command = {
     if (!action || !['start', 'stop', 'status', 'delete'].includes(action)) throw new UsageError(usage);
     if (action !== 'status' && !id) throw new UsageError(usage);
     await withControl(values, async ({ store }, actor) => {
-      const deps: LiveDeps = {
+      const deps: control.LiveDeps = {
         store,
         originRoot: join(storeSettingsFromEnv(str(values, 'data')).dataDir, 'origin'),
       };
       if (action === 'status') {
         const channels = id
-          ? [await getChannel(deps, actor, id)]
-          : allPages((page) => listChannels(deps, actor, page));
+          ? [await control.getChannel(deps, actor, id)]
+          : allPages((page) => control.listChannels(deps, actor, page));
         let shown = 0;
         for await (const c of channels) {
           shown++;
@@ -84,8 +77,8 @@ export const liveCommand: Command = {
         return;
       }
       if (action === 'stop' || action === 'delete') {
-        if (action === 'stop') await setChannelRunning(deps, actor, { id: id!, running: false });
-        else await deleteChannel(deps, actor, id!);
+        if (action === 'stop') await control.setChannelRunning(deps, actor, { id: id!, running: false });
+        else await control.deleteChannel(deps, actor, id!);
         out(
           `${action === 'stop' ? 'stopping' : 'deleting'} live channel ${id}: its keys are withdrawn and its files removed by the running server`,
         );
@@ -108,14 +101,16 @@ export const liveCommand: Command = {
       if (ladder !== undefined) overrides.ladder = parseLadder(ladder);
       if (values.takeover) overrides.takeover = true;
       // Settings the channel has keep their values; a bad setting is a mistake in the command (exit 2).
-      const { record } = await putChannel(deps, actor, {
-        id: id!,
-        resourceId: str(values, 'resource'),
-        settings: overrides,
-        merge: true,
-      }).catch((err: unknown) => {
-        throw (err as { status?: number }).status === 400 ? asUsage(err) : err;
-      });
+      const { record } = await control
+        .putChannel(deps, actor, {
+          id: id!,
+          resourceId: str(values, 'resource'),
+          settings: overrides,
+          merge: true,
+        })
+        .catch((err: unknown) => {
+          throw (err as { status?: number }).status === 400 ? asUsage(err) : err;
+        });
       const base = `/origin/${record.tenantId}/${channelFolder(record.resourceId, record.settings.takeover === true)}`;
       out(
         `live channel ${id} (resource ${record.resourceId}) set to run; a running \`vigil serve\` on this store starts it`,

@@ -5,8 +5,7 @@ import { type AdminContext, iso, security } from './shared.ts';
 
 /** The access log of the key's tenant. */
 export function accessLogsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { auth } = ctx;
-  const deps = { store: ctx.store, flush: () => ctx.access.flush() };
+  const { auth, records } = ctx;
 
   app.get(
     '/v1/access-logs',
@@ -58,7 +57,7 @@ export function accessLogsRoutes(app: FastifyInstance, ctx: AdminContext): void 
     async (request) => {
       const { sessionId, action, since, until } = request.query as Record<string, string | undefined>;
       const page = await readAccessLogs(
-        deps,
+        records,
         request.actor,
         { sessionId, action, since, until },
         pageRequest(request.query),

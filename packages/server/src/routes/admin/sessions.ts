@@ -5,8 +5,7 @@ import { type AdminContext, iso, security } from './shared.ts';
 
 /** Sessions behind a colour-watermark tag. */
 export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { auth } = ctx;
-  const deps = { store: ctx.store, flush: () => ctx.access.flush() };
+  const { auth, records } = ctx;
 
   app.get(
     '/v1/sessions/by-tag/:tag',
@@ -40,7 +39,7 @@ export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
     },
     async (request) => {
       const page = await sessionsByTag(
-        deps,
+        records,
         request.actor,
         (request.params as { tag: number }).tag,
         pageRequest(request.query),

@@ -1,3 +1,4 @@
+import type { RecordsDeps } from '@vigil/control';
 import type { VigilStore } from '@vigil/store';
 import type { AccessLog } from '../../access-log.ts';
 import { authenticate } from '../../auth/admin.ts';
@@ -45,8 +46,14 @@ export const iso = (ms: number) => new Date(ms).toISOString();
 export interface AdminContext extends AdminRoutesOptions {
   /** Admits the request's credential (401 otherwise); each operation checks the actor's role itself. */
   auth: ReturnType<typeof authenticate>;
+  /** What the reads of recorded events need: the store, and the access log's buffer flushed first. */
+  records: RecordsDeps;
 }
 
 export function adminContext(opts: AdminRoutesOptions): AdminContext {
-  return { ...opts, auth: authenticate(opts.hot) };
+  return {
+    ...opts,
+    auth: authenticate(opts.hot),
+    records: { store: opts.store, flush: () => opts.access.flush() },
+  };
 }

@@ -14,7 +14,7 @@ import { Gauge } from 'prom-client';
 import { authenticate } from '../auth/admin.ts';
 import type { ServerConfig } from '../config.ts';
 import type { HotState } from '../hot-state.ts';
-import { nextSchema, pageParams, pageRequest } from '../pagination.ts';
+import { pageAnswer, pageQuery, pageRequest } from '../pagination.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 
 export interface LiveRoutesOptions {
@@ -180,13 +180,8 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
         tags: ['live'],
         summary: "The tenant's live channels with their status (by id, paginated)",
         security,
-        querystring: { type: 'object', properties: pageParams },
-        response: {
-          200: {
-            type: 'object',
-            properties: { channels: { type: 'array', items: channelView }, next: nextSchema },
-          },
-        },
+        querystring: pageQuery,
+        response: pageAnswer('channels', channelView),
       },
     },
     async (request) => {

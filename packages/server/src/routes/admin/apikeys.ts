@@ -1,6 +1,6 @@
 import { createApiKey, createApiKeySchema, listApiKeys, revokeApiKey } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
+import { pageAnswer, pageQuery, pageRequest } from '../../pagination.ts';
 import { type AdminContext, iso, security } from './shared.ts';
 
 /** API keys of the key's tenant. */
@@ -56,13 +56,8 @@ export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
         tags: ['tenants'],
         summary: 'API keys of this tenant (prefixes only; oldest first, paginated)',
         security,
-        querystring: { type: 'object', properties: pageParams },
-        response: {
-          200: {
-            type: 'object',
-            properties: { apiKeys: { type: 'array', items: apiKeySchema }, next: nextSchema },
-          },
-        },
+        querystring: pageQuery,
+        response: pageAnswer('apiKeys', apiKeySchema),
       },
     },
     async (request) => {

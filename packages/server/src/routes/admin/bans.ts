@@ -1,6 +1,6 @@
 import { createBan, createBanSchema, liftBan, listBans } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
+import { pageAnswer, pageQuery, pageRequest } from '../../pagination.ts';
 import { type AdminContext, banSchema, iso, security } from './shared.ts';
 
 /** Bans by session or address. */
@@ -39,13 +39,8 @@ export function bansRoutes(app: FastifyInstance, ctx: AdminContext): void {
         summary:
           'Bans, with the addresses each banned session was seen calling from (oldest first, paginated)',
         security,
-        querystring: { type: 'object', properties: pageParams },
-        response: {
-          200: {
-            type: 'object',
-            properties: { bans: { type: 'array', items: banSchema }, next: nextSchema },
-          },
-        },
+        querystring: pageQuery,
+        response: pageAnswer('bans', banSchema),
       },
     },
     async (request) => {

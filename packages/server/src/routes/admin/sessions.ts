@@ -1,6 +1,6 @@
 import { sessionsByTag } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
+import { nextSchema, pageQuery, pageRequest } from '../../pagination.ts';
 import { type AdminContext, iso, security } from './shared.ts';
 
 /** Sessions behind a colour-watermark tag. */
@@ -16,7 +16,7 @@ export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
         summary: 'Sessions whose colour watermark shows this tag (leak tracing; first seen first, paginated)',
         security,
         params: { type: 'object', properties: { tag: { type: 'integer', minimum: 0, maximum: 4294967295 } } },
-        querystring: { type: 'object', properties: pageParams },
+        querystring: pageQuery,
         response: {
           200: {
             type: 'object',

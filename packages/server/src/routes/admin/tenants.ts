@@ -7,7 +7,7 @@ import {
   updateTenantSettings,
 } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
+import { nextSchema, pageQuery, pageRequest } from '../../pagination.ts';
 import { type AdminContext, iso, security } from './shared.ts';
 
 /** The key's tenant, and tenants (platform role). */
@@ -98,7 +98,7 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
         tags: ['tenants'],
         summary: 'All tenants (platform role; by id, paginated)',
         security,
-        querystring: { type: 'object', properties: pageParams },
+        querystring: pageQuery,
         response: {
           200: {
             type: 'object',

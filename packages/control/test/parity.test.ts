@@ -233,6 +233,20 @@ describe('the CLI and the control API agree', { concurrency: 3 }, () => {
     });
   }
 
+  it('revokes a key by its prefix through either, and then finds it no more', async () => {
+    const made = await Promise.all(
+      [0, 1].map(() => call(`${server.url}/v1/apikeys`, { token: API_KEY, body: { role: 'operator' } })),
+    );
+    const [forCli, forApi] = made.map((r) => (r.body.key as string).slice(0, 8));
+    const revoke = { method: 'DELETE', path: `/v1/apikeys/${forApi}` };
+    assert.deepEqual(await Promise.all([viaCli(['apikey', 'revoke', forCli!]), viaApi(revoke)]), [
+      'ok',
+      'ok',
+    ]);
+    const again = [viaCli(['apikey', 'revoke', forCli!]), viaApi(revoke)];
+    assert.deepEqual(await Promise.all(again), ['not_found', 'not_found']);
+  });
+
   it('gives a refusal one line with the code only when asked, and the same message without it', async () => {
     const plain = await runCli(['ban', '--session', 'p-9', '--expires', past, '--data', dir], env);
     assert.equal(plain.code, 1);

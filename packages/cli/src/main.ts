@@ -9,11 +9,11 @@ const USAGE = `vigil <command> [options]
   token      --session <id> --resource <id> --ip <addr> [--ttl 3600] [--sub <user>]   mint a viewer token
              [--path <file> [--server <url>]]   and print the signed origin URL of <file> of the resource
   apikey     create [--role admin|operator|readonly] [--name <text>] | list | revoke <prefix> [--all]
-  ban        --session <id> | --ip <addr> [--reason <text>] [--expires <ISO date>]
+  ban        --session <id> | --ip <addr> [--reason <text>] [--expires <date-time, e.g. 2030-01-31T12:00:00Z>]
   unban      <ban id> | --session <id> | --ip <addr>
   bans       list the bans
   config     [get] | set <field>=<value> ...   watermark config (enabled, mode, textIntervalSeconds, ...)
-  keys       create --resource <id> [--periods 1] [--track all|audio|sd|hd|uhd]... | list --resource <id>
+  keys       create --resource <id> [--periods 1] [--track all|audio|sd|hd|uhd]... [--ttl 604800] | list --resource <id>
   tenant     create <id> [--name <text>] | list
   live       start <id> [--input test|rtmp://0.0.0.0:1935/live/key|srt://0.0.0.0:9000|<file>|<hls url>]
              [--resource <id>] [--key-period 30] [--segment-duration 2] [--window 60]

@@ -1,5 +1,6 @@
 /** What every `vigil` command shares: its shape, the common options, option parsing and the store it opens. */
 import type { ParseArgsConfig } from 'node:util';
+import type { Actor } from '@vigil/control';
 import { DEFAULT_TENANT } from '@vigil/core';
 import { ensureDefaultTenant, openStore, storeSettingsFromEnv } from '@vigil/server';
 import type { VigilStore } from '@vigil/store';
@@ -44,6 +45,41 @@ export async function withStore<T>(
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Who a command acts as: against `--data` (or DATABASE_URL) the CLI holds the store itself, so it is the
+ * platform role of the tenant it names; every operation still checks its own rules.
+ */
+export function cliActor(tenantId: string): Actor {
+  return { tenantId, role: 'platform', kind: 'cli', id: 'cli' };
+}
+
+/** The store alone, for what is the platform's rather than a tenant's (tenants): no tenant is made or needed. */
+export async function withPlatform<T>(
+  values: Values,
+  fn: (deps: { store: VigilStore }, actor: Actor) => Promise<T>,
+): Promise<T> {
+  const store = await openStore(storeSettingsFromEnv(str(values, 'data')));
+  try {
+    return await fn({ store }, cliActor(DEFAULT_TENANT));
+  } finally {
+    await store.close();
+  }
+}
+
+/** `withStore`, with the CLI's actor for the control operations. */
+export function withControl<T>(
+  values: Values,
+  fn: (deps: { store: VigilStore }, actor: Actor) => Promise<T>,
+): Promise<T> {
+  return withStore(values, (store, tenantId) => fn({ store }, cliActor(tenantId)));
+}
+
+/** A number option as given (NaN when it is not one): the operation says what it must be. */
+export function numberOption(values: Values, name: string): number | undefined {
+  const raw = str(values, name);
+  return raw === undefined ? undefined : raw.trim() === '' ? Number.NaN : Number(raw);
 }
 
 export function positiveNumber(values: Values, name: string, fallback: number, integer: boolean): number {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
+import { ControlError } from '@vigil/control';
 import { commands } from './commands.ts';
-import { UsageError } from './usage-error.ts';
+import { UsageError, usageRefusal } from './usage-error.ts';
 
 const USAGE = `vigil <command> [options]
 
@@ -8,11 +9,11 @@ const USAGE = `vigil <command> [options]
   token      --session <id> --resource <id> --ip <addr> [--ttl 3600] [--sub <user>]   mint a viewer token
              [--path <file> [--server <url>]]   and print the signed origin URL of <file> of the resource
   apikey     create [--role admin|operator|readonly] [--name <text>] | list | revoke <prefix> [--all]
-  ban        --session <id> | --ip <addr> [--reason <text>] [--expires <ISO date>]
+  ban        --session <id> | --ip <addr> [--reason <text>] [--expires <date-time, e.g. 2030-01-31T12:00:00Z>]
   unban      <ban id> | --session <id> | --ip <addr>
   bans       list the bans
   config     [get] | set <field>=<value> ...   watermark config (enabled, mode, textIntervalSeconds, ...)
-  keys       create --resource <id> [--periods 1] [--track all|audio|sd|hd|uhd]... | list --resource <id>
+  keys       create --resource <id> [--periods 1] [--track all|audio|sd|hd|uhd]... [--ttl 604800] | list --resource <id>
   tenant     create <id> [--name <text>] | list
   user       add <name> --role readonly|operator|admin|platform | list | remove <name> | passwd <name>
              console operators of the tenant; add and passwd read the password from stdin's first line
@@ -34,6 +35,8 @@ const USAGE = `vigil <command> [options]
   inspect    <package dir> [--server <url> --token <viewer token>]   check that every segment decrypts
              with the keys of the store (or of the key server) and decodes
 
+A refused operation prints one line on stderr, \`vigil: <message>\` (with VIGIL_ERROR_CODES=1:
+\`error: <code>: <message>\`, the code the control API answers with), and exits non-zero.
 Every command takes --data <dir> (default ./.vigil, or VIGIL_DATA) and --tenant <id> (default "default").
 With DATABASE_URL set, the store is that PostgreSQL database instead of the --data folder.`;
 
@@ -56,8 +59,17 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`vigil: ${message}\n`);
+  // A refusal of the control plane: its code too when asked (VIGIL_ERROR_CODES=1), for scripts.
+  const line =
+    err instanceof ControlError && process.env.VIGIL_ERROR_CODES === '1'
+      ? `error: ${err.code}: ${message}`
+      : `vigil: ${message}`;
+  process.stderr.write(`${line.replace(/\s*\n\s*/g, ' ')}\n`);
   process.exit(
-    err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 2 : 1,
+    err instanceof UsageError ||
+      (err instanceof ControlError && usageRefusal(err)) ||
+      (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      ? 2
+      : 1,
   );
 });

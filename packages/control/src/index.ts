@@ -5,7 +5,13 @@
  * adapters over them (parse → call → render). Refusals are `ControlError`s.
  */
 export { type Actor, hasRole, ROLE_RANK, requireRole } from './actor.ts';
+export * from './apikeys.ts';
+export * from './bans.ts';
+export * from './delivery.ts';
+export * from './deps.ts';
 export { ControlError, conflict, forbidden, invalid, notFound } from './errors.ts';
+export * from './keys.ts';
+export * from './live.ts';
 export {
   authenticateOperator,
   createOperator,
@@ -25,3 +31,7 @@ export {
   MIN_PASSWORD_LENGTH,
   verifyPassword,
 } from './passwords.ts';
+export * from './reads.ts';
+export { check as checkInput } from './schema.ts';
+export * from './tenants.ts';
+export * from './watermark.ts';

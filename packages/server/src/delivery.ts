@@ -1,15 +1,13 @@
+import { isTenantId } from '@vigil/control';
 import { BadRequest, DELIVERY_PARAM, deliveryKeyLabel, signDelivery } from '@vigil/core';
 import type { Envelope } from '@vigil/keys';
 
 /** Where the origin serves a tenant's published files: `/origin/<tenantId>/<resourceId>/...`. */
 export const ORIGIN_BASE = '/origin';
-const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** A resource id that can name one folder of the origin: no `/`, no leading dot, nothing to encode. */
 const RESOURCE_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._~-]{0,199}$/;
 
-export function isTenantId(value: string): boolean {
-  return TENANT_ID.test(value);
-}
+export { isTenantId };
 
 /** The URL path prefix of a resource's folder on the origin; BadRequest when the id can't name a folder. */
 export function originPrefix(tenantId: string, resourceId: string): string {

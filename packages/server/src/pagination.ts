@@ -27,6 +27,14 @@ export const nextSchema = {
   description: 'Cursor of the next page (pass it as `cursor`); null on the last page',
 } as const;
 
+/** The querystring of a list that takes nothing but paging. */
+export const pageQuery = { type: 'object', properties: pageParams } as const;
+
+/** The answer schema of a paginated list: `{ <name>: [items], next }`. */
+export function pageAnswer(name: string, items: object) {
+  return { 200: { type: 'object', properties: { [name]: { type: 'array', items }, next: nextSchema } } };
+}
+
 export function pageRequest(query: unknown): PageRequest {
   const q = (query ?? {}) as { limit?: number; cursor?: string };
   return { limit: q.limit, cursor: q.cursor };

@@ -1,7 +1,6 @@
-import { canonicalBanTarget, newBanTarget } from '@vigil/core';
-import { allPages, pageBans } from '@vigil/store';
-import { type Command, common, out, str, withStore } from '../command.ts';
-import { UsageError } from '../usage-error.ts';
+import { createBan, liftBan, listBans } from '@vigil/control';
+import { allPages } from '@vigil/store';
+import { type Command, common, out, str, withControl } from '../command.ts';
 
 export const banCommand: Command = {
   options: {
@@ -12,26 +11,12 @@ export const banCommand: Command = {
     expires: { type: 'string' },
   },
   async run(values) {
-    const session = str(values, 'session');
-    const ip = str(values, 'ip');
-    if ((session === undefined) === (ip === undefined))
-      throw new UsageError('give exactly one of --session and --ip');
-    const target = ip === undefined ? undefined : newBanTarget(ip);
-    if (ip !== undefined && target === null)
-      throw new UsageError(
-        '--ip must be an IP address or a CIDR range of /16 (IPv4) or /48 (IPv6) or narrower',
-      );
-    const expires = str(values, 'expires');
-    const expiresAt = expires === undefined ? null : Date.parse(expires);
-    if (expiresAt !== null && !Number.isFinite(expiresAt))
-      throw new UsageError('--expires must be an ISO date');
-    await withStore(values, async (store, tenantId) => {
-      const ban = await store.upsertBan({
-        tenantId,
-        kind: ip !== undefined ? 'ip' : 'session',
-        value: target ?? session!,
-        reason: str(values, 'reason') ?? '',
-        expiresAt,
+    await withControl(values, async (deps, actor) => {
+      const ban = await createBan(deps, actor, {
+        sessionId: str(values, 'session'),
+        ip: str(values, 'ip'),
+        reason: str(values, 'reason'),
+        expiresAt: str(values, 'expires'),
       });
       out(`banned ${ban.kind} ${ban.value} (ban id ${ban.id})`);
     });
@@ -41,23 +26,8 @@ export const banCommand: Command = {
 export const unbanCommand: Command = {
   options: { ...common, session: { type: 'string' }, ip: { type: 'string' } },
   async run(values, [id]) {
-    const session = str(values, 'session');
-    const ip = str(values, 'ip');
-    if ([id, session, ip].filter((v) => v !== undefined).length !== 1) {
-      throw new UsageError('usage: vigil unban <ban id> | --session <id> | --ip <addr>');
-    }
-    const target = ip === undefined ? undefined : canonicalBanTarget(ip);
-    if (ip !== undefined && target === null)
-      throw new UsageError('--ip must be an IP address or a CIDR range');
-    await withStore(values, async (store, tenantId) => {
-      const deleted = id
-        ? await store.deleteBan(tenantId, id)
-        : await store.deleteBanByTarget(
-            tenantId,
-            session !== undefined ? 'session' : 'ip',
-            session ?? target!,
-          );
-      if (!deleted) throw new Error('no such ban');
+    await withControl(values, async (deps, actor) => {
+      await liftBan(deps, actor, { id, sessionId: str(values, 'session'), ip: str(values, 'ip') });
       out('unbanned');
     });
   },
@@ -66,8 +36,8 @@ export const unbanCommand: Command = {
 export const bansCommand: Command = {
   options: { ...common },
   async run(values) {
-    await withStore(values, async (store, tenantId) => {
-      for await (const b of allPages((page) => pageBans(store, tenantId, page))) {
+    await withControl(values, async (deps, actor) => {
+      for await (const b of allPages((page) => listBans(deps, actor, page))) {
         const seen = b.sightings.map((s) => s.ip).join(',');
         out(`${b.id}  ${b.kind.padEnd(7)} ${b.value}  ${b.reason}${seen ? `  seen from ${seen}` : ''}`);
       }

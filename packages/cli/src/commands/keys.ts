@@ -1,7 +1,11 @@
-import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
-import { allPages, pageContentKeys } from '@vigil/store';
-import { type Command, common, need, out, str, withStore } from '../command.ts';
+import { createKeys, listKeys } from '@vigil/control';
+import type { TrackType } from '@vigil/keys';
+import { allPages } from '@vigil/store';
+import { type Command, common, need, numberOption, out, withControl } from '../command.ts';
 import { UsageError } from '../usage-error.ts';
+
+/** Content keys of a resource; the CLI's keys live a week unless --ttl says otherwise. */
+const CLI_KEY_TTL_SECONDS = 7 * 86400;
 
 export const keysCommand: Command = {
   options: {
@@ -13,34 +17,20 @@ export const keysCommand: Command = {
   },
   async run(values, [action]) {
     const resourceId = need(values, 'resource');
-    await withStore(values, async (store, tenantId) => {
+    if (action !== 'list' && action !== 'create')
+      throw new UsageError('usage: vigil keys create|list --resource <id>');
+    await withControl(values, async (deps, actor) => {
       if (action === 'list') {
-        for await (const k of allPages((page) => pageContentKeys(store, tenantId, resourceId, page)))
+        for await (const k of allPages((page) => listKeys(deps, actor, { resourceId }, page)))
           out(`${k.kid}  period ${k.keyPeriod}  ${k.trackType}`);
         return;
       }
-      if (action !== 'create') throw new UsageError('usage: vigil keys create|list --resource <id>');
-      const periods = Number(str(values, 'periods') ?? 1);
-      if (!Number.isInteger(periods) || periods < 1 || periods > 1000)
-        throw new UsageError('--periods must be 1..1000');
-      const tracks = (values.track as string[] | undefined) ?? ['all'];
-      for (const t of tracks)
-        if (!TRACK_TYPES.includes(t as TrackType)) throw new UsageError(`unknown track type "${t}"`);
-      const expiresAt = Date.now() + Number(str(values, 'ttl') ?? 7 * 86400) * 1000;
-      const keys = [];
-      for (let p = 0; p < periods; p++) {
-        for (const trackType of tracks)
-          keys.push(
-            generateContentKey({
-              tenantId,
-              resourceId,
-              keyPeriod: p,
-              trackType: trackType as TrackType,
-              expiresAt,
-            }),
-          );
-      }
-      await store.putContentKeys(keys);
+      const keys = await createKeys({ ...deps, keyTtlSeconds: CLI_KEY_TTL_SECONDS }, actor, {
+        resourceId,
+        periods: numberOption(values, 'periods'),
+        trackTypes: values.track as TrackType[] | undefined,
+        ttlSeconds: numberOption(values, 'ttl'),
+      });
       for (const k of keys) out(`${k.kid}  period ${k.keyPeriod}  ${k.trackType}`);
     });
   },

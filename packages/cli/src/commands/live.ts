@@ -1,16 +1,10 @@
 import { join } from 'node:path';
-import {
-  channelFolder,
-  channelKeyOwner,
-  defineChannel,
-  inputFromText,
-  LiveSettingsError,
-  ResourceContentError,
-} from '@vigil/live';
+import * as control from '@vigil/control';
+import { channelFolder, inputFromText } from '@vigil/live';
 import { storeSettingsFromEnv } from '@vigil/server';
-import { allPages, pageLiveChannels } from '@vigil/store';
-import { type Command, common, out, positiveNumber, str, withStore } from '../command.ts';
-import { UsageError } from '../usage-error.ts';
+import { allPages } from '@vigil/store';
+import { type Command, common, out, positiveNumber, str, withControl } from '../command.ts';
+import { asUsage, UsageError } from '../usage-error.ts';
 
 /** `360:800k,180:250k` → ladder rungs. */
 function parseLadder(text: string): { height: number; bitrate: number }[] {
@@ -65,29 +59,26 @@ export const liveCommand: Command = {
     const usage = 'usage: vigil live start|stop|status|delete [<channel id>] (see vigil --help)';
     if (!action || !['start', 'stop', 'status', 'delete'].includes(action)) throw new UsageError(usage);
     if (action !== 'status' && !id) throw new UsageError(usage);
-    await withStore(values, async (store, tenantId) => {
+    await withControl(values, async ({ store }, actor) => {
+      const deps: control.LiveDeps = {
+        store,
+        originRoot: join(storeSettingsFromEnv(str(values, 'data')).dataDir, 'origin'),
+      };
       if (action === 'status') {
         const channels = id
-          ? [await store.getLiveChannel(tenantId, id)].filter((c) => c !== undefined)
-          : allPages((page) => pageLiveChannels(store, tenantId, page));
+          ? [await control.getChannel(deps, actor, id)]
+          : allPages((page) => control.listChannels(deps, actor, page));
         let shown = 0;
         for await (const c of channels) {
           shown++;
           for (const line of liveStatusLines(c)) out(line);
         }
-        if (id && shown === 0) throw new Error(`no live channel "${id}"`);
         if (shown === 0) out('no live channels');
         return;
       }
-      const existing = await store.getLiveChannel(tenantId, id!);
       if (action === 'stop' || action === 'delete') {
-        if (!existing) throw new Error(`no live channel "${id}"`);
-        if (action === 'stop') await store.setLiveChannelDesired(tenantId, id!, 'stopped');
-        else {
-          await store.deleteLiveChannel(tenantId, id!);
-          // Its own keys only; the resource's other keys stay.
-          await store.deleteOwnedKeys(tenantId, channelKeyOwner(id!));
-        }
+        if (action === 'stop') await control.setChannelRunning(deps, actor, { id: id!, running: false });
+        else await control.deleteChannel(deps, actor, id!);
         out(
           `${action === 'stop' ? 'stopping' : 'deleting'} live channel ${id}: its keys are withdrawn and its files removed by the running server`,
         );
@@ -109,24 +100,23 @@ export const liveCommand: Command = {
       const ladder = str(values, 'ladder');
       if (ladder !== undefined) overrides.ladder = parseLadder(ladder);
       if (values.takeover) overrides.takeover = true;
-      try {
-        const { resourceId, settings } = await defineChannel(store, tenantId, id!, {
-          resourceId: str(values, 'resource') ?? existing?.resourceId,
-          settings: { ...(existing?.settings ?? {}), ...overrides },
-          desired: 'running',
-          originRoot: join(storeSettingsFromEnv(str(values, 'data')).dataDir, 'origin'),
+      // Settings the channel has keep their values; a bad setting is a mistake in the command (exit 2).
+      const { record } = await control
+        .putChannel(deps, actor, {
+          id: id!,
+          resourceId: str(values, 'resource'),
+          settings: overrides,
+          merge: true,
+        })
+        .catch((err: unknown) => {
+          throw (err as { status?: number }).status === 400 ? asUsage(err) : err;
         });
-        const base = `/origin/${tenantId}/${channelFolder(resourceId, settings.takeover === true)}`;
-        out(
-          `live channel ${id} (resource ${resourceId}) set to run; a running \`vigil serve\` on this store starts it`,
-        );
-        out(`  manifests: ${base}/manifest.mpd and ${base}/master.m3u8`);
-        out(`  status:    vigil live status ${id}`);
-      } catch (err) {
-        if (err instanceof LiveSettingsError) throw new UsageError(err.message);
-        if (err instanceof ResourceContentError) throw new Error(err.message);
-        throw err;
-      }
+      const base = `/origin/${record.tenantId}/${channelFolder(record.resourceId, record.settings.takeover === true)}`;
+      out(
+        `live channel ${id} (resource ${record.resourceId}) set to run; a running \`vigil serve\` on this store starts it`,
+      );
+      out(`  manifests: ${base}/manifest.mpd and ${base}/master.m3u8`);
+      out(`  status:    vigil live status ${id}`);
     });
   },
 };

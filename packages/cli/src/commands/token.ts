@@ -1,7 +1,8 @@
+import { signDelivery } from '@vigil/control';
 import { canonicalIp, DEFAULT_TENANT } from '@vigil/core';
-import { issueDelivery, signedOriginUrl } from '@vigil/server';
+import { DeliverySigner, signedOriginUrl } from '@vigil/server';
 import { SignJWT } from 'jose';
-import { type Command, common, need, out, str, withStore } from '../command.ts';
+import { type Command, cliActor, common, need, out, str, withStore } from '../command.ts';
 import { UsageError } from '../usage-error.ts';
 
 export const tokenCommand: Command = {
@@ -38,15 +39,16 @@ export const tokenCommand: Command = {
       const path = str(values, 'path');
       if (path === undefined) return [viewer];
       // The signed origin URL of a file of the resource, for the same viewer and address.
-      const delivery = issueDelivery(store, {
-        tenantId,
+      const signer = new DeliverySigner(store.envelope);
+      const { issue, file } = await signDelivery({ signer, deliveryTtlSeconds: ttl }, cliActor(tenantId), {
         resourceId: claims.resourceId as string,
         ttlSeconds: ttl,
         ip,
         sessionId: claims.sessionId as string,
+        path,
       });
       const server = str(values, 'server') ?? 'http://127.0.0.1:8080';
-      return [viewer, signedOriginUrl(server, delivery, path)];
+      return [viewer, signedOriginUrl(server, issue, file!)];
     });
     for (const line of lines) out(line);
   },

@@ -1,3 +1,4 @@
+import { type Actor, requireRole as checkRole, hasRole } from '@vigil/control';
 import { identifyToken, TOKEN_PURPOSES } from '@vigil/core';
 import { type ApiKeyRecord, hashApiKey, type Role } from '@vigil/store';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -5,28 +6,33 @@ import type { HotState } from '../hot-state.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
+    /** Who calls the control route: built here, from whichever credential the request carries. */
+    actor: Actor;
+    /** The API key the actor came from (routes read `actor`; kept for callers not yet moved). */
     apiKey: ApiKeyRecord;
   }
 }
 
-/** What each role may do; a role includes the ones after it. */
-const RANK: Record<Role, number> = { platform: 4, admin: 3, operator: 2, readonly: 1 };
+export { hasRole };
 
-/**
- * A preHandler requiring a tenant API key (`Authorization: Bearer vk_...`) of at least `minimum` role.
- * Keys are looked up by their SHA-256, so the key itself is never stored or compared.
- */
-export function hasRole(record: ApiKeyRecord, minimum: Role): boolean {
-  return RANK[record.role] >= RANK[minimum];
+/** The Actor of an API key: its tenant and role, named by its prefix. */
+export function apiKeyActor(record: ApiKeyRecord): Actor {
+  return { tenantId: record.tenantId, role: record.role, kind: 'api-key', id: record.prefix };
 }
 
-export function requireRole(hot: HotState, minimum: Role) {
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+/**
+ * A preHandler that admits a control request and sets `request.actor`, or answers 401. Its
+ * credentials are a tenant API key (`Authorization: Bearer vk_...`), looked up by its SHA-256, so the key
+ * itself is never stored or compared, and, with no Authorization header, the console's session cookie
+ * (`console-session.ts`: session, CSRF token of a change, same-site); another kind plugs in here. What the actor may do is
+ * each operation's own check (`@vigil/control`).
+ */
+export function authenticate(hot: HotState) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const header = request.headers.authorization;
     // No API key but the console's cookie: the signed-in operator (console-session.ts).
     const sessions = request.server.consoleSessions;
-    if (header === undefined && sessions?.presented(request))
-      return sessions.authorize(request, reply, minimum);
+    if (header === undefined && sessions?.presented(request)) return sessions.authorize(request, reply);
     const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     const record = key && key.length <= 256 ? await hot.apiKey(hashApiKey(key)) : undefined;
     if (key && !record) {
@@ -52,13 +58,19 @@ export function requireRole(hot: HotState, minimum: Role) {
         .code(401)
         .send({ statusCode: 401, code: 'api_key_invalid', message: 'unknown or revoked API key' });
     }
-    if (RANK[record.role] < RANK[minimum]) {
-      return reply.code(403).send({
-        statusCode: 403,
-        code: 'forbidden',
-        message: `this needs the ${minimum} role; the key has ${record.role}`,
-      });
-    }
     request.apiKey = record;
+    request.actor = apiKeyActor(record);
+    return undefined;
+  };
+}
+
+/** `authenticate`, then 403 `forbidden` unless the actor has at least `minimum` (for routes that call no operation). */
+export function requireRole(hot: HotState, minimum: Role) {
+  const admit = authenticate(hot);
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    const answered = await admit(request, reply);
+    if (answered) return answered;
+    checkRole(request.actor, minimum);
+    return undefined;
   };
 }

@@ -1,6 +1,7 @@
-import { BadRequest, DELIVERY_PARAM, isIpAddress, normalizeIp, normalizeUrlPath } from '@vigil/core';
+import { signDelivery, signDeliverySchema } from '@vigil/control';
+import { DELIVERY_PARAM } from '@vigil/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { requireRole } from '../auth/admin.ts';
+import { authenticate } from '../auth/admin.ts';
 import type { ViewerGate } from '../auth/viewer-gate.ts';
 import type { ServerConfig } from '../config.ts';
 import { type DeliveryIssue, type DeliverySigner, signedOriginUrl } from '../delivery.ts';
@@ -90,54 +91,25 @@ export async function deliveryRoutes(app: FastifyInstance, opts: DeliveryRoutesO
   app.post(
     '/v1/delivery/sign',
     {
-      preHandler: requireRole(hot, 'operator'),
+      preHandler: authenticate(hot),
       schema: {
         summary: 'Sign delivery of a resource (for a tenant backend, with the viewer token it mints)',
         description: `A delivery token for \`/origin/<tenant>/<resourceId>/\`, optionally bound to \`ip\` and naming \`sessionId\` (so a ban of the session stops its delivery too); with \`path\`, also the signed URL of that file under the prefix.`,
         tags: ['delivery'],
         security: [{ apiKey: [] }],
-        body: {
-          type: 'object',
-          required: ['resourceId'],
-          additionalProperties: false,
-          properties: {
-            resourceId: { type: 'string', minLength: 1, maxLength: 200 },
-            ttlSeconds: { type: 'integer', minimum: 1, maximum: 7 * 24 * 3600 },
-            ip: { type: 'string', minLength: 2, maxLength: 64 },
-            sessionId: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' },
-            path: { type: 'string', minLength: 1, maxLength: 1024 },
-          },
-        },
+        body: signDeliverySchema,
         response: { 200: issueSchema, '4xx': errorSchema },
       },
     },
     async (request, reply) => {
       const now = Date.now();
-      const body = request.body as {
-        resourceId: string;
-        ttlSeconds?: number;
-        ip?: string;
-        sessionId?: string;
-        path?: string;
-      };
-      if (body.ip !== undefined && !isIpAddress(body.ip))
-        throw new BadRequest('invalid_ip', '"ip" is not an IP address');
-      const ip = body.ip === undefined ? undefined : normalizeIp(body.ip);
-      const issue = signer.issue({
-        tenantId: request.apiKey.tenantId,
-        resourceId: body.resourceId,
-        ttlSeconds: body.ttlSeconds ?? config.deliveryTtlSeconds,
-        ip,
-        sessionId: body.sessionId,
+      const { issue, ip, file } = await signDelivery(
+        { signer, deliveryTtlSeconds: config.deliveryTtlSeconds },
+        request.actor,
+        request.body as Parameters<typeof signDelivery>[2],
         now,
-      });
-      let url: string | undefined;
-      if (body.path !== undefined) {
-        const target = normalizeUrlPath(`${issue.prefix}${body.path.replace(/^\/+/, '')}`);
-        if (target === null || !target.startsWith(issue.prefix) || target === issue.prefix)
-          throw new BadRequest('invalid_path', '"path" must name a file under the resource\'s folder');
-        url = signedOriginUrl(baseUrl(request), issue, target.slice(issue.prefix.length));
-      }
+      );
+      const url = file === undefined ? undefined : signedOriginUrl(baseUrl(request), issue, file);
       reply.header('cache-control', 'no-store');
       return { ...answer(issue, now, ip), ...(url === undefined ? {} : { url }) };
     },

@@ -1,24 +1,20 @@
-import { BadRequest } from '@vigil/core';
 import {
-  type ChannelStatus,
-  channelFolder,
-  channelKeyOwner,
-  checkResourceContent,
-  defineChannel,
-  type LiveInput,
-  type LiveManager,
-  LiveSettingsError,
-  listenUrl,
-  parseInput,
-  ResourceContentError,
-} from '@vigil/live';
-import { type LiveChannelRecord, pageLiveChannels, type VigilStore } from '@vigil/store';
+  CHANNEL_ID_PATTERN,
+  deleteChannel,
+  getChannel,
+  type LiveDeps,
+  listChannels,
+  putChannel,
+  setChannelRunning,
+} from '@vigil/control';
+import { type ChannelStatus, channelFolder, type LiveManager } from '@vigil/live';
+import type { LiveChannelRecord, VigilStore } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge } from 'prom-client';
-import { requireRole } from '../auth/admin.ts';
+import { authenticate } from '../auth/admin.ts';
 import type { ServerConfig } from '../config.ts';
 import type { HotState } from '../hot-state.ts';
-import { nextSchema, pageParams, pageRequest } from '../pagination.ts';
+import { pageAnswer, pageQuery, pageRequest } from '../pagination.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 
 export interface LiveRoutesOptions {
@@ -31,11 +27,10 @@ export interface LiveRoutesOptions {
 }
 
 const security = [{ apiKey: [] }];
-const CHANNEL_ID = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', pattern: CHANNEL_ID } },
+  properties: { id: { type: 'string', pattern: CHANNEL_ID_PATTERN } },
 };
 
 const inputSchema = {
@@ -61,7 +56,7 @@ const channelBody = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    resourceId: { type: 'string', pattern: CHANNEL_ID },
+    resourceId: { type: 'string', pattern: CHANNEL_ID_PATTERN },
     start: { type: 'boolean', description: 'Start it now (default true)' },
     input: inputSchema,
     ladder: {
@@ -116,9 +111,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * Also `GET /v1/time`, the UTCTiming source live DASH manifests name.
  */
 export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions): Promise<void> {
-  const { store, hot, live } = opts;
-  const readonly = requireRole(hot, 'readonly');
-  const operator = requireRole(hot, 'operator');
+  const { hot, live } = opts;
+  const auth = authenticate(hot);
+  const deps: LiveDeps = { store: opts.store, originRoot: opts.config.originRoot, live };
 
   const view = (r: LiveChannelRecord) => {
     const local: ChannelStatus | undefined = live?.status(r.tenantId, r.id);
@@ -135,12 +130,7 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
     };
   };
 
-  const mustGet = async (request: FastifyRequest) => {
-    const { id } = request.params as { id: string };
-    const record = await store.getLiveChannel(request.apiKey.tenantId, id);
-    if (!record) throw new BadRequest('channel_not_found', `no live channel "${id}"`, 404);
-    return record;
-  };
+  const channelId = (request: FastifyRequest) => (request.params as { id: string }).id;
 
   app.get(
     '/v1/time',
@@ -160,7 +150,7 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
   app.put(
     '/v1/live/channels/:id',
     {
-      preHandler: operator,
+      preHandler: auth,
       schema: {
         tags: ['live'],
         summary: 'Create or replace a live channel (and start it unless start is false)',
@@ -171,47 +161,31 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
       },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
       const { resourceId, start, ...settings } = (request.body ?? {}) as Record<string, unknown>;
-      const tenantId = request.apiKey.tenantId;
-      const existed = await store.getLiveChannel(tenantId, id);
-      checkInputAllowed(settings.input, request.apiKey.role);
-      try {
-        await defineChannel(store, tenantId, id, {
-          resourceId: resourceId as string | undefined,
-          settings,
-          desired: start === false ? 'stopped' : 'running',
-          originRoot: opts.config.originRoot,
-        });
-      } catch (err) {
-        if (err instanceof LiveSettingsError) throw new BadRequest(err.code, err.message);
-        if (err instanceof ResourceContentError) throw new BadRequest(err.code, err.message, 409);
-        throw err;
-      }
-      const record = (await store.getLiveChannel(tenantId, id))!;
-      return reply.code(existed ? 200 : 201).send(view(record));
+      const { record, created } = await putChannel(deps, request.actor, {
+        id: channelId(request),
+        resourceId: resourceId as string | undefined,
+        start: start as boolean | undefined,
+        settings,
+      });
+      return reply.code(created ? 201 : 200).send(view(record));
     },
   );
 
   app.get(
     '/v1/live/channels',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['live'],
         summary: "The tenant's live channels with their status (by id, paginated)",
         security,
-        querystring: { type: 'object', properties: pageParams },
-        response: {
-          200: {
-            type: 'object',
-            properties: { channels: { type: 'array', items: channelView }, next: nextSchema },
-          },
-        },
+        querystring: pageQuery,
+        response: pageAnswer('channels', channelView),
       },
     },
     async (request) => {
-      const page = await pageLiveChannels(store, request.apiKey.tenantId, pageRequest(request.query));
+      const page = await listChannels(deps, request.actor, pageRequest(request.query));
       return { channels: page.items.map(view), next: page.next };
     },
   );
@@ -219,7 +193,7 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
   app.get(
     '/v1/live/channels/:id',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['live'],
         summary: 'One live channel: settings, desired state, encoder status, live edge',
@@ -228,14 +202,14 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
         response: { 200: channelView },
       },
     },
-    async (request) => view(await mustGet(request)),
+    async (request) => view(await getChannel(deps, request.actor, channelId(request))),
   );
 
   for (const action of ['start', 'stop'] as const) {
     app.post(
       `/v1/live/channels/:id/${action}`,
       {
-        preHandler: operator,
+        preHandler: auth,
         schema: {
           tags: ['live'],
           summary:
@@ -248,28 +222,8 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
         },
       },
       async (request: FastifyRequest, _reply: FastifyReply) => {
-        const record = await mustGet(request);
-        if (action === 'start') {
-          // What was put into its folder (or made for its resource) since it was defined stays untouched.
-          await checkResourceContent(
-            store,
-            record.tenantId,
-            record.id,
-            record.resourceId,
-            record.settings.takeover === true,
-            opts.config.originRoot,
-          ).catch((err) => {
-            if (err instanceof ResourceContentError) throw new BadRequest(err.code, err.message, 409);
-            throw err;
-          });
-        }
-        await store.setLiveChannelDesired(
-          record.tenantId,
-          record.id,
-          action === 'start' ? 'running' : 'stopped',
-        );
-        if (live) await live.reconcile();
-        return view((await store.getLiveChannel(record.tenantId, record.id))!);
+        const running = action === 'start';
+        return view(await setChannelRunning(deps, request.actor, { id: channelId(request), running }));
       },
     );
   }
@@ -277,67 +231,16 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
   app.delete(
     '/v1/live/channels/:id',
     {
-      preHandler: operator,
+      preHandler: auth,
       schema: { tags: ['live'], summary: 'Stop and delete a live channel', security, params: idParams },
     },
     async (request, reply) => {
-      const record = await mustGet(request);
-      await store.deleteLiveChannel(record.tenantId, record.id);
-      if (live) await live.reconcile();
-      // Its own keys only (also when no instance was running it); the resource's other keys stay.
-      await store.deleteOwnedKeys(record.tenantId, channelKeyOwner(record.id));
+      await deleteChannel(deps, request.actor, channelId(request));
       return reply.code(204).send();
     },
   );
 
   if (live) registerLiveMetrics(opts.stats, live);
-}
-
-/**
- * What a tenant may make this server ingest. Reading a server-side file or fetching a URL from the
- * server's network would let one tenant read what is not theirs (another tenant's sources, internal
- * services), and an SRT caller or rendezvous input makes the server dial a host of the tenant's choosing:
- * only the platform operator may, and the local CLI. Everyone else's inputs make the server listen — RTMP,
- * SRT in listener mode, on an IP address or localhost and a port from 1024 — and every input URL is read
- * option by option against an allow-list (parseInputUrl), never handed to ffmpeg as given.
- */
-function checkInputAllowed(raw: unknown, role: string): void {
-  if (raw === undefined) return;
-  let input: LiveInput;
-  try {
-    input = parseInput(raw);
-  } catch (err) {
-    if (err instanceof LiveSettingsError) throw new BadRequest(err.code, err.message);
-    throw err;
-  }
-  const platform = role === 'platform';
-  if ((input.kind === 'file' || input.kind === 'hls') && !platform) {
-    throw new BadRequest(
-      'forbidden',
-      `a ${input.kind} input reads from the server's disk or network: it needs the platform role (or the local CLI)`,
-      403,
-    );
-  }
-  if (input.kind !== 'rtmp' && input.kind !== 'srt') return;
-  const url = listenUrl(input.kind, input.url);
-  if (url.outbound) {
-    if (!platform)
-      throw new BadRequest(
-        'input_outbound_forbidden',
-        `an srt input in caller or rendezvous mode makes the server connect out to ${url.host}: it needs the platform role; through the API inputs listen (mode=listener, the default)`,
-      );
-    return;
-  }
-  if (!url.localBind && !platform)
-    throw new BadRequest(
-      'input_outbound_forbidden',
-      `the ${input.kind} input must listen on an IP address of this server (0.0.0.0, ::, 127.0.0.1) or localhost, not a host name to look up`,
-    );
-  if (url.port < 1024)
-    throw new BadRequest(
-      'invalid_channel',
-      `the ${input.kind} input must name a port from 1024 to 65535 to listen on`,
-    );
 }
 
 /** Channel gauges read at scrape time from the channels this instance runs. */

@@ -80,7 +80,7 @@ export async function spekeRoutes(app: FastifyInstance, opts: SpekeRoutesOptions
       },
     },
     async (request, reply) => {
-      const tenantId = request.apiKey.tenantId;
+      const tenantId = request.actor.tenantId;
       const header = request.headers['x-speke-version'];
       const body = typeof request.body === 'string' ? request.body : '';
       const ttlSeconds = (request.query as { ttlSeconds?: number }).ttlSeconds ?? config.keyTtlSeconds;

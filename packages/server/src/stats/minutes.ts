@@ -1,13 +1,8 @@
+import type { StatsMinute } from '@vigil/control';
 import type { VigilStore } from '@vigil/store';
 import type { StatsRecorder } from './recorder.ts';
 
-export interface StatsMinute {
-  /** Start of the minute, ms since the epoch. */
-  minute: number;
-  granted: number;
-  denied: number;
-  denials: Record<string, number>;
-}
+export type { StatsMinute };
 
 /** The last `count` minutes of a tenant's license outcomes, every minute present, oldest first. */
 export async function statsMinutes(

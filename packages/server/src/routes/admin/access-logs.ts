@@ -1,16 +1,16 @@
-import { pageAccessLogs } from '@vigil/store';
+import { readAccessLogs } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
 import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
 import { type AdminContext, iso, security } from './shared.ts';
 
 /** The access log of the key's tenant. */
 export function accessLogsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, access, readonly } = ctx;
+  const { auth, records } = ctx;
 
   app.get(
     '/v1/access-logs',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['control'],
         summary:
@@ -55,22 +55,11 @@ export function accessLogsRoutes(app: FastifyInstance, ctx: AdminContext): void 
       },
     },
     async (request) => {
-      const q = request.query as {
-        sessionId?: string;
-        action?: string;
-        since?: string;
-        until?: string;
-      };
-      await access.flush();
-      const page = await pageAccessLogs(
-        store,
-        request.apiKey.tenantId,
-        {
-          sessionId: q.sessionId,
-          action: q.action,
-          since: q.since === undefined ? undefined : Date.parse(q.since),
-          until: q.until === undefined ? undefined : Date.parse(q.until),
-        },
+      const { sessionId, action, since, until } = request.query as Record<string, string | undefined>;
+      const page = await readAccessLogs(
+        records,
+        request.actor,
+        { sessionId, action, since, until },
         pageRequest(request.query),
       );
       return {

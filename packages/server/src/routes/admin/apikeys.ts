@@ -1,11 +1,11 @@
-import { pageApiKeys, type Role } from '@vigil/store';
+import { createApiKey, createApiKeySchema, listApiKeys, revokeApiKey } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
+import { pageAnswer, pageQuery, pageRequest } from '../../pagination.ts';
 import { type AdminContext, iso, security } from './shared.ts';
 
 /** API keys of the key's tenant. */
 export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, admin } = ctx;
+  const { auth } = ctx;
 
   const apiKeySchema = {
     type: 'object',
@@ -22,26 +22,21 @@ export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.post(
     '/v1/apikeys',
     {
-      preHandler: admin,
+      preHandler: auth,
       schema: {
         tags: ['tenants'],
         summary: 'Create an API key for this tenant (the key is shown once)',
         security,
-        body: {
-          type: 'object',
-          required: ['role'],
-          additionalProperties: false,
-          properties: {
-            role: { type: 'string', enum: ['admin', 'operator', 'readonly'] },
-            name: { type: 'string', maxLength: 200 },
-          },
-        },
+        body: createApiKeySchema,
         response: { 201: apiKeySchema },
       },
     },
     async (request, reply) => {
-      const body = request.body as { role: Role; name?: string };
-      const { key, record } = await store.createApiKey(request.apiKey.tenantId, body.role, body.name ?? '');
+      const { key, record } = await createApiKey(
+        ctx,
+        request.actor,
+        request.body as Parameters<typeof createApiKey>[2],
+      );
       return reply.code(201).send({
         key,
         prefix: record.prefix,
@@ -56,22 +51,17 @@ export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get(
     '/v1/apikeys',
     {
-      preHandler: admin,
+      preHandler: auth,
       schema: {
         tags: ['tenants'],
         summary: 'API keys of this tenant (prefixes only; oldest first, paginated)',
         security,
-        querystring: { type: 'object', properties: pageParams },
-        response: {
-          200: {
-            type: 'object',
-            properties: { apiKeys: { type: 'array', items: apiKeySchema }, next: nextSchema },
-          },
-        },
+        querystring: pageQuery,
+        response: pageAnswer('apiKeys', apiKeySchema),
       },
     },
     async (request) => {
-      const page = await pageApiKeys(store, request.apiKey.tenantId, pageRequest(request.query));
+      const page = await listApiKeys(ctx, request.actor, pageRequest(request.query));
       return {
         next: page.next,
         apiKeys: page.items.map((k) => ({
@@ -88,7 +78,7 @@ export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.delete(
     '/v1/apikeys/:prefix',
     {
-      preHandler: admin,
+      preHandler: auth,
       schema: {
         tags: ['tenants'],
         summary:
@@ -103,32 +93,8 @@ export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request, reply) => {
-      const tenantId = request.apiKey.tenantId;
       const { prefix } = request.params as { prefix: string };
-      // One key, the one named: never a second key that happens to share the prefix unless told so.
-      const matching = (await store.listApiKeys(tenantId)).filter(
-        (k) => k.prefix === prefix && k.revokedAt === null,
-      );
-      if (matching.length === 0)
-        return reply
-          .code(404)
-          .send({ statusCode: 404, code: 'not_found', message: 'no active key with this prefix' });
-      if (matching.length > 1 && (request.query as { all?: boolean }).all !== true)
-        return reply.code(409).send({
-          statusCode: 409,
-          code: 'apikey_ambiguous',
-          message: `${matching.length} active keys share this prefix: add ?all=true to revoke them all`,
-        });
-      if (request.apiKey.role !== 'platform' && matching.some((k) => k.role === 'platform'))
-        return reply.code(403).send({
-          statusCode: 403,
-          code: 'forbidden',
-          message: 'only a platform key revokes a platform key',
-        });
-      await store.revokeApiKeysByHash(
-        tenantId,
-        matching.map((k) => k.hash),
-      );
+      await revokeApiKey(ctx, request.actor, { prefix, all: (request.query as { all?: boolean }).all });
       return reply.code(204).send();
     },
   );

@@ -1,12 +1,12 @@
-import { generateContentKey, TRACK_TYPES, type TrackType } from '@vigil/keys';
-import { pageContentKeys } from '@vigil/store';
+import { createKeys, createKeysSchema, listKeys } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
 import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
 import { type AdminContext, iso, security } from './shared.ts';
 
 /** Content keys (without their key bytes). */
 export function keysRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, config, readonly, admin } = ctx;
+  const { auth } = ctx;
+  const deps = { store: ctx.store, keyTtlSeconds: ctx.config.keyTtlSeconds };
 
   const keyMeta = {
     type: 'object',
@@ -23,57 +23,17 @@ export function keysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.post(
     '/v1/keys',
     {
-      preHandler: admin,
+      preHandler: auth,
       schema: {
         tags: ['keys'],
         summary: 'Create content keys for a resource (key bytes are never returned)',
         security,
-        body: {
-          type: 'object',
-          required: ['resourceId'],
-          additionalProperties: false,
-          properties: {
-            resourceId: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7e]+$' },
-            firstPeriod: { type: 'integer', minimum: 0, maximum: 1e12 },
-            periods: { type: 'integer', minimum: 1, maximum: 1000 },
-            trackTypes: {
-              type: 'array',
-              minItems: 1,
-              maxItems: 5,
-              uniqueItems: true,
-              items: { type: 'string', enum: [...TRACK_TYPES] },
-            },
-            ttlSeconds: { type: 'integer', minimum: 60, maximum: 10 * 365 * 86400 },
-          },
-        },
+        body: createKeysSchema,
         response: { 201: { type: 'object', properties: { keys: { type: 'array', items: keyMeta } } } },
       },
     },
     async (request, reply) => {
-      const body = request.body as {
-        resourceId: string;
-        firstPeriod?: number;
-        periods?: number;
-        trackTypes?: TrackType[];
-        ttlSeconds?: number;
-      };
-      const tenantId = request.apiKey.tenantId;
-      const expiresAt = Date.now() + (body.ttlSeconds ?? config.keyTtlSeconds) * 1000;
-      const keys = [];
-      for (let p = 0; p < (body.periods ?? 1); p++) {
-        for (const trackType of body.trackTypes ?? ['all']) {
-          keys.push(
-            generateContentKey({
-              tenantId,
-              resourceId: body.resourceId,
-              keyPeriod: (body.firstPeriod ?? 0) + p,
-              trackType,
-              expiresAt,
-            }),
-          );
-        }
-      }
-      await store.putContentKeys(keys);
+      const keys = await createKeys(deps, request.actor, request.body as Parameters<typeof createKeys>[2]);
       return reply.code(201).send({
         keys: keys.map((k) => ({
           kid: k.kid,
@@ -90,7 +50,7 @@ export function keysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get(
     '/v1/keys',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['keys'],
         summary: 'Key ids of a resource (by key period, paginated)',
@@ -109,10 +69,10 @@ export function keysRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request) => {
-      const page = await pageContentKeys(
-        store,
-        request.apiKey.tenantId,
-        (request.query as { resourceId: string }).resourceId,
+      const page = await listKeys(
+        ctx,
+        request.actor,
+        { resourceId: (request.query as { resourceId: string }).resourceId },
         pageRequest(request.query),
       );
       return { keys: page.items.map((k) => ({ ...k, expiresAt: iso(k.expiresAt) })), next: page.next };

@@ -1,22 +1,22 @@
-import { pageSessionsByTag } from '@vigil/store';
+import { sessionsByTag } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
+import { nextSchema, pageQuery, pageRequest } from '../../pagination.ts';
 import { type AdminContext, iso, security } from './shared.ts';
 
 /** Sessions behind a colour-watermark tag. */
 export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, access, readonly } = ctx;
+  const { auth, records } = ctx;
 
   app.get(
     '/v1/sessions/by-tag/:tag',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['control'],
         summary: 'Sessions whose colour watermark shows this tag (leak tracing; first seen first, paginated)',
         security,
         params: { type: 'object', properties: { tag: { type: 'integer', minimum: 0, maximum: 4294967295 } } },
-        querystring: { type: 'object', properties: pageParams },
+        querystring: pageQuery,
         response: {
           200: {
             type: 'object',
@@ -38,10 +38,9 @@ export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request) => {
-      await access.flush();
-      const page = await pageSessionsByTag(
-        store,
-        request.apiKey.tenantId,
+      const page = await sessionsByTag(
+        records,
+        request.actor,
         (request.params as { tag: number }).tag,
         pageRequest(request.query),
       );

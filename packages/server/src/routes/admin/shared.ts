@@ -1,6 +1,7 @@
+import type { RecordsDeps } from '@vigil/control';
 import type { VigilStore } from '@vigil/store';
 import type { AccessLog } from '../../access-log.ts';
-import { requireRole } from '../../auth/admin.ts';
+import { authenticate } from '../../auth/admin.ts';
 import type { ServerConfig } from '../../config.ts';
 import type { HotState } from '../../hot-state.ts';
 import type { StatsRecorder } from '../../stats/recorder.ts';
@@ -14,32 +15,7 @@ export interface AdminRoutesOptions {
 }
 
 export const security = [{ apiKey: [] }];
-export const TENANT_ID = '^[a-z0-9][a-z0-9_-]{0,63}$';
-export const watermarkSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    enabled: { type: 'boolean' },
-    mode: { type: 'string', enum: ['text', 'color'] },
-    textIntervalSeconds: { type: 'number' },
-    textOpacity: { type: 'number' },
-    box: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        x: { type: 'number' },
-        y: { type: 'number' },
-        width: { type: 'number' },
-        height: { type: 'number' },
-        sizeUnit: { type: 'string', enum: ['percent', 'px'] },
-      },
-    },
-    symbolSeconds: { type: 'number' },
-    heartbeatSeconds: { type: 'number' },
-    tamperPolicy: { type: 'string', enum: ['report', 'stop'] },
-    legacyOptions: { type: 'object', additionalProperties: true },
-  },
-};
+export { watermarkSchema } from '@vigil/control';
 export const banSchema = {
   type: 'object',
   properties: {
@@ -66,23 +42,18 @@ export const banSchema = {
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The control API: watermark config, bans, keys, stats, tenant settings, API keys. Scoped to the key's tenant. */
-
-/** What every control route file gets: the app's parts and the role checks. */
+/** What every control route file gets: the app's parts and the preHandler that sets `request.actor`. */
 export interface AdminContext extends AdminRoutesOptions {
-  readonly: ReturnType<typeof requireRole>;
-  operator: ReturnType<typeof requireRole>;
-  admin: ReturnType<typeof requireRole>;
-  platform: ReturnType<typeof requireRole>;
+  /** Admits the request's credential (401 otherwise); each operation checks the actor's role itself. */
+  auth: ReturnType<typeof authenticate>;
+  /** What the reads of recorded events need: the store, and the access log's buffer flushed first. */
+  records: RecordsDeps;
 }
 
 export function adminContext(opts: AdminRoutesOptions): AdminContext {
-  const { hot } = opts;
   return {
     ...opts,
-    readonly: requireRole(hot, 'readonly'),
-    operator: requireRole(hot, 'operator'),
-    admin: requireRole(hot, 'admin'),
-    platform: requireRole(hot, 'platform'),
+    auth: authenticate(opts.hot),
+    records: { store: opts.store, flush: () => opts.access.flush() },
   };
 }

@@ -1,3 +1,4 @@
+import { type Actor, readStats } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
 import { renderStatsChart } from '../../stats/chart.ts';
 import { statsMinutes } from '../../stats/minutes.ts';
@@ -5,18 +6,22 @@ import { type AdminContext, iso, security } from './shared.ts';
 
 /** License statistics and their chart. */
 export function statsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, stats, readonly } = ctx;
+  const { auth } = ctx;
 
   const statsQuery = {
     type: 'object',
     properties: { minutes: { type: 'integer', minimum: 1, maximum: 1440 } },
   };
-  const readMinutes = (tenantId: string, count: number) => statsMinutes(store, stats, tenantId, count);
+  const deps = {
+    minutes: (tenantId: string, count: number) => statsMinutes(ctx.store, ctx.stats, tenantId, count),
+  };
+  const read = (request: { actor: Actor; query: unknown }) =>
+    readStats(deps, request.actor, { minutes: (request.query as { minutes?: number }).minutes });
 
   app.get(
     '/v1/stats',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['control'],
         summary: 'License requests per minute and denials by reason',
@@ -52,17 +57,7 @@ export function statsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request) => {
-      const minutes = await readMinutes(
-        request.apiKey.tenantId,
-        (request.query as { minutes?: number }).minutes ?? 60,
-      );
-      const totals = { granted: 0, denied: 0, denials: {} as Record<string, number> };
-      for (const m of minutes) {
-        totals.granted += m.granted;
-        totals.denied += m.denied;
-        for (const [reason, n] of Object.entries(m.denials))
-          totals.denials[reason] = (totals.denials[reason] ?? 0) + n;
-      }
+      const { minutes, totals } = await read(request);
       return { minutes: minutes.map((m) => ({ ...m, minute: iso(m.minute) })), totals };
     },
   );
@@ -70,7 +65,7 @@ export function statsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get(
     '/v1/stats/chart.png',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['control'],
         summary: 'The same stats as a PNG chart',
@@ -79,10 +74,7 @@ export function statsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request, reply) => {
-      const minutes = await readMinutes(
-        request.apiKey.tenantId,
-        (request.query as { minutes?: number }).minutes ?? 60,
-      );
+      const { minutes } = await read(request);
       return reply
         .type('image/png')
         .header('cache-control', 'no-store')

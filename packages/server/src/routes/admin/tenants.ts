@@ -1,12 +1,18 @@
-import { BadRequest } from '@vigil/core';
-import { pageTenants } from '@vigil/store';
+import {
+  createTenant,
+  createTenantSchema,
+  getTenantSettings,
+  listTenants,
+  updateTenantSchema,
+  updateTenantSettings,
+} from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
-import { type AdminContext, iso, security, TENANT_ID } from './shared.ts';
+import { nextSchema, pageQuery, pageRequest } from '../../pagination.ts';
+import { type AdminContext, iso, security } from './shared.ts';
 
 /** The key's tenant, and tenants (platform role). */
 export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, readonly, admin, platform } = ctx;
+  const { auth } = ctx;
 
   const tenantSchema = {
     type: 'object',
@@ -21,7 +27,7 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get(
     '/v1/tenant',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['tenants'],
         summary: "This tenant's settings",
@@ -29,85 +35,35 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
         response: { 200: tenantSchema },
       },
     },
-    async (request) => {
-      const t = (await store.getTenant(request.apiKey.tenantId))!;
-      return { id: t.id, name: t.name, allowedOrigins: t.allowedOrigins, jwks: t.jwks };
-    },
+    async (request) => getTenantSettings(ctx, request.actor),
   );
 
   app.put(
     '/v1/tenant',
     {
-      preHandler: admin,
+      preHandler: auth,
       schema: {
         tags: ['tenants'],
         summary:
           'Change allowed browser origins, registered public keys (JWKS for RS256/ES256 tokens) or name',
         security,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            name: { type: 'string', minLength: 1, maxLength: 200 },
-            allowedOrigins: {
-              type: 'array',
-              maxItems: 100,
-              items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' },
-            },
-            jwks: {
-              type: ['object', 'null'],
-              required: ['keys'],
-              properties: {
-                keys: { type: 'array', maxItems: 20, items: { type: 'object', required: ['kty'] } },
-              },
-            },
-          },
-        },
+        body: updateTenantSchema,
         response: { 200: tenantSchema },
       },
     },
-    async (request) => {
-      const body = request.body as {
-        name?: string;
-        allowedOrigins?: string[];
-        jwks?: { keys: Record<string, unknown>[] } | null;
-      };
-      if (body.jwks) {
-        for (const key of body.jwks.keys) {
-          if (key.kty !== 'RSA' && key.kty !== 'EC')
-            throw new BadRequest('invalid_jwks', 'only RSA and EC public keys can be registered');
-          if ('d' in key)
-            throw new BadRequest('invalid_jwks', 'register public keys only: a private key was sent');
-        }
-      }
-      await store.updateTenant(request.apiKey.tenantId, body);
-      const t = (await store.getTenant(request.apiKey.tenantId))!;
-      return { id: t.id, name: t.name, allowedOrigins: t.allowedOrigins, jwks: t.jwks };
-    },
+    async (request) =>
+      updateTenantSettings(ctx, request.actor, request.body as Parameters<typeof updateTenantSettings>[2]),
   );
 
   app.post(
     '/v1/tenants',
     {
-      preHandler: platform,
+      preHandler: auth,
       schema: {
         tags: ['tenants'],
         summary: 'Create a tenant (platform role): returns its token secret and an admin API key, once',
         security,
-        body: {
-          type: 'object',
-          required: ['id'],
-          additionalProperties: false,
-          properties: {
-            id: { type: 'string', pattern: TENANT_ID },
-            name: { type: 'string', minLength: 1, maxLength: 200 },
-            allowedOrigins: {
-              type: 'array',
-              maxItems: 100,
-              items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' },
-            },
-          },
-        },
+        body: createTenantSchema,
         response: {
           201: {
             type: 'object',
@@ -125,27 +81,24 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request, reply) => {
-      const body = request.body as { id: string; name?: string; allowedOrigins?: string[] };
-      if (await store.getTenant(body.id)) {
-        return reply
-          .code(409)
-          .send({ statusCode: 409, code: 'tenant_exists', message: `tenant "${body.id}" exists` });
-      }
-      const tenant = await store.createTenant(body);
-      const { key } = await store.createApiKey(tenant.id, 'admin', 'initial admin key');
-      return reply.code(201).send({ id: tenant.id, jwtSecret: tenant.secret.toString('utf8'), apiKey: key });
+      const created = await createTenant(
+        ctx,
+        request.actor,
+        request.body as Parameters<typeof createTenant>[2],
+      );
+      return reply.code(201).send(created);
     },
   );
 
   app.get(
     '/v1/tenants',
     {
-      preHandler: platform,
+      preHandler: auth,
       schema: {
         tags: ['tenants'],
         summary: 'All tenants (platform role; by id, paginated)',
         security,
-        querystring: { type: 'object', properties: pageParams },
+        querystring: pageQuery,
         response: {
           200: {
             type: 'object',
@@ -168,7 +121,7 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request) => {
-      const page = await pageTenants(store, pageRequest(request.query));
+      const page = await listTenants(ctx, request.actor, pageRequest(request.query));
       return { tenants: page.items.map((t) => ({ ...t, createdAt: iso(t.createdAt) })), next: page.next };
     },
   );

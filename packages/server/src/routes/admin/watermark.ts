@@ -1,15 +1,15 @@
-import { mergeWatermarkConfig } from '@vigil/core';
+import { getWatermark, setWatermark } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
 import { type AdminContext, security, watermarkSchema } from './shared.ts';
 
 /** The watermark config of the key's tenant. */
 export function watermarkRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, readonly, admin } = ctx;
+  const { auth } = ctx;
 
   app.get(
     '/v1/watermark',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['control'],
         summary: 'Watermark config',
@@ -17,13 +17,13 @@ export function watermarkRoutes(app: FastifyInstance, ctx: AdminContext): void {
         response: { 200: watermarkSchema },
       },
     },
-    async (request) => store.getWatermarkConfig(request.apiKey.tenantId),
+    async (request) => getWatermark(ctx, request.actor),
   );
 
   app.put(
     '/v1/watermark',
     {
-      preHandler: admin,
+      preHandler: auth,
       schema: {
         tags: ['control'],
         summary: 'Change the watermark config (partial update)',
@@ -32,11 +32,6 @@ export function watermarkRoutes(app: FastifyInstance, ctx: AdminContext): void {
         response: { 200: watermarkSchema },
       },
     },
-    async (request) => {
-      const tenantId = request.apiKey.tenantId;
-      const next = mergeWatermarkConfig(await store.getWatermarkConfig(tenantId), request.body);
-      await store.putWatermarkConfig(tenantId, next);
-      return next;
-    },
+    async (request) => setWatermark(ctx, request.actor, request.body),
   );
 }

@@ -1,0 +1,117 @@
+import { type PageRequest, pageTenants } from '@vigil/store';
+import { type Actor, requireRole } from './actor.ts';
+import type { StoreDeps } from './deps.ts';
+import { conflict, invalid } from './errors.ts';
+import { check, defined } from './schema.ts';
+
+/** The one tenant id pattern: lowercase letters, digits, `-` and `_`, 1 to 64, starting alphanumeric. */
+export const TENANT_ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
+const TENANT_ID = new RegExp(TENANT_ID_PATTERN);
+
+export function isTenantId(value: string): boolean {
+  return TENANT_ID.test(value);
+}
+
+const originsSchema = {
+  type: 'array',
+  maxItems: 100,
+  items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' },
+} as const;
+
+export const createTenantSchema = {
+  type: 'object',
+  required: ['id'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string', pattern: TENANT_ID_PATTERN },
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    allowedOrigins: originsSchema,
+  },
+} as const;
+
+export interface CreateTenantInput {
+  id: string;
+  name?: string | undefined;
+  allowedOrigins?: string[] | undefined;
+}
+
+export interface CreatedTenant {
+  id: string;
+  /** Its HS256 viewer-token secret, shown once. */
+  jwtSecret: string;
+  /** Its first admin API key, shown once. */
+  apiKey: string;
+}
+
+/** Creates a tenant (platform role) with a generated token secret and a first admin API key. */
+export async function createTenant(
+  deps: StoreDeps,
+  actor: Actor,
+  input: CreateTenantInput,
+): Promise<CreatedTenant> {
+  requireRole(actor, 'platform');
+  const body = check<CreateTenantInput>(createTenantSchema, defined(input));
+  if (await deps.store.getTenant(body.id)) throw conflict('tenant_exists', `tenant "${body.id}" exists`);
+  const tenant = await deps.store.createTenant(body);
+  const { key } = await deps.store.createApiKey(tenant.id, 'admin', 'initial admin key');
+  return { id: tenant.id, jwtSecret: tenant.secret.toString('utf8'), apiKey: key };
+}
+
+/** One page of every tenant (platform role). */
+export async function listTenants(deps: StoreDeps, actor: Actor, page: PageRequest) {
+  requireRole(actor, 'platform');
+  return pageTenants(deps.store, page);
+}
+
+export interface TenantSettings {
+  id: string;
+  name: string;
+  allowedOrigins: string[];
+  jwks: { keys: Record<string, unknown>[] } | null;
+}
+
+/** The actor's own tenant's settings. */
+export async function getTenantSettings(deps: StoreDeps, actor: Actor): Promise<TenantSettings> {
+  requireRole(actor, 'readonly');
+  const t = (await deps.store.getTenant(actor.tenantId))!;
+  return { id: t.id, name: t.name, allowedOrigins: t.allowedOrigins, jwks: t.jwks };
+}
+
+export const updateTenantSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    allowedOrigins: originsSchema,
+    jwks: {
+      type: ['object', 'null'],
+      required: ['keys'],
+      properties: {
+        keys: { type: 'array', maxItems: 20, items: { type: 'object', required: ['kty'] } },
+      },
+    },
+  },
+} as const;
+
+export interface UpdateTenantInput {
+  name?: string | undefined;
+  allowedOrigins?: string[] | undefined;
+  jwks?: { keys: Record<string, unknown>[] } | null | undefined;
+}
+
+/** Changes the actor's tenant: name, allowed browser origins, registered public keys (JWKS). */
+export async function updateTenantSettings(
+  deps: StoreDeps,
+  actor: Actor,
+  input: UpdateTenantInput,
+): Promise<TenantSettings> {
+  requireRole(actor, 'admin');
+  const body = check<UpdateTenantInput>(updateTenantSchema, input);
+  for (const key of body.jwks?.keys ?? []) {
+    if (key.kty !== 'RSA' && key.kty !== 'EC')
+      throw invalid('invalid_jwks', 'only RSA and EC public keys can be registered');
+    if ('d' in key) throw invalid('invalid_jwks', 'register public keys only: a private key was sent');
+  }
+  await deps.store.updateTenant(actor.tenantId, body);
+  return getTenantSettings(deps, actor);
+}

@@ -113,9 +113,13 @@ export class ApiClient {
   csrfToken: string | undefined;
   events: ClientEvents;
 
-  constructor(base = '', events: ClientEvents = {}) {
+  /** Headers sent with every call (none in the browser: the session cookie does; tests add an API key). */
+  readonly headers: Record<string, string>;
+
+  constructor(base = '', events: ClientEvents = {}, headers: Record<string, string> = {}) {
     this.base = base.replace(/\/$/, '');
     this.events = events;
+    this.headers = headers;
   }
 
   url(path: string, query?: RequestOptions['query']): string {
@@ -128,7 +132,7 @@ export class ApiClient {
 
   async request<T>(path: string, opts: RequestOptions): Promise<T> {
     const method = opts.method ?? (opts.body === undefined ? 'GET' : 'POST');
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...this.headers, accept: 'application/json' };
     let body: BodyInit | undefined;
     if (opts.body instanceof Blob) {
       body = opts.body;

@@ -215,15 +215,17 @@ export async function spawnVigil(
   return { url, child, output: () => output, stop: () => signal('SIGTERM'), kill: () => signal('SIGKILL') };
 }
 
-/** Runs the `vigil` CLI to completion. */
+/** Runs the `vigil` CLI to completion; `input`, when given, is written to its stdin. */
 export async function runCli(
   args: string[],
   env: Record<string, string> = {},
+  input?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [VIGIL_BIN, ...args], {
     env: { ...process.env, VIGIL_DEMO: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => {

@@ -14,6 +14,9 @@ const USAGE = `vigil <command> [options]
   config     [get] | set <field>=<value> ...   watermark config (enabled, mode, textIntervalSeconds, ...)
   keys       create --resource <id> [--periods 1] [--track all|audio|sd|hd|uhd]... | list --resource <id>
   tenant     create <id> [--name <text>] | list
+  user       add <name> --role readonly|operator|admin|platform | list | remove <name> | passwd <name>
+             console operators of the tenant; add and passwd read the password from stdin's first line
+             (typed hidden at a terminal). The console is served at /admin by \`vigil serve\`
   live       start <id> [--input test|rtmp://0.0.0.0:1935/live/key|srt://0.0.0.0:9000|<file>|<hls url>]
              [--resource <id>] [--key-period 30] [--segment-duration 2] [--window 60]
              [--ladder 360:800k,270:500k,180:250k] [--preset veryfast] [--no-loop] [--takeover]

@@ -6,3 +6,22 @@
  */
 export { type Actor, hasRole, ROLE_RANK, requireRole } from './actor.ts';
 export { ControlError, conflict, forbidden, invalid, notFound } from './errors.ts';
+export {
+  authenticateOperator,
+  createOperator,
+  ensureAdminOperator,
+  listOperators,
+  OPERATOR_NAME,
+  type OperatorDeps,
+  type OperatorView,
+  operatorView,
+  removeOperator,
+  setOperatorPassword,
+} from './operators.ts';
+export {
+  checkPasswordPolicy,
+  hashPassword,
+  MAX_PASSWORD_BYTES,
+  MIN_PASSWORD_LENGTH,
+  verifyPassword,
+} from './passwords.ts';

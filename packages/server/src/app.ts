@@ -8,6 +8,7 @@ import type { VigilStore } from '@vigil/store';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { Counter } from 'prom-client';
 import { AccessLog } from './access-log.ts';
+import { ConsoleSessions } from './auth/console-session.ts';
 import { requireMetricsCredential } from './auth/metrics.ts';
 import { ViewerGate } from './auth/viewer-gate.ts';
 import { clearKeyFastPath, inFrontOfFastify } from './clearkey-fast-path.ts';
@@ -21,6 +22,7 @@ import { HotState } from './hot-state.ts';
 import { KeyGrants } from './key-grants.ts';
 import { ViewerRateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
 import { liveRoutes } from './routes/live.ts';
 import { originRoutes } from './routes/origin.ts';
@@ -131,6 +133,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
             description: 'Viewer token from the tenant backend',
           },
           apiKey: { type: 'http', scheme: 'bearer', description: 'Tenant API key (vk_...)' },
+          consoleSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'vigil_console',
+            description:
+              'Console session (POST /v1/console/session); state-changing calls also send X-CSRF-Token',
+          },
         },
       },
     },
@@ -159,6 +168,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     keyGrants,
     clientIp,
   });
+  // Console sign-in: requireRole takes the session cookie in place of an API key (console-session.ts).
+  const consoleSessions = new ConsoleSessions(store, config.console, clientIp, config.trustedProxies);
+  app.decorate('consoleSessions', consoleSessions);
+  await app.register(consoleRoutes, { sessions: consoleSessions });
   await app.register(adminRoutes, { store, hot, stats, config, access });
   await app.register(spekeRoutes, { store, hot, config });
   await app.register(liveRoutes, { store, hot, stats, config, live: opts.live });
@@ -200,6 +213,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   app.addHook('onClose', async () => {
+    consoleSessions.close();
     hot.close();
     limiter.close();
     await stats.close();

@@ -1,3 +1,4 @@
+import type { ConsoleSettings } from './auth/console-session.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './rate-limit.ts';
 
 /** Settings of one Vigil server instance. */
@@ -50,6 +51,8 @@ export interface ServerConfig {
   keyGrantTtlSeconds: number;
   /** Per-session and per-address limits of viewer-facing writes (events, heartbeats, delivery); null: none. */
   rateLimits: RateLimitSettings | null;
+  /** Console sessions (idle and absolute expiry, sign-in lock) and the built console's folder. */
+  console?: Partial<ConsoleSettings> | undefined;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {

@@ -1,4 +1,10 @@
 export { type AppOptions, buildApp } from './app.ts';
+export {
+  CONSOLE_COOKIE,
+  type ConsoleSettings,
+  consoleSettingsFromEnv,
+  DEFAULT_CONSOLE_SETTINGS,
+} from './auth/console-session.ts';
 export { DEFAULT_CONFIG, type ServerConfig } from './config.ts';
 export {
   type DeliveryIssue,

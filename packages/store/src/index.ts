@@ -1,5 +1,6 @@
 export * from './changes.ts';
 export * from './migrations.ts';
+export * from './operators.ts';
 export * from './pages.ts';
 export * from './retention.ts';
 export type { Database } from './schema.ts';

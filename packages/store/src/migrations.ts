@@ -294,6 +294,40 @@ const migrations: Record<string, Migration> = {
       `.execute(db);
     },
   },
+  '0008_con_operators': {
+    // Console operators (password hashes only) and their sessions (cookie hashes only).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('operators')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('operators_pk', ['tenant_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('console_sessions')
+        .ifNotExists()
+        .addColumn('hash', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('operator_name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('ip', 'text', (c) => c.notNull())
+        .addColumn('user_agent', 'text', (c) => c.notNull())
+        .execute();
+      const index = (name: string, table: string, columns: string[]) =>
+        db.schema.createIndex(name).ifNotExists().on(table).columns(columns).execute();
+      await index('operators_tenant_created', 'operators', ['tenant_id', 'created_at', 'name']);
+      await index('console_sessions_operator', 'console_sessions', ['tenant_id', 'operator_name']);
+      await index('console_sessions_expiry', 'console_sessions', ['expires_at']);
+      await index('console_sessions_last_seen', 'console_sessions', ['last_seen_at']);
+    },
+  },
 };
 
 /** The tables the 0006_addr_ migrations read, as they were then. */

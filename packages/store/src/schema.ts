@@ -78,4 +78,27 @@ export interface Database {
     created_at: number;
     updated_at: number;
   };
+  /** Console operators: people who sign in to /admin (0008_con_operators). */
+  operators: {
+    tenant_id: string;
+    name: string;
+    role: string;
+    /** scrypt, self-describing: `scrypt$N=<n>,r=<r>,p=<p>$<salt>$<hash>` (base64url). */
+    password_hash: string;
+    created_at: number;
+    /** When the password was last set. */
+    updated_at: number;
+  };
+  /** Signed-in console sessions, by the SHA-256 of their cookie only (0008_con_operators). */
+  console_sessions: {
+    hash: string;
+    tenant_id: string;
+    operator_name: string;
+    created_at: number;
+    last_seen_at: number;
+    /** The absolute expiry; the idle one is last_seen_at + the idle setting. */
+    expires_at: number;
+    ip: string;
+    user_agent: string;
+  };
 }

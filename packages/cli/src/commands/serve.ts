@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import { ensureAdminOperator } from '@vigil/control';
 import { canonicalBanTarget } from '@vigil/core';
 import { createDemo, disableDemo } from '@vigil/demo';
 import { LiveManager } from '@vigil/live';
 import {
   buildApp,
+  consoleSettingsFromEnv,
   ensureDefaultTenant,
   openStore,
   rateLimitsFromEnv,
@@ -41,9 +43,12 @@ export const serveCommand: Command = {
     const settings = storeSettingsFromEnv(str(values, 'data'));
     const retention = retentionFromEnv();
     const rateLimits = rateLimitsFromEnv();
+    const consoleSettings = consoleSettingsFromEnv();
     const store = await openStore(settings);
     const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
     await seedApiKey(store, process.env.VIGIL_API_KEY);
+    // The console's first account; a generated password is shown below, this once.
+    const { generatedPassword } = await ensureAdminOperator({ store }, process.env.VIGIL_ADMIN_PASSWORD);
     const stopPurger = startPurger(store);
     // Access logs, session tags, stats and ban sightings older than VIGIL_RETENTION_DAYS (90) go.
     const stopRetention = startRetention(store, retention, undefined, (msg) =>
@@ -71,6 +76,7 @@ export const serveCommand: Command = {
         // Live channels and published packages, served with signed delivery as /origin/<tenant>/...
         originRoot: join(settings.dataDir, 'origin'),
         rateLimits,
+        console: consoleSettings,
         ...security,
       },
     });
@@ -87,9 +93,15 @@ export const serveCommand: Command = {
       `  store: ${settings.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded, in ${settings.dataDir}`}`,
     );
     out(`  API docs: ${address}/docs`);
+    out(`  console: ${address}/admin`);
     if (generatedSecret) {
       out('  Default tenant created. Its viewer-token secret (HS256), shown this once:');
       out(`    ${generatedSecret}`);
+    }
+    if (generatedPassword) {
+      out('  Console operator "admin" created. Its password, shown this once (change it in the console,');
+      out('  or with `vigil user passwd admin`):');
+      out(`    ${generatedPassword}`);
     }
     if (demo) {
       out(`  demo: ${address}/demo`);

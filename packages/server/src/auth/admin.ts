@@ -21,8 +21,12 @@ export function hasRole(record: ApiKeyRecord, minimum: Role): boolean {
 }
 
 export function requireRole(hot: HotState, minimum: Role) {
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const header = request.headers.authorization;
+    // No API key but the console's cookie: the signed-in operator (console-session.ts).
+    const sessions = request.server.consoleSessions;
+    if (header === undefined && sessions?.presented(request))
+      return sessions.authorize(request, reply, minimum);
     const key = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     const record = key && key.length <= 256 ? await hot.apiKey(hashApiKey(key)) : undefined;
     if (key && !record) {

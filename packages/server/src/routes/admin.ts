@@ -3,6 +3,7 @@ import { accessLogsRoutes } from './admin/access-logs.ts';
 import { apikeysRoutes } from './admin/apikeys.ts';
 import { bansRoutes } from './admin/bans.ts';
 import { keysRoutes } from './admin/keys.ts';
+import { operatorsRoutes } from './admin/operators.ts';
 import { sessionsRoutes } from './admin/sessions.ts';
 import { type AdminRoutesOptions, adminContext } from './admin/shared.ts';
 import { statsRoutes } from './admin/stats.ts';
@@ -22,4 +23,5 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
   apikeysRoutes(app, ctx);
   accessLogsRoutes(app, ctx);
   sessionsRoutes(app, ctx);
+  operatorsRoutes(app, ctx);
 }

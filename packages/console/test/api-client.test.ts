@@ -112,7 +112,11 @@ describe('console API client', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
     let told = false;
-    const client = new ApiClient(`http://127.0.0.1:${port}`, { onUnreachable: () => (told = true) });
+    const client = new ApiClient(`http://127.0.0.1:${port}`, {
+      onUnreachable: () => {
+        told = true;
+      },
+    });
     const err = await fail(client.get('/v1/watermark', 'Loading the watermark'));
     assert.equal(err.kind, 'unreachable');
     assert.ok(told);

@@ -167,7 +167,6 @@ export function OverviewPage() {
               {a.count}
               {a.more ? '+' : ''}
               <small id="active-hint" className="muted">
-                {' '}
                 sessions with a license or heartbeat in the last 2 minutes
               </small>
             </p>

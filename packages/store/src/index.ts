@@ -4,3 +4,4 @@ export * from './pages.ts';
 export * from './retention.ts';
 export type { Database } from './schema.ts';
 export * from './store.ts';
+export * from './detections.ts';

@@ -577,13 +577,11 @@ export class DetectionStore {
       .orderBy('seq', 'desc')
       .limit(limit)
       .execute();
-    return rows
-      .reverse()
-      .map((r) => ({
-        seq: Number(r.seq),
-        at: Number(r.at),
-        event: JSON.parse(r.event) as Record<string, unknown>,
-      }));
+    return rows.reverse().map((r) => ({
+      seq: Number(r.seq),
+      at: Number(r.at),
+      event: JSON.parse(r.event) as Record<string, unknown>,
+    }));
   }
 
   // --- leak policy ---

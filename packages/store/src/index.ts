@@ -1,7 +1,7 @@
 export * from './changes.ts';
+export * from './detections.ts';
 export * from './migrations.ts';
 export * from './pages.ts';
 export * from './retention.ts';
 export type { Database } from './schema.ts';
 export * from './store.ts';
-export * from './detections.ts';

@@ -27,7 +27,9 @@ export class LeakTracing {
     this.fetch = outboundFetch(config.detectOutbound);
     this.dir =
       config.detectionsDir ??
-      (config.originRoot ? join(dirname(config.originRoot), 'detections') : join(tmpdir(), 'vigil-detections'));
+      (config.originRoot
+        ? join(dirname(config.originRoot), 'detections')
+        : join(tmpdir(), 'vigil-detections'));
     const flushAccessLog = () => access.flush();
     this.runner = new DetectionRunner({
       store,

@@ -151,7 +151,10 @@ export class DetectionRunner {
       const stored: Record<string, unknown> = { ...result };
       if (result.found) {
         // Evidence by its name in the job's folder; the API serves it by number.
-        stored.evidence = result.evidence.map((e) => ({ t: e.t, file: relative(dir, resolve(evidenceDir, e.file)) }));
+        stored.evidence = result.evidence.map((e) => ({
+          t: e.t,
+          file: relative(dir, resolve(evidenceDir, e.file)),
+        }));
         stored.access = await sessionAccess(
           { detections, flushAccessLog: this.#opts.flushAccessLog },
           job.tenantId,
@@ -170,9 +173,17 @@ export class DetectionRunner {
         err instanceof UrlForbidden
           ? { code: 'url_forbidden', message: e.message }
           : deadline.aborted
-            ? { code: 'detection_timeout', message: `the detection took longer than ${MAX_JOB_MS / 60_000} minutes` }
-            : { code: typeof e.code === 'string' && /^[a-z_]+$/.test(e.code) ? e.code : 'detection_failed', message: String(e.message ?? err).slice(0, 500) };
-      await detections.finishDetection(job.tenantId, job.id, this.owner, { status: 'failed', error }).catch(() => {});
+            ? {
+                code: 'detection_timeout',
+                message: `the detection took longer than ${MAX_JOB_MS / 60_000} minutes`,
+              }
+            : {
+                code: typeof e.code === 'string' && /^[a-z_]+$/.test(e.code) ? e.code : 'detection_failed',
+                message: String(e.message ?? err).slice(0, 500),
+              };
+      await detections
+        .finishDetection(job.tenantId, job.id, this.owner, { status: 'failed', error })
+        .catch(() => {});
     } finally {
       clearInterval(renew);
       if (job.sourceKind === 'upload' && !signal.aborted) {

@@ -31,7 +31,11 @@ export function refusal(err: unknown): ControlError {
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
     return new ControlError(400, 'url_unreachable', `no answer within ${PREFLIGHT_TIMEOUT_MS / 1000} s`);
   const cause = (e?.cause as Error | undefined)?.message;
-  return new ControlError(400, 'url_unreachable', `could not fetch the URL: ${cause ?? e?.message ?? String(err)}`);
+  return new ControlError(
+    400,
+    'url_unreachable',
+    `could not fetch the URL: ${cause ?? e?.message ?? String(err)}`,
+  );
 }
 
 /** A URL without its query string (tokens live there), for messages. */

@@ -79,10 +79,16 @@ export class WatchRunner {
     const started = Date.now();
     const record = async (event: Record<string, unknown>, status: Record<string, unknown>) => {
       await detections.appendWatchEvent(w.tenantId, w.id, event);
-      await detections.setWatchStatus(w.tenantId, w.id, { ...status, startedAt: new Date(started).toISOString() });
+      await detections.setWatchStatus(w.tenantId, w.id, {
+        ...status,
+        startedAt: new Date(started).toISOString(),
+      });
     };
     try {
-      await detections.setWatchStatus(w.tenantId, w.id, { state: 'watching', startedAt: new Date(started).toISOString() });
+      await detections.setWatchStatus(w.tenantId, w.id, {
+        state: 'watching',
+        startedAt: new Date(started).toISOString(),
+      });
       const watermark = await store.getWatermarkConfig(w.tenantId);
       const events = watch(w.url, w.mode as 'auto' | 'color' | 'text', {
         tenantId: w.tenantId,
@@ -100,9 +106,15 @@ export class WatchRunner {
         history.push(event);
         if (history.length > HISTORY) history.shift();
         if (event.event === 'identified') {
-          await record({ ...event }, { state: 'identified', sessionId: event.sessionId, atSeconds: event.atSeconds });
+          await record(
+            { ...event },
+            { state: 'identified', sessionId: event.sessionId, atSeconds: event.atSeconds },
+          );
           const policy = await detections.getLeakPolicy(w.tenantId);
-          const decision = banDecision(history, { ...policy, autoBan: w.autoBan || policy.autoBan });
+          const autoBan = w.autoBan || policy.autoBan;
+          const decision: { ban: boolean; sessionId?: string } = autoBan
+            ? banDecision(history, { ...policy, autoBan })
+            : { ban: false };
           if (decision.ban && decision.sessionId && !banned.has(decision.sessionId)) {
             banned.add(decision.sessionId);
             const bans = await banSession(
@@ -113,7 +125,12 @@ export class WatchRunner {
               false,
             );
             await record(
-              { event: 'banned', sessionId: decision.sessionId, atSeconds: event.atSeconds, banId: bans.session.id },
+              {
+                event: 'banned',
+                sessionId: decision.sessionId,
+                atSeconds: event.atSeconds,
+                banId: bans.session.id,
+              },
               { state: 'banned', sessionId: decision.sessionId, atSeconds: event.atSeconds },
             );
           }
@@ -124,12 +141,19 @@ export class WatchRunner {
         }
       }
       if (!signal.aborted)
-        await detections.setWatchStatus(w.tenantId, w.id, { state: 'ended', startedAt: new Date(started).toISOString() }, 'stopped');
+        await detections.setWatchStatus(
+          w.tenantId,
+          w.id,
+          { state: 'ended', startedAt: new Date(started).toISOString() },
+          'stopped',
+        );
     } catch (err) {
       if (signal.aborted) return;
       const message = String((err as Error).message ?? err).slice(0, 500);
       await detections.appendWatchEvent(w.tenantId, w.id, { event: 'error', message }).catch(() => {});
-      await detections.setWatchStatus(w.tenantId, w.id, { state: 'failed', message }, 'stopped').catch(() => {});
+      await detections
+        .setWatchStatus(w.tenantId, w.id, { state: 'failed', message }, 'stopped')
+        .catch(() => {});
     }
   }
 

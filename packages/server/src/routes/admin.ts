@@ -8,8 +8,8 @@ import { sessionsRoutes } from './admin/sessions.ts';
 import { type AdminRoutesOptions, adminContext } from './admin/shared.ts';
 import { statsRoutes } from './admin/stats.ts';
 import { tenantsRoutes } from './admin/tenants.ts';
-import { watermarkRoutes } from './admin/watermark.ts';
 import { watchesRoutes } from './admin/watches.ts';
+import { watermarkRoutes } from './admin/watermark.ts';
 
 export type { AdminRoutesOptions } from './admin/shared.ts';
 

@@ -22,7 +22,11 @@ import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
 import { type AdminContext, security } from './shared.ts';
 
 const CLIP_FILE = 'clip';
-const EVIDENCE_TYPES: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg' };
+const EVIDENCE_TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+};
 
 export const detectionSchema = {
   type: 'object',
@@ -87,9 +91,10 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
 
   void app.register(async (sub) => {
     // Clips arrive as the raw body, streamed to disk (not buffered, not bounded by the JSON body limit).
-    sub.addContentTypeParser(['application/octet-stream', /^video\/[a-z0-9.+-]+$/i], (_req, payload, done) =>
-      done(null, payload),
-    );
+    const raw = (_req: unknown, payload: unknown, done: (err: null, body: unknown) => void) =>
+      done(null, payload);
+    sub.addContentTypeParser('application/octet-stream', raw);
+    sub.addContentTypeParser(/^video\/[a-z0-9.+-]+$/i, raw);
     sub.post(
       '/v1/detections',
       {
@@ -124,7 +129,8 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
           mkdirSync(dir, { recursive: true, mode: 0o700 });
           try {
             await pipeline(body, limit(maxUpload), createWriteStream(file, { mode: 0o600 }));
-            if (statSync(file).size === 0) throw invalid('empty_clip', 'the body is empty: send the clip itself');
+            if (statSync(file).size === 0)
+              throw invalid('empty_clip', 'the body is empty: send the clip itself');
             if (!(await hasVideo(file)))
               throw invalid(
                 'not_a_video',
@@ -162,7 +168,10 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
         security,
         querystring: { type: 'object', properties: pageParams },
         response: {
-          200: { type: 'object', properties: { detections: { type: 'array', items: detectionSchema }, next: nextSchema } },
+          200: {
+            type: 'object',
+            properties: { detections: { type: 'array', items: detectionSchema }, next: nextSchema },
+          },
         },
       },
     },
@@ -199,7 +208,10 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
         security,
         params: {
           type: 'object',
-          properties: { id: { type: 'string', maxLength: 64 }, n: { type: 'integer', minimum: 0, maximum: 1000 } },
+          properties: {
+            id: { type: 'string', maxLength: 64 },
+            n: { type: 'integer', minimum: 0, maximum: 1000 },
+          },
         },
       },
     },

@@ -2,8 +2,8 @@ import { getLeakPolicy, mergeLeakPolicy } from '@vigil/control';
 import { BadRequest } from '@vigil/core';
 import { pageTenants } from '@vigil/store';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
 import { apiKeyActor } from '../../detect/index.ts';
+import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
 import { type AdminContext, iso, security, TENANT_ID } from './shared.ts';
 
 /** The key's tenant, and tenants (platform role). */

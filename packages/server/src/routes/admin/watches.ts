@@ -65,7 +65,10 @@ export function watchesRoutes(app: FastifyInstance, ctx: AdminContext): void {
         security,
         querystring: { type: 'object', properties: pageParams },
         response: {
-          200: { type: 'object', properties: { watches: { type: 'array', items: watchSchema }, next: nextSchema } },
+          200: {
+            type: 'object',
+            properties: { watches: { type: 'array', items: watchSchema }, next: nextSchema },
+          },
         },
       },
     },

@@ -52,7 +52,10 @@ describe('outbound URL guard', () => {
     const internalPort = (internal.address() as AddressInfo).port;
     allowed = await startAllowedHost(() => internalPort);
     vigil = await startVigil({
-      config: { detectOutbound: { allowPrivate: false, allowAddresses: ['127.0.0.2'] }, detectConcurrency: 0 },
+      config: {
+        detectOutbound: { allowPrivate: false, allowAddresses: ['127.0.0.2'] },
+        detectConcurrency: 0,
+      },
     });
   });
 
@@ -62,7 +65,8 @@ describe('outbound URL guard', () => {
     internal?.close();
   });
 
-  const detection = (url: string) => call(`${vigil.url}/v1/detections`, { token: vigil.apiKey, body: { url } });
+  const detection = (url: string) =>
+    call(`${vigil.url}/v1/detections`, { token: vigil.apiKey, body: { url } });
 
   it('refuses loopback, private, link-local, CGNAT, metadata and unspecified addresses in every form', async () => {
     const port = (internal.address() as AddressInfo).port;

@@ -108,6 +108,7 @@ describe('detections API', () => {
     return { d, seen };
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: the detection's JSON result, as the API answers it
   let uploaded: { id: string; result: Record<string, any> };
 
   it('finds the session in an uploaded recording, with progress, evidence and the access log', async () => {

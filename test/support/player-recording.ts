@@ -175,7 +175,7 @@ async function record(opts: RecordingOptions, work: string, finalDir: string): P
       body: watermark,
     });
     assert.equal(put.status, 200, JSON.stringify(put.body));
-    const config = (await server.store.getTenant('default'))!.watermark as WatermarkConfig;
+    const config = await server.store.getWatermarkConfig('default');
 
     const browser = await launching;
     const player = await openPlayerPage(browser, statics, 'videojs', server.url);

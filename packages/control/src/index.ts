@@ -5,6 +5,7 @@
  * adapters over them (parse → call → render). Refusals are `ControlError`s.
  */
 export { type Actor, hasRole, ROLE_RANK, requireRole } from './actor.ts';
+export * from './detections.ts';
 export { ControlError, conflict, forbidden, invalid, notFound } from './errors.ts';
 export {
   authenticateOperator,
@@ -25,3 +26,4 @@ export {
   MIN_PASSWORD_LENGTH,
   verifyPassword,
 } from './passwords.ts';
+export * from './watches.ts';

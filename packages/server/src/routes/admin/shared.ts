@@ -2,6 +2,7 @@ import type { VigilStore } from '@vigil/store';
 import type { AccessLog } from '../../access-log.ts';
 import { requireRole } from '../../auth/admin.ts';
 import type { ServerConfig } from '../../config.ts';
+import type { LeakTracing } from '../../detect/index.ts';
 import type { HotState } from '../../hot-state.ts';
 import type { StatsRecorder } from '../../stats/recorder.ts';
 
@@ -11,6 +12,8 @@ export interface AdminRoutesOptions {
   hot: HotState;
   stats: StatsRecorder;
   config: ServerConfig;
+  /** Leak tracing: detections, watches, the guarded fetch. */
+  leak: LeakTracing;
 }
 
 export const security = [{ apiKey: [] }];

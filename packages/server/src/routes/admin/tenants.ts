@@ -1,12 +1,14 @@
+import { getLeakPolicy, mergeLeakPolicy } from '@vigil/control';
 import { BadRequest } from '@vigil/core';
 import { pageTenants } from '@vigil/store';
 import type { FastifyInstance } from 'fastify';
+import { apiKeyActor } from '../../detect/index.ts';
 import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
 import { type AdminContext, iso, security, TENANT_ID } from './shared.ts';
 
 /** The key's tenant, and tenants (platform role). */
 export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, readonly, admin, platform } = ctx;
+  const { store, readonly, admin, platform, leak } = ctx;
 
   const tenantSchema = {
     type: 'object',
@@ -15,6 +17,18 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       name: { type: 'string' },
       allowedOrigins: { type: 'array', items: { type: 'string' } },
       jwks: { type: ['object', 'null'], additionalProperties: true },
+      leakPolicy: {
+        type: 'object',
+        description: 'What a found leak leads to (see POST /v1/watches)',
+        properties: {
+          autoBan: { type: 'boolean', description: 'ban identified sessions without a human' },
+          maxFalseMatchProbability: {
+            type: 'number',
+            description: 'ban only when the chance the mark was read as the wrong session is at most this',
+          },
+          agreeingWindows: { type: 'integer', description: 'disjoint windows of footage that must agree' },
+        },
+      },
     },
   };
 
@@ -31,7 +45,8 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
     },
     async (request) => {
       const t = (await store.getTenant(request.apiKey.tenantId))!;
-      return { id: t.id, name: t.name, allowedOrigins: t.allowedOrigins, jwks: t.jwks };
+      const leakPolicy = await getLeakPolicy(leak.deps, apiKeyActor(request));
+      return { id: t.id, name: t.name, allowedOrigins: t.allowedOrigins, jwks: t.jwks, leakPolicy };
     },
   );
 
@@ -54,6 +69,7 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
               maxItems: 100,
               items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' },
             },
+            leakPolicy: { type: 'object', description: 'autoBan, maxFalseMatchProbability, agreeingWindows' },
             jwks: {
               type: ['object', 'null'],
               required: ['keys'],
@@ -71,7 +87,15 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
         name?: string;
         allowedOrigins?: string[];
         jwks?: { keys: Record<string, unknown>[] } | null;
+        leakPolicy?: unknown;
       };
+      const { leakPolicy: policyInput, ...settings } = body;
+      const tenantId = request.apiKey.tenantId;
+      // Checked before anything is written, so a bad policy changes nothing.
+      const leakPolicy =
+        policyInput === undefined
+          ? await leak.detections.getLeakPolicy(tenantId)
+          : mergeLeakPolicy(await leak.detections.getLeakPolicy(tenantId), policyInput);
       if (body.jwks) {
         for (const key of body.jwks.keys) {
           if (key.kty !== 'RSA' && key.kty !== 'EC')
@@ -80,9 +104,10 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
             throw new BadRequest('invalid_jwks', 'register public keys only: a private key was sent');
         }
       }
-      await store.updateTenant(request.apiKey.tenantId, body);
-      const t = (await store.getTenant(request.apiKey.tenantId))!;
-      return { id: t.id, name: t.name, allowedOrigins: t.allowedOrigins, jwks: t.jwks };
+      await store.updateTenant(tenantId, settings);
+      if (policyInput !== undefined) await leak.detections.putLeakPolicy(tenantId, leakPolicy);
+      const t = (await store.getTenant(tenantId))!;
+      return { id: t.id, name: t.name, allowedOrigins: t.allowedOrigins, jwks: t.jwks, leakPolicy };
     },
   );
 

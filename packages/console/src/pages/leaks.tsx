@@ -15,28 +15,37 @@ export interface DetectionResult {
   confidence?: number;
   falseMatchProbability?: number;
   footageSeconds?: number;
-  evidence?: { t: number; file?: string }[];
+  evidence?: { t: number; url?: string }[];
   access?: {
-    ips: string[];
-    userAgents: string[];
+    entries?: number;
     firstSeen: string | null;
     lastSeen: string | null;
-    resource?: string | null;
+    ips: { ip: string; hits?: number }[];
+    userAgents: { userAgent: string; hits?: number }[];
+    resources?: string[];
   };
 }
 export interface Detection {
   id: string;
   status: 'queued' | 'running' | 'done' | 'failed';
   progress?: number;
-  error?: { code?: string; message?: string } | string | null;
+  error?: { code?: string; message?: string } | null;
   result?: DetectionResult | null;
+}
+interface WatchEvent {
+  event?: string;
+  sessionId?: string;
+  atSeconds?: number;
+  message?: string;
+  at?: string;
 }
 interface Watch {
   id: string;
   url: string;
   autoBan: boolean;
-  status?: string;
-  events?: { at?: string; kind?: string; type?: string; sessionId?: string; message?: string }[];
+  desired?: 'running' | 'stopped';
+  status?: { state?: string; sessionId?: string; message?: string } | null;
+  events?: WatchEvent[];
 }
 
 function DetectionView({ id }: { id: string }) {
@@ -89,12 +98,13 @@ function DetectionView({ id }: { id: string }) {
                 </p>
                 {r.access && (
                   <p>
-                    <strong>IPs:</strong> {r.access.ips.join(', ') || '—'}
+                    <strong>IPs:</strong> {r.access.ips.map((i) => i.ip).join(', ') || '—'}
                     <br />
-                    <strong>User agents:</strong> {r.access.userAgents.join(' | ') || '—'}
+                    <strong>User agents:</strong>{' '}
+                    {r.access.userAgents.map((u) => u.userAgent).join(' | ') || '—'}
                     <br />
                     <strong>Seen:</strong> {when(r.access.firstSeen)} to {when(r.access.lastSeen)}
-                    {r.access.resource ? ` on ${r.access.resource}` : ''}
+                    {r.access.resources?.length ? ` on ${r.access.resources.join(', ')}` : ''}
                   </p>
                 )}
                 <div className="buttons">
@@ -135,7 +145,7 @@ function DetectionView({ id }: { id: string }) {
                     {r.evidence.map((e, n) => (
                       <li key={`${e.t}-${n}`}>
                         <img
-                          src={client.url(`/v1/detections/${id}/evidence/${n}`)}
+                          src={client.url(e.url ?? `/v1/detections/${id}/evidence/${n}`)}
                           alt={`Evidence frame at ${e.t.toFixed(1)} s`}
                           loading="lazy"
                         />
@@ -203,7 +213,10 @@ function Watches() {
               <li key={w.id} className="item">
                 <div className="item-head">
                   <code>{w.url}</code>
-                  <span className="pill ok">{w.status ?? 'watching'}</span>
+                  <span className={`pill ${w.status?.state === 'error' ? 'warn' : 'ok'}`}>
+                    {w.status?.state ?? 'starting'}
+                    {w.status?.sessionId ? `: ${w.status.sessionId}` : ''}
+                  </span>
                   {w.autoBan && <span className="pill warn">auto-ban</span>}
                   <button
                     type="button"
@@ -235,8 +248,15 @@ function Watches() {
                     {(events.data.events ?? []).length === 0 && <li className="muted">No events yet.</li>}
                     {(events.data.events ?? []).map((ev, i) => (
                       <li key={`${ev.at}-${i}`}>
-                        <time>{when(ev.at)}</time> {ev.kind ?? ev.type}{' '}
-                        {ev.sessionId ? <code>{ev.sessionId}</code> : null} {ev.message ?? ''}
+                        {ev.at ? <time>{when(ev.at)}</time> : null} {ev.event}
+                        {ev.sessionId ? (
+                          <>
+                            {' '}
+                            session <code>{ev.sessionId}</code>
+                          </>
+                        ) : null}
+                        {ev.atSeconds !== undefined ? ` at ${ev.atSeconds.toFixed(1)} s of the stream` : ''}
+                        {ev.message ? `: ${ev.message}` : ''}
                       </li>
                     ))}
                   </ul>

@@ -8,7 +8,12 @@ interface Tenant {
   name: string;
   allowedOrigins: string[];
   jwks: { keys: Record<string, unknown>[] } | null;
-  leakPolicy?: Record<string, unknown>;
+  leakPolicy?: LeakPolicy;
+}
+interface LeakPolicy {
+  autoBan: boolean;
+  maxFalseMatchProbability: number;
+  agreeingWindows: number;
 }
 interface ApiKey {
   prefix: string;
@@ -28,7 +33,7 @@ function TenantSettings() {
   const tenant = useLoad(() => client.get<Tenant>('/v1/tenant', "Loading the tenant's settings"), []);
   const [origins, setOrigins] = useState('');
   const [jwks, setJwks] = useState('');
-  const [policy, setPolicy] = useState('');
+  const [policy, setPolicy] = useState<LeakPolicy | undefined>(undefined);
   const [jsonError, setJsonError] = useState<string | undefined>(undefined);
   const save = useAction();
   const writer = canWrite(operator.role, 'admin');
@@ -37,24 +42,17 @@ function TenantSettings() {
     if (!t) return;
     setOrigins(t.allowedOrigins.join('\n'));
     setJwks(t.jwks ? JSON.stringify(t.jwks, null, 2) : '');
-    setPolicy(t.leakPolicy ? JSON.stringify(t.leakPolicy, null, 2) : '');
+    setPolicy(t.leakPolicy);
   }, [tenant.data]);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setJsonError(undefined);
     let parsedJwks: unknown = null;
-    let parsedPolicy: unknown;
     try {
       parsedJwks = jwks.trim() ? JSON.parse(jwks) : null;
     } catch {
       setJsonError('The JWKS is not valid JSON. Paste a {"keys": [...]} document of public keys.');
-      return;
-    }
-    try {
-      parsedPolicy = policy.trim() ? JSON.parse(policy) : undefined;
-    } catch {
-      setJsonError('The leak policy is not valid JSON.');
       return;
     }
     void save.run(async () => {
@@ -62,7 +60,7 @@ function TenantSettings() {
         allowedOrigins: origins.split(/\s+/).filter(Boolean),
         jwks: parsedJwks,
       };
-      if (parsedPolicy !== undefined && tenant.data?.leakPolicy !== undefined) body.leakPolicy = parsedPolicy;
+      if (policy) body.leakPolicy = policy;
       await client.put('/v1/tenant', body, "Saving the tenant's settings");
       notify('Tenant settings saved.');
       tenant.reload();
@@ -105,19 +103,48 @@ function TenantSettings() {
                 />
               )}
             </Field>
-            {t.leakPolicy !== undefined && (
-              <Field label="Leak policy (JSON)" hint="What leak tracing does with what it finds">
-                {(id, hint) => (
-                  <textarea
-                    id={id}
-                    rows={4}
-                    className="mono"
-                    aria-describedby={hint}
-                    value={policy}
-                    onChange={(e) => setPolicy(e.target.value)}
+            {policy && (
+              <fieldset>
+                <legend>Leak policy</legend>
+                <label className="check">
+                  <input
+                    type="checkbox"
+                    checked={policy.autoBan}
+                    onChange={(e) => setPolicy({ ...policy, autoBan: e.target.checked })}
                   />
-                )}
-              </Field>
+                  Ban identified sessions without asking (watches and detections)
+                </label>
+                <div className="form-row">
+                  <Field label="Ban only below this false-match chance" hint="e.g. 0.000001">
+                    {(id, hint) => (
+                      <input
+                        id={id}
+                        type="number"
+                        step="any"
+                        min={0}
+                        max={1}
+                        aria-describedby={hint}
+                        value={policy.maxFalseMatchProbability}
+                        onChange={(e) =>
+                          setPolicy({ ...policy, maxFalseMatchProbability: Number(e.target.value) })
+                        }
+                      />
+                    )}
+                  </Field>
+                  <Field label="Windows of footage that must agree">
+                    {(id) => (
+                      <input
+                        id={id}
+                        type="number"
+                        min={1}
+                        step={1}
+                        value={policy.agreeingWindows}
+                        onChange={(e) => setPolicy({ ...policy, agreeingWindows: Number(e.target.value) })}
+                      />
+                    )}
+                  </Field>
+                </div>
+              </fieldset>
             )}
             {jsonError && (
               <p className="error" role="alert">

@@ -8,11 +8,16 @@
  * test-artifacts/console/.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { PlayerPage } from '../../../test/support/browser.ts';
+import {
+  copyRecordingStore,
+  playerRecording,
+  type Recording,
+} from '../../../test/support/player-recording.ts';
 import { type PlayerRig, startPlayerRig } from '../../../test/support/player-rig.ts';
 import { call, REPO, waitFor } from '../../../test/support/vigil.ts';
 import { ensureConsoleBuild } from './build.ts';
@@ -32,18 +37,29 @@ describe('console in the browser', { timeout: 300_000 }, () => {
   let page: Page;
   let player: PlayerPage | undefined;
   let url = '';
+  let rec: Recording;
+  let dataDir = '';
 
   before(
     async () => {
       ensureConsoleBuild();
       mkdirSync(ARTIFACTS, { recursive: true });
+      // A recording of the real player in colour mode for session leaker-7 (cached, shared with the
+      // detections test), and the store that served it: the leak tracing test finds that session.
+      rec = await playerRecording({ mode: 'color', sessionId: 'leaker-7', seconds: 20 });
+      dataDir = copyRecordingStore(rec);
       rig = await startPlayerRig({
         prefix: 'vigil-console-e2e-',
         resourceId: 'match',
         clipSeconds: 12,
         segmentDuration: 2,
         keyPeriod: 3,
-        vigil: { live: { minBackoffMs: 500 } },
+        vigil: {
+          dataDir,
+          masterKey: rec.masterKey,
+          live: { minBackoffMs: 500 },
+          config: { detectionsDir: join(dataDir, 'detections') },
+        },
       });
       url = rig.server.url;
       for (const op of [
@@ -65,6 +81,7 @@ describe('console in the browser', { timeout: 300_000 }, () => {
     await player?.close().catch(() => {});
     await context?.close().catch(() => {});
     await rig?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   const shot = (p: Page, name: string) =>
@@ -180,6 +197,32 @@ describe('console in the browser', { timeout: 300_000 }, () => {
     await page.getByRole('button', { name: 'Start channel cam1' }).waitFor();
   });
 
+  test('a recording traced to its session, banned with its addresses from the result', async () => {
+    await go('Leak tracing');
+    await page.getByLabel('Choose a recording').setInputFiles(rec.path);
+    await page
+      .getByRole('progressbar', { name: 'Detection progress' })
+      .or(page.getByText('Found session'))
+      .first()
+      .waitFor();
+    await page.getByText('Found session leaker-7').waitFor({ timeout: 120_000 });
+    await page
+      .getByRole('img', { name: /^Evidence frame at/ })
+      .first()
+      .waitFor();
+    await page.getByRole('button', { name: 'Ban session and its IPs' }).click();
+    await page.getByRole('status').filter({ hasText: 'Session leaker-7 and its IPs banned.' }).waitFor();
+    const bans = (await call(`${url}/v1/bans`, { token: rig.server.apiKey })).body.bans;
+    assert.ok(
+      bans.some((b: { kind: string; value: string }) => b.kind === 'session' && b.value === 'leaker-7'),
+    );
+    assert.ok(
+      bans.some((b: { kind: string }) => b.kind === 'ip'),
+      'its addresses are banned too',
+    );
+    await shot(page, 'leak-tracing-result-desktop');
+  });
+
   test('an API key created is shown once and works; revoked, it no longer does', async () => {
     await go('Settings');
     await page.getByRole('textbox', { name: 'Key name' }).fill('ci-key');
@@ -214,9 +257,20 @@ describe('console in the browser', { timeout: 300_000 }, () => {
     const pages = ['Overview', 'Watermark', 'Bans', 'Sessions', 'Leak tracing', 'Live channels', 'Settings'];
     for (const title of pages) {
       await go(title);
-      await page.waitForFunction(() => !document.body.textContent?.includes('Loading'), undefined, {
-        timeout: 15_000,
-      });
+      await page
+        .waitForFunction(
+          () =>
+            ![...document.querySelectorAll('[role="status"]')].some((e) =>
+              e.textContent?.startsWith('Loading'),
+            ),
+          undefined,
+          { timeout: 15_000 },
+        )
+        .catch(async (err) => {
+          await shot(page, 'still-loading');
+          const status = await page.locator('[role="status"]').allTextContents();
+          throw new Error(`${title} is still loading: ${status.join(' | ')}`, { cause: err });
+        });
       const name = title.toLowerCase().replace(/ /g, '-');
       await shot(page, `${name}-desktop`);
       await page.setViewportSize(PHONE);

@@ -81,7 +81,7 @@ export function LivePage() {
         >
           {(list) => (
             <div className="table-wrap">
-              <table>
+              <table className="stack">
                 <thead>
                   <tr>
                     <th scope="col">Channel</th>
@@ -99,15 +99,15 @@ export function LivePage() {
                         <br />
                         <small className="muted">resource {c.resourceId}</small>
                       </th>
-                      <td>
+                      <td data-label="Status">
                         <Health channel={c} />
                         {c.status?.lastError && <div className="muted">last error: {c.status.lastError}</div>}
                       </td>
-                      <td>
+                      <td data-label="Encoder">
                         {c.status?.encoder?.state ?? '—'}
                         {c.status?.encoder?.restarts ? `, ${c.status.encoder.restarts} restarts` : ''}
                       </td>
-                      <td>{c.status?.keyPeriod ?? '—'}</td>
+                      <td data-label="Key period">{c.status?.keyPeriod ?? '—'}</td>
                       <td className="actions">
                         {c.desired === 'stopped' ? (
                           <button
@@ -142,7 +142,7 @@ export function LivePage() {
                   ))}
                 </tbody>
               </table>
-              <p className="muted">Updated {when(new Date().toISOString())}; refreshes every 5 s.</p>
+              <p className="muted">Refreshes every 5 s.</p>
             </div>
           )}
         </LoadState>

@@ -62,7 +62,7 @@ export function SessionLog({ sessionId }: { sessionId: string }) {
             </div>
             <ErrorNote error={act.error} />
             <div className="table-wrap">
-              <table>
+              <table className="stack">
                 <thead>
                   <tr>
                     <th scope="col">When</th>
@@ -75,9 +75,9 @@ export function SessionLog({ sessionId }: { sessionId: string }) {
                   {items.map((e) => (
                     <tr key={e.id}>
                       <td>{when(e.at)}</td>
-                      <td>{describe(e)}</td>
-                      <td>{e.ip}</td>
-                      <td>{e.resourceId}</td>
+                      <td data-label="What">{describe(e)}</td>
+                      <td data-label="IP">{e.ip}</td>
+                      <td data-label="Resource">{e.resourceId}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -153,7 +153,7 @@ export function SessionsPage() {
         >
           {() => (
             <div className="table-wrap">
-              <table>
+              <table className="stack">
                 <thead>
                   <tr>
                     <th scope="col">Session</th>
@@ -176,10 +176,10 @@ export function SessionsPage() {
                           {s.sessionId}
                         </button>
                       </th>
-                      <td>{s.userId ?? '—'}</td>
-                      <td>{[...s.ips].join(', ')}</td>
-                      <td>{when(s.last)}</td>
-                      <td>{s.n}</td>
+                      <td data-label="User">{s.userId ?? '—'}</td>
+                      <td data-label="IPs">{[...s.ips].join(', ')}</td>
+                      <td data-label="Last seen">{when(s.last)}</td>
+                      <td data-label="Entries">{s.n}</td>
                     </tr>
                   ))}
                 </tbody>

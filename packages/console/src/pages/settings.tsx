@@ -374,7 +374,7 @@ function ApiKeys() {
       <LoadState state={keys} what="API keys" isEmpty={(k) => k.length === 0}>
         {(list) => (
           <div className="table-wrap">
-            <table>
+            <table className="stack">
               <thead>
                 <tr>
                   <th scope="col">Prefix</th>
@@ -390,9 +390,9 @@ function ApiKeys() {
                     <td>
                       <code>{k.prefix}</code>
                     </td>
-                    <td>{k.name || '—'}</td>
-                    <td>{k.role}</td>
-                    <td>{when(k.createdAt)}</td>
+                    <td data-label="Name">{k.name || '—'}</td>
+                    <td data-label="Role">{k.role}</td>
+                    <td data-label="Created">{when(k.createdAt)}</td>
                     <td>
                       {k.revokedAt ? (
                         <span className="muted">revoked {when(k.revokedAt)}</span>

@@ -1,7 +1,7 @@
 /** Live channels: status, start, stop, create, delete. */
 import { type FormEvent, useState } from 'react';
 import { readAll } from '../api.ts';
-import { canWrite, ErrorNote, Field, LoadState, Section, useAction, useApp, useLoad, when } from '../ui.tsx';
+import { canWrite, ErrorNote, Field, LoadState, Section, useAction, useApp, useLoad } from '../ui.tsx';
 import { Health, POLL_MS } from './overview.tsx';
 
 export interface Channel {

@@ -87,14 +87,26 @@ export function WatermarkPage() {
     setDraft((d) => (d ? { ...d, box: { ...d.box, ...p } } : d));
   const num = (v: string) => (v === '' ? Number.NaN : Number(v));
 
-  const setEnabled = (enabled: boolean) =>
-    toggle.run(async () => {
-      const next = await client.put<WatermarkConfig>('/v1/watermark', { enabled }, 'Switching the watermark');
-      setDraft((d) => (d ? { ...d, enabled: next.enabled } : next));
-      notify(
-        `Watermark ${next.enabled ? 'on' : 'off'}: players pick it up with their next heartbeat or key.`,
-      );
+  // The switch moves at once; a refused change moves it back (with the reason shown beside it).
+  const setEnabled = (enabled: boolean) => {
+    setDraft((d) => (d ? { ...d, enabled } : d));
+    return toggle.run(async () => {
+      try {
+        const next = await client.put<WatermarkConfig>(
+          '/v1/watermark',
+          { enabled },
+          'Switching the watermark',
+        );
+        setDraft((d) => (d ? { ...d, enabled: next.enabled } : next));
+        notify(
+          `Watermark ${next.enabled ? 'on' : 'off'}: players pick it up with their next heartbeat or key.`,
+        );
+      } catch (err) {
+        setDraft((d) => (d ? { ...d, enabled: !enabled } : d));
+        throw err;
+      }
     });
+  };
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -127,8 +139,10 @@ export function WatermarkPage() {
                   role="switch"
                   aria-checked={draft.enabled}
                   checked={draft.enabled}
-                  disabled={toggle.busy}
-                  onChange={(e) => setEnabled(e.target.checked)}
+                  aria-busy={toggle.busy}
+                  onChange={(e) => {
+                    if (!toggle.busy) void setEnabled(e.target.checked);
+                  }}
                 />
                 <span>Watermark on</span>
               </label>

@@ -79,7 +79,9 @@ export function explain(err: unknown, role?: Role): string {
     case 'forbidden':
       return `${what}: your role (${role ?? 'current role'}) can't do this. Ask an admin of this tenant.`;
     case 'throttled':
-      return `${what}: too many attempts. Wait ${err.retryAfter ?? 'a few'} seconds and try again.`;
+      return `${what}: too many attempts. Wait ${
+        err.retryAfter === 1 ? '1 second' : `${err.retryAfter ?? 'a few'} seconds`
+      } and try again.`;
     case 'server':
       return `${what}: the server had a problem (${err.status}${err.code ? ` ${err.code}` : ''}). Try again; if it persists, check the server's log.`;
     default:

@@ -38,6 +38,7 @@ export function App({ client: given }: { client?: ApiClient }) {
   const [path, setPath] = useState(currentPath());
   const [notice, setNotice] = useState('');
   const noticeTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  const signedOut = useRef(false);
   const client = useMemo(() => given ?? new ApiClient(''), [given]);
 
   useEffect(() => {
@@ -45,6 +46,9 @@ export function App({ client: given }: { client?: ApiClient }) {
       onReachable: () => setUnreachable(false),
       onUnreachable: () => setUnreachable(true),
       onSignedOut: (err: ApiError) => {
+        // The first refusal says why; the calls still in flight then find the cookie cleared.
+        if (signedOut.current) return;
+        signedOut.current = true;
         setSession(null);
         setSignInMessage(
           err.code === 'console_session_expired'
@@ -122,6 +126,7 @@ export function App({ client: given }: { client?: ApiClient }) {
           client={client}
           message={signInMessage}
           onSignedIn={(s) => {
+            signedOut.current = false;
             setSignInMessage(undefined);
             setSession(s);
           }}

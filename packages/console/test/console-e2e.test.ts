@@ -253,6 +253,45 @@ describe('console in the browser', { timeout: 300_000 }, () => {
     }
   });
 
+  test('without the CSRF token a change made with the session cookie is refused', async () => {
+    const res = await page.evaluate(async () => {
+      const r = await fetch('/v1/bans', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sessionId: 'csrf-victim' }),
+      });
+      return { status: r.status, body: await r.json() };
+    });
+    assert.equal(res.status, 403);
+    assert.equal(res.body.code, 'csrf_missing');
+  });
+
+  test('wrong passwords in a row are slowed down, and the page says how long to wait', async () => {
+    const res = await call(`${url}/v1/operators`, {
+      token: rig.server.apiKey,
+      body: { name: 'mallory', role: 'operator', password: 'mallory password 77' },
+    });
+    assert.equal(res.status, 201);
+    const other = await rig.browser.newContext({ viewport: PHONE });
+    try {
+      const p = await other.newPage();
+      await p.goto(`${url}/admin/`, { waitUntil: 'domcontentloaded' });
+      let attempts = 0;
+      const throttled = p.getByRole('alert').filter({ hasText: /too many attempts\. Wait \d+ seconds?/ });
+      while (attempts < 10 && !(await throttled.isVisible())) {
+        attempts++;
+        await signIn(p, { name: 'mallory', password: `guess number ${attempts}` });
+        await p.getByRole('alert').waitFor();
+        await p.getByRole('button', { name: 'Sign in' }).waitFor();
+      }
+      assert.ok(await throttled.isVisible(), `still not slowed down after ${attempts} wrong passwords`);
+      assert.ok(attempts <= 8, `slowed down only after ${attempts} attempts`);
+      await shot(p, 'signin-throttled-phone');
+    } finally {
+      await other.close();
+    }
+  });
+
   test('screenshots of every page, desktop and phone width', async () => {
     const pages = ['Overview', 'Watermark', 'Bans', 'Sessions', 'Leak tracing', 'Live channels', 'Settings'];
     for (const title of pages) {

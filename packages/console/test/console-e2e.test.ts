@@ -310,6 +310,8 @@ describe('console in the browser', { timeout: 300_000 }, () => {
           const status = await page.locator('[role="status"]').allTextContents();
           throw new Error(`${title} is still loading: ${status.join(' | ')}`, { cause: err });
         });
+      const alerts = await page.getByRole('alert').allTextContents();
+      assert.deepEqual(alerts, [], `${title} shows a failure`);
       const name = title.toLowerCase().replace(/ /g, '-');
       await shot(page, `${name}-desktop`);
       await page.setViewportSize(PHONE);

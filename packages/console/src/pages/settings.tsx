@@ -166,7 +166,7 @@ function Operators() {
   const { client, operator, notify } = useApp();
   const ops = useLoad(
     async () =>
-      (await readAll<OperatorRow>(client, '/v1/operators', 'operators', 'Loading the operators', 200)).items,
+      (await client.get<{ operators: OperatorRow[] }>('/v1/operators', 'Loading the operators')).operators,
     [],
   );
   const [name, setName] = useState('');

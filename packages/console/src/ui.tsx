@@ -1,6 +1,6 @@
 /** Shared pieces of every page: the app's context, loading/empty/error states, polling, forms. */
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useRef, useState } from 'react';
-import { type ApiClient, explain, type Operator } from './api.ts';
+import { type ApiClient, ApiError, explain, type Operator } from './api.ts';
 
 export interface AppContext {
   client: ApiClient;
@@ -19,6 +19,8 @@ export function useApp(): AppContext {
 
 export interface Loaded<T> {
   data: T | undefined;
+  /** When data last arrived (ms). */
+  updatedAt: number | undefined;
   error: unknown;
   loading: boolean;
   reload(): void;
@@ -30,6 +32,7 @@ export interface Loaded<T> {
  */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs?: number): Loaded<T> {
   const [data, setData] = useState<T | undefined>(undefined);
+  const [updatedAt, setUpdatedAt] = useState<number | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
@@ -44,6 +47,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs?: nu
         const value = await loadRef.current();
         if (!live) return;
         setData(value);
+        setUpdatedAt(Date.now());
         setError(undefined);
       } catch (err) {
         if (live) setError(err);
@@ -62,7 +66,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs?: nu
     };
   }, [...deps, tick, everyMs]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
-  return { data, error, loading, reload };
+  return { data, updatedAt, error, loading, reload };
 }
 
 /** Runs an action, keeping its error and whether it is running. */
@@ -130,7 +134,15 @@ export function LoadState<T>({
   }
   return (
     <>
-      {state.error ? <ErrorNote error={state.error} onRetry={state.reload} /> : null}
+      {state.error instanceof ApiError && state.error.kind === 'unreachable' ? (
+        // The banner says the server is gone; here only that what shows is not fresh.
+        <p className="stale">
+          Not updated since{' '}
+          {new Date(state.updatedAt ?? Date.now()).toLocaleTimeString([], { timeStyle: 'medium' })}.
+        </p>
+      ) : state.error ? (
+        <ErrorNote error={state.error} onRetry={state.reload} />
+      ) : null}
       {isEmpty?.(state.data) ? <p className="empty">{empty ?? `No ${what} yet.`}</p> : children(state.data)}
     </>
   );

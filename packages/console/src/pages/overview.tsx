@@ -51,18 +51,16 @@ export function RequestsChart({ minutes }: { minutes: StatsMinute[] }) {
       >
         <line x1={pad} y1={h - pad} x2={w - pad} y2={h - pad} className="axis" />
         <line x1={pad} y1={pad} x2={pad} y2={h - pad} className="axis" />
-        <text x={pad + 4} y={pad - 6} className="tick">
-          {max}/min
-        </text>
-        <text x={pad} y={h - 6} className="tick">
-          {minutes[0] ? new Date(minutes[0].minute).toLocaleTimeString([], { timeStyle: 'short' }) : ''}
-        </text>
-        <text x={w - pad} y={h - 6} className="tick" textAnchor="end">
-          now
-        </text>
         {minutes.length > 0 && <polyline points={line((m) => m.granted)} className="granted" />}
         {minutes.length > 0 && <polyline points={line((m) => m.denied)} className="denied" />}
       </svg>
+      <div className="chart-axis" aria-hidden="true">
+        <span>
+          {minutes[0] ? new Date(minutes[0].minute).toLocaleTimeString([], { timeStyle: 'short' }) : ''}
+        </span>
+        <span>peak {max}/min</span>
+        <span>now</span>
+      </div>
       <figcaption>
         <span className="key granted">granted</span> <span className="key denied">denied</span>
       </figcaption>

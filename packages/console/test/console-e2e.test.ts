@@ -58,7 +58,8 @@ describe('console in the browser', { timeout: 300_000 }, () => {
           dataDir,
           masterKey: rec.masterKey,
           live: { minBackoffMs: 500 },
-          config: { detectionsDir: join(dataDir, 'detections') },
+          // The watched restream is served from 127.0.0.1 here.
+          config: { detectionsDir: join(dataDir, 'detections'), detectOutbound: { allowPrivate: true } },
         },
       });
       url = rig.server.url;
@@ -221,6 +222,23 @@ describe('console in the browser', { timeout: 300_000 }, () => {
       'its addresses are banned too',
     );
     await shot(page, 'leak-tracing-result-desktop');
+  });
+
+  test('a watch of a restream started, its events shown, and stopped', async () => {
+    const restream = `${rig.statics.mediaUrl}/cenc/manifest.mpd`;
+    await page.getByRole('textbox', { name: 'Restream URL to watch' }).fill(restream);
+    await page.getByRole('button', { name: 'Start watching' }).click();
+    await page.getByRole('status').filter({ hasText: 'Watch started.' }).waitFor();
+    await page.getByRole('button', { name: `Show events of the watch of ${restream}` }).click();
+    await page.getByRole('list', { name: 'Watch events' }).waitFor();
+    const listed = (await call(`${url}/v1/watches`, { token: rig.server.apiKey })).body.watches;
+    assert.deepEqual(
+      listed.map((w: { url: string }) => w.url),
+      [restream],
+    );
+    await page.getByRole('button', { name: `Stop watching ${restream}` }).click();
+    await page.getByText('No watches running.').waitFor();
+    assert.equal((await call(`${url}/v1/watches`, { token: rig.server.apiKey })).body.watches.length, 0);
   });
 
   test('an API key created is shown once and works; revoked, it no longer does', async () => {

@@ -1,5 +1,6 @@
 /** Watermark: on/off (saved at once), mode, colour-box geometry over a frame, intervals, tamper policy. */
-import { type FormEvent, type KeyboardEvent, useEffect, useState } from 'react';
+import { type FormEvent, type KeyboardEvent, type MouseEvent, useEffect, useState } from 'react';
+import { PALETTE } from '../colour-keyboard.ts';
 import { canWrite, ErrorNote, Field, LoadState, Section, useAction, useApp, useLoad } from '../ui.tsx';
 
 export interface WatermarkConfig {
@@ -20,12 +21,30 @@ export function BoxPreview({
   config,
   frame,
   onMove,
+  onPlace,
 }: {
   config: WatermarkConfig;
   frame: string | undefined;
   onMove?(dx: number, dy: number): void;
+  onPlace?(x: number, y: number): void;
 }) {
   const b = config.box;
+  // The box steps through the palette at the configured pace, as a player shows it.
+  const [symbol, setSymbol] = useState(0);
+  const stepMs = Math.max(100, (Number.isFinite(config.symbolSeconds) ? config.symbolSeconds : 0.5) * 1000);
+  useEffect(() => {
+    if (config.mode !== 'color') return;
+    const timer = setInterval(() => setSymbol((n) => (n + 1) % PALETTE.length), stepMs);
+    return () => clearInterval(timer);
+  }, [config.mode, stepMs]);
+  const place = (e: MouseEvent<HTMLDivElement>) => {
+    if (!onPlace || config.mode !== 'color') return;
+    const r = e.currentTarget.getBoundingClientRect();
+    onPlace(
+      Math.round(((e.clientX - r.left) / r.width) * 200) / 2,
+      Math.round(((e.clientY - r.top) / r.height) * 200) / 2,
+    );
+  };
   const px = b.sizeUnit === 'px';
   const width = px ? (b.width / PREVIEW_PX.width) * 100 : b.width;
   const height = px ? (b.height / PREVIEW_PX.height) * 100 : b.height;
@@ -44,7 +63,9 @@ export function BoxPreview({
     }
   };
   return (
-    <div className="preview" style={frame ? { backgroundImage: `url(${frame})` } : undefined}>
+    // biome-ignore lint/a11y/noStaticElementInteractions: a pointer shortcut; the box itself moves by keyboard
+    // biome-ignore lint/a11y/useKeyWithClickEvents: the box (role slider) takes the arrow keys
+    <div className="preview" onClick={place} style={frame ? { backgroundImage: `url(${frame})` } : undefined}>
       {!frame && <div className="testcard" aria-hidden="true" />}
       {config.mode === 'color' ? (
         <div
@@ -55,7 +76,13 @@ export function BoxPreview({
           aria-valuetext={`left ${b.x.toFixed(1)}%, top ${b.y.toFixed(1)}%`}
           aria-valuenow={b.x}
           onKeyDown={key}
-          style={{ left: `${b.x}%`, top: `${b.y}%`, width: `${width}%`, height: `${height}%` }}
+          style={{
+            left: `${b.x}%`,
+            top: `${b.y}%`,
+            width: `${width}%`,
+            height: `${height}%`,
+            background: `rgb(${(PALETTE[symbol] ?? [255, 0, 255]).join(',')})`,
+          }}
         />
       ) : (
         <span className="textmark" style={{ opacity: config.textOpacity }}>
@@ -326,6 +353,7 @@ export function WatermarkPage() {
               <BoxPreview
                 config={draft}
                 frame={frame}
+                onPlace={(x, y) => patchBox({ x: clamp(x, 0, 100), y: clamp(y, 0, 100) })}
                 onMove={(dx, dy) =>
                   patchBox({ x: clamp(draft.box.x + dx, 0, 100), y: clamp(draft.box.y + dy, 0, 100) })
                 }

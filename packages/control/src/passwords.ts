@@ -1,5 +1,5 @@
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
-import { invalid } from './errors.ts';
+import { ControlError, invalid } from './errors.ts';
 
 /**
  * Operator passwords: scrypt (memory-hard: N = 2^15, r = 8 → 32 MiB and tens of milliseconds per check),
@@ -27,13 +27,22 @@ export function checkPasswordPolicy(password: unknown): asserts password is stri
     throw invalid('weak_password', 'this password repeats too few characters; choose a less guessable one');
 }
 
-// Each check holds 32 MiB: at most two run at once, the rest wait their turn.
+// Each check holds 32 MiB: at most two run at once, a bounded number wait their turn, more are refused.
 const MAX_CONCURRENT = 2;
+const MAX_WAITING = 64;
 let running = 0;
 const waiting: Array<() => void> = [];
 
 async function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number }) {
-  if (running >= MAX_CONCURRENT) await new Promise<void>((go) => waiting.push(go));
+  if (running >= MAX_CONCURRENT) {
+    if (waiting.length >= MAX_WAITING)
+      throw new ControlError(
+        503,
+        'password_check_busy',
+        'too many password checks at once; try again shortly',
+      );
+    await new Promise<void>((go) => waiting.push(go));
+  }
   running++;
   try {
     const options: ScryptOptions = { ...params, maxmem: 256 * params.N * params.r + 1024 * 1024 };

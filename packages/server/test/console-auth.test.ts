@@ -41,6 +41,8 @@ describe('console operators and sign-in', () => {
     VIGIL_CONSOLE_DIR: dist,
     VIGIL_CONSOLE_LOCK_SECONDS: '3',
     VIGIL_MASTER_KEY: '22'.repeat(32),
+    // The test's own requests stand for a TLS-terminating proxy when they say so.
+    VIGIL_TRUSTED_PROXIES: '127.0.0.1',
   };
   let server: ChildServer | undefined;
   let url = '';
@@ -108,6 +110,11 @@ describe('console operators and sign-in', () => {
     assert.match(s.setCookie, /SameSite=Strict/);
     assert.match(s.setCookie, /Path=\//);
     assert.doesNotMatch(s.setCookie, /Secure/, 'plain HTTP: no Secure flag');
+    const overTls = await call(`${url}/v1/console/session`, {
+      body: { username: 'admin', password: adminPassword },
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    assert.match(overTls.headers.get('set-cookie') ?? '', /; Secure/, 'HTTPS at the proxy: Secure');
     assert.deepEqual(s.body.operator, { name: 'admin', role: 'admin', tenantId: 'default' });
     assert.equal(typeof s.csrf, 'string');
     assert.ok(Date.parse(s.body.expiresAt as string) > Date.parse(s.body.idleExpiresAt as string));
@@ -159,6 +166,12 @@ describe('console operators and sign-in', () => {
     assert.deepEqual(wrong.body, unknown.body);
     assert.equal(wrong.body.code, 'signin_failed');
     assert.equal(wrong.headers.get('set-cookie'), null);
+    // A parallel burst from one address: a few are checked at once, the rest refused at the door.
+    const burst = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => signIn(`burst-${i}`, 'not the password at all')),
+    );
+    const statuses = burst.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [401, 401, 401, 401, 429, 429, 429, 429]);
   });
 
   it('state-changing calls with the cookie need the CSRF token; API keys work as before', async () => {
@@ -236,6 +249,50 @@ describe('console operators and sign-in', () => {
     assert.equal((await withCookie(admin, '/v1/operators/watcher', { method: 'DELETE' })).status, 404);
   });
 
+  it("tenants: a platform caller names another tenant; that tenant's operators see only their own", async () => {
+    const tenant = await call(`${url}/v1/tenants`, { token: apiKey, body: { id: 'acme' } });
+    assert.equal(tenant.status, 201, JSON.stringify(tenant.body));
+    const password = 'acme-admin-password';
+    const made = await call(`${url}/v1/operators`, {
+      token: apiKey,
+      body: { name: 'boss', role: 'admin', password, tenant: 'acme' },
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.tenantId, 'acme');
+    assert.equal((await signIn('boss', password)).status, 401, 'not an operator of the default tenant');
+    const res = await signIn('boss', password, 'acme');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.operator, { name: 'boss', role: 'admin', tenantId: 'acme' });
+    const boss: Session = {
+      cookie: /^(vigil_console=[^;]+)/.exec(res.headers.get('set-cookie') ?? '')![1]!,
+      csrf: res.body.csrfToken,
+      body: res.body,
+      setCookie: '',
+      raw: '',
+    };
+    const list = await withCookie(boss, '/v1/operators');
+    assert.deepEqual(
+      list.body.operators.map((o: { name: string }) => o.name),
+      ['boss'],
+    );
+    assert.equal((await withCookie(boss, '/v1/operators?tenant=default')).status, 403);
+    const foreign = await withCookie(boss, '/v1/operators', {
+      body: { name: 'mole', role: 'admin', password: 'mole-password-12', tenant: 'default' },
+    });
+    assert.equal(foreign.status, 403);
+    assert.equal((await withCookie(boss, '/v1/operators/admin', { method: 'DELETE' })).status, 404);
+    const platformOnly = await withCookie(boss, '/v1/operators', {
+      body: { name: 'root', role: 'platform', password: 'root-password-123' },
+    });
+    assert.equal(platformOnly.status, 403, 'an admin makes no platform operators');
+    const bans = await withCookie(boss, '/v1/bans');
+    assert.equal(bans.status, 200);
+    assert.ok(
+      !bans.body.bans.some((b: { value: string }) => b.value === '198.51.100.8'),
+      "the default tenant's bans are not acme's",
+    );
+  });
+
   it('ten wrong passwords in a row lock the account, even for the right password, until the lock ends', async () => {
     const admin = await session('admin', adminPassword);
     const password = 'target-password-1';
@@ -271,8 +328,6 @@ describe('console operators and sign-in', () => {
     const weak = await cli(['add', 'carol', '--role', 'operator'], 'tooshort\n');
     assert.notEqual(weak.code, 0);
     assert.match(weak.stderr, /weak_password/);
-    const empty = await cli(['add', 'carol', '--role', 'operator'], '');
-    assert.notEqual(empty.code, 0);
     const added = await cli(
       ['add', 'carol', '--role', 'operator'],
       'carol-password-1\nignored second line\n',
@@ -294,7 +349,11 @@ describe('console operators and sign-in', () => {
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal((await withCookie(again, '/v1/bans')).status, 401);
     assert.equal((await signIn('carol', 'carol-password-2')).status, 401);
-    assert.doesNotMatch((await cli(['list'])).stdout, /carol/);
+    const admin = await session('admin', adminPassword);
+    const names = (await withCookie(admin, '/v1/operators')).body.operators.map(
+      (o: { name: string }) => o.name,
+    );
+    assert.ok(!names.includes('carol'), names.join(' '));
   });
 
   it('/admin serves the built app with its security headers', async () => {
@@ -315,9 +374,13 @@ describe('console operators and sign-in', () => {
     assert.match(asset.headers.get('cache-control') ?? '', /immutable/);
     assert.equal((await call(`${url}/admin/assets/gone-000000.js`)).status, 404);
     assert.equal((await call(`${url}/admin/%2e%2e/%2e%2e/package.json`)).status, 404);
+    const doc = await call(`${url}/docs/json`);
+    for (const path of ['/v1/console/session', '/v1/operators', '/v1/operators/{name}/password'])
+      assert.ok(doc.body.paths[path], `${path} is in the OpenAPI document`);
+    assert.equal(doc.body.components.securitySchemes.consoleSession.in, 'cookie');
   });
 
-  it('on PostgreSQL: VIGIL_ADMIN_PASSWORD, an idle session expires, and /admin is a 503 without a build', async () => {
+  it('on PostgreSQL: VIGIL_ADMIN_PASSWORD, operators, an idle session expires, /admin is a 503 without a build', async () => {
     const schema = uniqueSchema();
     const password = 'env-admin-password-1';
     const pgData = tempDir('vigil-console-pg-');
@@ -329,30 +392,62 @@ describe('console operators and sign-in', () => {
       VIGIL_CONSOLE_IDLE_SECONDS: '1',
       VIGIL_CONSOLE_DIR: join(dist, 'missing'),
     });
+    const saved = url;
+    url = pgServer.url;
     try {
-      const saved = url;
-      url = pgServer.url;
-      try {
-        await waitFor('the start-up lines', 20_000, async () => pgServer.output().includes('console: '));
-        await sleep(300);
-        assert.doesNotMatch(
-          pgServer.output(),
-          /Console operator "admin" created/,
-          'a set password is not printed',
-        );
-        const s = await session('admin', password);
-        assert.equal((await withCookie(s, '/v1/console/session')).status, 200);
-        await sleep(2_500);
-        const expired = await withCookie(s, '/v1/bans');
-        assert.equal(expired.status, 401);
-        assert.equal(expired.body.code, 'console_session_expired');
-        const page = await call(`${url}/admin/`);
-        assert.equal(page.status, 503);
-        assert.match(page.body, /npm install/);
-      } finally {
-        url = saved;
-      }
+      await waitFor('the start-up lines', 20_000, async () => pgServer.output().includes('console: '));
+      await sleep(300);
+      assert.doesNotMatch(
+        pgServer.output(),
+        /Console operator "admin" created/,
+        'a set password is not printed',
+      );
+      const s = await session('admin', password);
+      assert.equal((await withCookie(s, '/v1/console/session')).status, 200);
+      await sleep(2_500);
+      const expired = await withCookie(s, '/v1/bans');
+      assert.equal(expired.status, 401);
+      assert.equal(expired.body.code, 'console_session_expired');
+
+      // Operators stored in PostgreSQL: created, listed, a new password, removed.
+      const made = await call(`${url}/v1/operators`, {
+        token: apiKey,
+        body: { name: 'pg-op', role: 'operator', password: 'pg-operator-pass-1' },
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const dup = await call(`${url}/v1/operators`, {
+        token: apiKey,
+        body: { name: 'pg-op', role: 'readonly', password: 'pg-operator-pass-1' },
+      });
+      assert.equal(dup.status, 409);
+      const listed = await call(`${url}/v1/operators`, { token: apiKey });
+      assert.deepEqual(
+        listed.body.operators.map((o: { name: string }) => o.name),
+        ['admin', 'pg-op'],
+      );
+      const reset = await call(`${url}/v1/operators/pg-op/password`, {
+        method: 'PUT',
+        token: apiKey,
+        body: { password: 'pg-operator-pass-2' },
+      });
+      assert.equal(reset.status, 204);
+      assert.equal((await signIn('pg-op', 'pg-operator-pass-1')).status, 401);
+      assert.equal((await signIn('pg-op', 'pg-operator-pass-2')).status, 200);
+      const removed = await call(`${url}/v1/operators/pg-op`, { method: 'DELETE', token: apiKey });
+      assert.equal(removed.status, 204);
+      assert.equal((await signIn('pg-op', 'pg-operator-pass-2')).status, 401);
+
+      // Failed sign-ins are counted in the store: the lock holds here too.
+      const tries: number[] = [];
+      for (let i = 0; i < 10; i++) tries.push((await signIn('admin', `wrong-password-${i}`)).status);
+      assert.deepEqual(tries, [401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
+      assert.equal((await signIn('admin', password)).status, 429);
+
+      const page = await call(`${url}/admin/`);
+      assert.equal(page.status, 503);
+      assert.match(page.body, /npm install/);
     } finally {
+      url = saved;
       await pgServer.stop();
       rmSync(pgData, { recursive: true, force: true });
       const client = new pg.Client({ connectionString: TEST_DATABASE_URL });

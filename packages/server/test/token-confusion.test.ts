@@ -42,7 +42,8 @@ type Kind =
   | 'delivery'
   | 'platform-key'
   | 'readonly-key'
-  | 'metrics-token';
+  | 'metrics-token'
+  | 'console-session';
 
 type Family =
   | 'license'
@@ -132,6 +133,17 @@ describe('token confusion', () => {
     assert.equal(readonly.status, 201);
     tokens['readonly-key'] = readonly.body.key;
     tokens['metrics-token'] = metricsToken;
+    // A real console session cookie: it works as the cookie only, never as a bearer credential.
+    const operator = await call(`${server.url}/v1/operators`, {
+      token: server.apiKey,
+      body: { name: 'confused', role: 'platform', password: 'confused-operator-1' },
+    });
+    assert.equal(operator.status, 201, JSON.stringify(operator.body));
+    const signedIn = await call(`${server.url}/v1/console/session`, {
+      body: { username: 'confused', password: 'confused-operator-1' },
+    });
+    assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body));
+    tokens['console-session'] = /vigil_console=([^;]+)/.exec(signedIn.headers.get('set-cookie') ?? '')![1]!;
   });
   after(() => server.close());
 

@@ -328,6 +328,25 @@ const migrations: Record<string, Migration> = {
       await index('console_sessions_last_seen', 'console_sessions', ['last_seen_at']);
     },
   },
+  '0008_con_signin_failures': {
+    // Sign-in throttling shared by every instance on one database.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('signin_failures')
+        .ifNotExists()
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('last_at', 'bigint', (c) => c.notNull())
+        .addColumn('blocked_until', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('signin_failures_last_at')
+        .ifNotExists()
+        .on('signin_failures')
+        .column('last_at')
+        .execute();
+    },
+  },
   '0008_det_tables': {
     // Leak tracing: detection jobs (a persisted queue), watched restreams and their recent events, and
     // each tenant's leak policy.

@@ -225,4 +225,68 @@ export class OperatorStore {
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+
+  // ---- failed sign-ins (throttling)
+
+  /** The failure record of a throttling key, if any. */
+  async signInFailures(
+    key: string,
+  ): Promise<{ failures: number; lastAt: number; blockedUntil: number } | undefined> {
+    const row = await this.db
+      .selectFrom('signin_failures')
+      .selectAll()
+      .where('key', '=', key)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      failures: Number(row.failures),
+      lastAt: Number(row.last_at),
+      blockedUntil: Number(row.blocked_until),
+    };
+  }
+
+  /**
+   * Counts one more failure (atomically, so instances failing at once both count; a record idle since
+   * before `forgetBefore` starts again from one) and returns the new count.
+   */
+  async addSignInFailure(key: string, at: number, forgetBefore: number): Promise<number> {
+    const row = await this.db
+      .insertInto('signin_failures')
+      .values({ key, failures: 1, last_at: at, blocked_until: 0 })
+      .onConflict((oc) =>
+        oc.column('key').doUpdateSet((eb) => ({
+          failures: eb
+            .case()
+            .when('signin_failures.last_at', '<', forgetBefore)
+            .then(1)
+            .else(eb('signin_failures.failures', '+', 1))
+            .end(),
+          last_at: at,
+        })),
+      )
+      .returning('failures')
+      .executeTakeFirstOrThrow();
+    return Number(row.failures);
+  }
+
+  async blockSignIns(key: string, until: number): Promise<void> {
+    await this.db
+      .updateTable('signin_failures')
+      .set({ blocked_until: until })
+      .where('key', '=', key)
+      .execute();
+  }
+
+  async clearSignInFailures(key: string): Promise<void> {
+    await this.db.deleteFrom('signin_failures').where('key', '=', key).execute();
+  }
+
+  /** Deletes failure records idle since before `before`; returns how many. */
+  async purgeSignInFailures(before: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('signin_failures')
+      .where('last_at', '<', before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
 }

@@ -143,4 +143,9 @@ export interface Database {
   };
   watch_events: { tenant_id: string; watch_id: string; seq: number; at: number; event: string };
   leak_policies: { tenant_id: string; policy: string; updated_at: number };
+  /**
+   * Failed console sign-ins per key (the SHA-256 of an account or an address, never the name typed),
+   * shared by every instance (0008_con_signin_failures).
+   */
+  signin_failures: { key: string; failures: number; last_at: number; blocked_until: number };
 }

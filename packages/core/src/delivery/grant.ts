@@ -179,7 +179,16 @@ export function verifyDelivery(token: string | undefined, opts: VerifyDeliveryOp
   const payload = token.slice(0, dot);
   const sent = token.slice(dot + 1);
   const checked = checkMacToken(KIND, payload, sent, opts);
-  if (!checked.ok) return refuse(`delivery_${checked.fault}`, checked.message);
+  if (!checked.ok) {
+    // Of the same shape but another purpose (a console session cookie): named, on the failure path only.
+    const found = identifyToken(token);
+    if (found !== undefined && found !== 'delivery')
+      return refuse(
+        'delivery_malformed',
+        `this is ${TOKEN_PURPOSES[found].label}; expected a delivery token (?${DELIVERY_PARAM}=) for the origin`,
+      );
+    return refuse(`delivery_${checked.fault}`, checked.message);
+  }
   const grant = checked.value;
   if (opts.tenantId !== undefined && opts.tenantId !== grant.tenantId)
     return refuse('delivery_scope', "delivery token is for another tenant's content");

@@ -7,7 +7,7 @@ import { Denial } from '../errors.ts';
  *
  * JWTs tell their purpose by an optional `typ` claim, and otherwise by the claims they must and must not
  * carry (tenant backends and the seed system mint tokens without a `typ`). Tokens Vigil mints itself in
- * other formats (delivery tokens, HLS key grants, later console sessions) are separated by format, by a
+ * other formats (delivery tokens, HLS key grants, console sessions: `server/src/auth/console-session.ts`) are separated by format, by a
  * key derived for that purpose only (HKDF label `<purpose>:v<n>:<tenant>`) and by a MAC domain of their
  * own. A purpose that is new (key grants, console sessions) must carry its `typ`, so no existing token
  * can ever pass for it.

@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { resolve } from 'node:path';
-import { authenticateOperator, hasRole } from '@vigil/control';
+import { type Actor, authenticateOperator, ControlError, hasRole } from '@vigil/control';
 import { canonicalIp, TOKEN_PURPOSES } from '@vigil/core';
 import {
   type ApiKeyRecord,
@@ -12,6 +12,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { trustedProxyMatcher } from '../client-ip.ts';
 import { addressBucketKey } from '../rate-limit.ts';
+import { FailureCounter } from './signin-throttle.ts';
 
 /**
  * Console sessions: an operator signs in with name and password and gets an opaque cookie (`HttpOnly`,
@@ -92,52 +93,6 @@ export function consoleSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Co
   };
 }
 
-/**
- * Failed sign-ins per key (an account, an address): from `delayAfter` failures on, each attempt must wait
- * 1, 2, 4, ... seconds after the last failure; at `lockAfter` the key is locked for the lock time. An
- * attempt refused for waiting counts as a failure too, so hammering only locks sooner. Bounded in size:
- * the least recently failed keys are dropped first.
- */
-class FailureCounter {
-  private readonly entries = new Map<string, { failures: number; lastAt: number; blockedUntil: number }>();
-
-  constructor(
-    private readonly delayAfter: number,
-    private readonly lockAfter: number,
-    private readonly lockMs: number,
-    private readonly resetOnSuccess: boolean,
-    private readonly maxEntries = 10_000,
-  ) {}
-
-  /** Milliseconds to wait before an attempt is allowed; 0 when it is. */
-  wait(key: string, now: number): number {
-    const e = this.entries.get(key);
-    if (!e) return 0;
-    // Quiet for long enough: forgotten.
-    if (now - e.lastAt > this.lockMs + 3_600_000) {
-      this.entries.delete(key);
-      return 0;
-    }
-    return Math.max(0, e.blockedUntil - now);
-  }
-
-  fail(key: string, now: number, refused: boolean): void {
-    const e = this.entries.get(key) ?? { failures: 0, lastAt: now, blockedUntil: 0 };
-    this.entries.delete(key);
-    e.failures++;
-    e.lastAt = now;
-    if (e.failures >= this.lockAfter) e.blockedUntil = now + this.lockMs;
-    else if (!refused && e.failures >= this.delayAfter)
-      e.blockedUntil = now + Math.min(1000 * 2 ** (e.failures - this.delayAfter), this.lockMs);
-    this.entries.set(key, e);
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-  }
-
-  succeed(key: string): void {
-    if (this.resetOnSuccess) this.entries.delete(key);
-  }
-}
-
 const b64 = (b: Buffer) => b.toString('base64url');
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const MAX_TOKEN_CHARS = 512;
@@ -161,6 +116,7 @@ export class ConsoleSessions {
   private readonly addresses: FailureCounter;
   private readonly trust: ReturnType<typeof trustedProxyMatcher>;
   private readonly purger: NodeJS.Timeout;
+  private readonly signingIn = new Map<string, number>();
 
   constructor(
     private readonly store: VigilStore,
@@ -171,9 +127,9 @@ export class ConsoleSessions {
     this.settings = { ...DEFAULT_CONSOLE_SETTINGS, ...settings };
     this.operators = new OperatorStore(store);
     const lockMs = this.settings.lockSeconds * 1000;
-    this.accounts = new FailureCounter(5, 10, lockMs, true);
+    this.accounts = new FailureCounter(this.operators, 'account', 5, 10, lockMs, true);
     // An address tries many accounts: more room, and only time clears it (a success elsewhere doesn't).
-    this.addresses = new FailureCounter(30, 100, lockMs, false);
+    this.addresses = new FailureCounter(this.operators, 'address', 30, 100, lockMs, false);
     this.trust = trustedProxyMatcher(trustedProxies);
     this.purger = setInterval(() => void this.purge().catch(() => {}), 10 * 60_000);
     this.purger.unref();
@@ -187,9 +143,10 @@ export class ConsoleSessions {
     return this.settings.idleSeconds * 1000;
   }
 
-  /** Deletes sessions past their expiry (they are refused anyway; this keeps the table small). */
-  purge(now = Date.now()): Promise<number> {
-    return this.operators.purgeSessions(now, now - this.idleMs);
+  /** Deletes ended sessions and forgotten sign-in failures (refused or ignored anyway: this keeps tables small). */
+  async purge(now = Date.now()): Promise<void> {
+    await this.operators.purgeSessions(now, now - this.idleMs);
+    await this.operators.purgeSignInFailures(now - this.accounts.forgetMs);
   }
 
   private key(tenantId: string): Buffer {
@@ -276,7 +233,10 @@ export class ConsoleSessions {
     if (socket.encrypted) return true;
     const raw = socket.remoteAddress ?? '';
     const peer = canonicalIp(raw) ?? raw;
-    return this.trust.size > 0 && this.trust.has(peer) && request.headers['x-forwarded-proto'] === 'https';
+    const proto = request.headers['x-forwarded-proto'];
+    if (typeof proto !== 'string' || this.trust.size === 0 || !this.trust.has(peer)) return false;
+    // Any hop over HTTPS: the cookie is marked Secure (a needless flag only keeps it off plain HTTP).
+    return proto.split(',').some((hop) => hop.trim().toLowerCase() === 'https');
   }
 
   private cookie(request: FastifyRequest, value: string, maxAgeSeconds: number): string {
@@ -310,10 +270,13 @@ export class ConsoleSessions {
     const accountKey = `${tenant}\u0000${body.username}`;
     const addressKey = addressBucketKey(ip);
     const now = Date.now();
-    const wait = Math.max(this.accounts.wait(accountKey, now), this.addresses.wait(addressKey, now));
+    const wait = Math.max(
+      await this.accounts.wait(accountKey, now),
+      await this.addresses.wait(addressKey, now),
+    );
     if (wait > 0) {
-      this.accounts.fail(accountKey, now, true);
-      this.addresses.fail(addressKey, now, true);
+      await this.accounts.fail(accountKey, now, true);
+      await this.addresses.fail(addressKey, now, true);
       const retry = Math.max(1, Math.ceil(wait / 1000));
       return reply
         .code(429)
@@ -325,19 +288,45 @@ export class ConsoleSessions {
           retryAfterSeconds: retry,
         });
     }
-    const operator = await authenticateOperator(
-      { store: this.store },
-      { tenant, name: body.username, password: body.password },
-    );
+    // One address checks a few passwords at a time: a parallel flood can't outrun its failure count.
+    const inFlight = this.signingIn.get(addressKey) ?? 0;
+    if (inFlight >= MAX_SIGNINS_IN_FLIGHT)
+      return reply.code(429).header('retry-after', '1').send({
+        statusCode: 429,
+        code: 'signin_throttled',
+        message: 'too many sign-ins at once from this address; try again in 1 s',
+        retryAfterSeconds: 1,
+      });
+    this.signingIn.set(addressKey, inFlight + 1);
+    let operator: Awaited<ReturnType<typeof authenticateOperator>>;
+    try {
+      operator = await authenticateOperator(
+        { store: this.store },
+        { tenant, name: body.username, password: body.password },
+      );
+    } catch (err) {
+      if (!(err instanceof ControlError)) throw err;
+      return reply
+        .code(err.status)
+        .header('retry-after', '1')
+        .send({ statusCode: err.status, code: err.code, message: err.message });
+    } finally {
+      const left = (this.signingIn.get(addressKey) ?? 1) - 1;
+      if (left <= 0) this.signingIn.delete(addressKey);
+      else this.signingIn.set(addressKey, left);
+    }
     if (!operator) {
       const at = Date.now();
-      this.accounts.fail(accountKey, at, false);
-      this.addresses.fail(addressKey, at, false);
+      await this.accounts.fail(accountKey, at, false);
+      await this.addresses.fail(addressKey, at, false);
       return reply
         .code(401)
         .send({ statusCode: 401, code: 'signin_failed', message: 'wrong name or password' });
     }
-    this.accounts.succeed(accountKey);
+    await this.accounts.succeed(accountKey);
+    // A session this browser had before ends: a sign-in always starts a new one.
+    const previous = cookieValue(request.headers.cookie);
+    if (previous) await this.operators.deleteSession(sha256(previous));
     const token = this.mint(operator.tenantId);
     const hash = sha256(token);
     const expiresAt = Date.now() + this.settings.absoluteSeconds * 1000;
@@ -417,13 +406,14 @@ export class ConsoleSessions {
 
   /**
    * requireRole's check when a call comes with the console cookie instead of an API key: the session,
-   * then the CSRF token of a state-changing call, then the role. On success request.apiKey stands for the
-   * operator (role and tenant), so every control route works unchanged.
+   * then the CSRF token of a state-changing call, then the role (when `minimum` is given; without it,
+   * as an authentication step, the operation checks it). On success request.apiKey stands for the
+   * operator (role and tenant), so every control route works unchanged, and request.actor is the operator.
    */
   async authorize(
     request: FastifyRequest,
     reply: FastifyReply,
-    minimum: Role,
+    minimum?: Role,
   ): Promise<FastifyReply | undefined> {
     if (this.crossSite(request, reply)) return reply;
     const p = await this.current(request);
@@ -433,7 +423,7 @@ export class ConsoleSessions {
     }
     const { session } = p;
     if (this.csrfRefused(request, reply, p.token, session.tenantId)) return reply;
-    if (!hasRole(session, minimum)) {
+    if (minimum !== undefined && !hasRole(session, minimum)) {
       return reply.code(403).send({
         statusCode: 403,
         code: 'forbidden',
@@ -450,6 +440,14 @@ export class ConsoleSessions {
       revokedAt: null,
     };
     request.apiKey = standIn;
+    // Where requests carry an Actor, the operator is one (kind `operator`, named by the operator's name).
+    const actor: Actor = {
+      kind: 'operator',
+      id: session.operatorName,
+      tenantId: session.tenantId,
+      role: session.role,
+    };
+    (request as FastifyRequest & { actor?: Actor }).actor = actor;
     request.consoleOperator = {
       name: session.operatorName,
       tenantId: session.tenantId,
@@ -461,6 +459,8 @@ export class ConsoleSessions {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Password checks one address may have running at once. */
+const MAX_SIGNINS_IN_FLIGHT = 4;
 
 function sessionMessage(code: 'console_session_missing' | 'console_session_expired'): string {
   return code === 'console_session_missing'

@@ -9,7 +9,8 @@ import {
 } from '@vigil/control';
 import type { Role } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type AdminContext, security, TENANT_ID } from './shared.ts';
+import { requireRole } from '../../auth/admin.ts';
+import type { AdminContext } from './shared.ts';
 
 /** Who calls: the console's signed-in operator, or the API key. */
 export function actorOf(request: FastifyRequest): Actor {
@@ -30,6 +31,10 @@ async function control<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T
       .send({ statusCode: err.status, code: err.code, message: err.message, ...err.detail });
   }
 }
+
+const TENANT_ID = '^[a-z0-9][a-z0-9_-]{0,63}$';
+/** An API key, or the console's session cookie (with X-CSRF-Token on changes). */
+const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { consoleSession: [] }];
 
 const operatorSchema = {
   type: 'object',
@@ -53,22 +58,23 @@ const nameParams = {
   properties: { name: { type: 'string', pattern: OPERATOR_NAME } },
 };
 const password = { type: 'string', minLength: 1, maxLength: 1024 };
-const operatorSecurity = [...security, { consoleSession: [] }];
 
 /** Console operator accounts of the caller's tenant (admin role; a platform caller may name another). */
 export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { store, admin, readonly } = ctx;
+  const { store } = ctx;
   const deps = { store };
+  // Any signed-in caller gets as far as the operation, which checks the role (admin, or oneself).
+  const admitted = requireRole(ctx.hot, 'readonly');
   type Query = { tenant?: string };
 
   app.get(
     '/v1/operators',
     {
-      preHandler: admin,
+      preHandler: admitted,
       schema: {
         tags: ['console'],
         summary: 'Console operators of this tenant (oldest first)',
-        security: operatorSecurity,
+        security,
         querystring: tenantQuery,
         response: {
           200: { type: 'object', properties: { operators: { type: 'array', items: operatorSchema } } },
@@ -84,12 +90,12 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.post(
     '/v1/operators',
     {
-      preHandler: admin,
+      preHandler: admitted,
       schema: {
         tags: ['console'],
         summary:
           'Create a console operator (password at least 12 characters: 400 weak_password; 409 operator_exists)',
-        security: operatorSecurity,
+        security,
         querystring: tenantQuery,
         body: {
           type: 'object',
@@ -99,6 +105,11 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
             name: { type: 'string', minLength: 1, maxLength: 64 },
             role: { type: 'string', enum: ['readonly', 'operator', 'admin', 'platform'] },
             password,
+            tenant: {
+              type: 'string',
+              pattern: TENANT_ID,
+              description: 'Another tenant (platform role only)',
+            },
           },
         },
         response: { 201: operatorSchema },
@@ -106,10 +117,10 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
     },
     (request, reply) =>
       control(reply, async () => {
-        const body = request.body as { name: string; role: Role; password: string };
+        const body = request.body as { name: string; role: Role; password: string; tenant?: string };
         const created = await createOperator(deps, actorOf(request), {
           ...body,
-          tenant: (request.query as Query).tenant,
+          tenant: body.tenant ?? (request.query as Query).tenant,
         });
         return reply.code(201).send(created);
       }),
@@ -118,11 +129,11 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.delete(
     '/v1/operators/:name',
     {
-      preHandler: admin,
+      preHandler: admitted,
       schema: {
         tags: ['console'],
         summary: 'Remove a console operator; their sessions end at once',
-        security: operatorSecurity,
+        security,
         params: nameParams,
         querystring: tenantQuery,
       },
@@ -141,12 +152,12 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
     '/v1/operators/:name/password',
     {
       // Any operator may change their own; the operation requires admin for anyone else's.
-      preHandler: readonly,
+      preHandler: admitted,
       schema: {
         tags: ['console'],
         summary:
           "Set an operator's password (their own: any role; anyone's: admin). Their other sessions end",
-        security: operatorSecurity,
+        security,
         params: nameParams,
         querystring: tenantQuery,
         body: {

@@ -13,7 +13,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { copyRecordingStore, playerRecording, type Recording } from '../../../test/support/player-recording.ts';
+import {
+  copyRecordingStore,
+  playerRecording,
+  type Recording,
+} from '../../../test/support/player-recording.ts';
 import { call, startVigil, type TestServer, tempDir, waitFor } from '../../../test/support/vigil.ts';
 
 const SESSION = 'pirate-7';
@@ -24,7 +28,19 @@ function restream(input: string, dir: string): ChildProcess {
     'ffmpeg',
     [
       ...['-hide_banner', '-v', 'error', '-re', '-stream_loop', '-1', '-i', input],
-      ...['-an', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-b:v', '800k', '-pix_fmt', 'yuv420p'],
+      ...[
+        '-an',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-g',
+        '25',
+        '-b:v',
+        '800k',
+        '-pix_fmt',
+        'yuv420p',
+      ],
       ...['-f', 'hls', '-hls_time', '2', '-hls_list_size', '6', '-hls_flags', 'delete_segments'],
       join(dir, 'live.m3u8'),
     ],
@@ -119,7 +135,9 @@ describe('watches API', () => {
       assert.ok((e.falseMatchProbability as number) <= 1e-6);
     }
     const bans = await call(`${vigil!.url}/v1/bans`, { token: vigil!.apiKey });
-    const ban = bans.body.bans.find((b: { kind: string; value: string }) => b.kind === 'session' && b.value === SESSION);
+    const ban = bans.body.bans.find(
+      (b: { kind: string; value: string }) => b.kind === 'session' && b.value === SESSION,
+    );
     assert.ok(ban, JSON.stringify(bans.body));
     assert.equal(ban.reason, `watch:${id}`);
     const w = await get(id);
@@ -162,13 +180,18 @@ describe('watches API', () => {
     });
     assert.equal(queued.status, 202, JSON.stringify(queued.body));
     await new Promise((r) => setTimeout(r, 1500));
-    assert.equal((await call(`${vigil.url}/v1/detections/${queued.body.id}`, { token: vigil.apiKey })).body.status, 'queued');
+    assert.equal(
+      (await call(`${vigil.url}/v1/detections/${queued.body.id}`, { token: vigil.apiKey })).body.status,
+      'queued',
+    );
     await vigil.close();
 
     vigil = await start({ detect: 1, watch: 4 });
     const resumed = await waitFor('the watch to resume', 60_000, async () => {
       const w = await get(id);
-      return w.body.status?.startedAt !== firstStart && w.body.status?.state !== undefined ? w.body : undefined;
+      return w.body.status?.startedAt !== firstStart && w.body.status?.state !== undefined
+        ? w.body
+        : undefined;
     });
     assert.equal(resumed.desired, 'running');
     const done = await waitFor('the queued detection', 150_000, async () => {

@@ -19,7 +19,7 @@ import {
   playerRecording,
   type Recording,
 } from '../../../test/support/player-recording.ts';
-import { call, startVigil, type TestServer, waitFor } from '../../../test/support/vigil.ts';
+import { call, runCli, startVigil, type TestServer, tempDir, waitFor } from '../../../test/support/vigil.ts';
 
 const SESSION = 'pirate-7';
 const MAX_UPLOAD = 8 * 1024 * 1024;
@@ -265,6 +265,45 @@ describe('detections API', () => {
         assert.equal(d.result.found, false, `${what}: ${JSON.stringify(d.result)}`);
         assert.ok(d.result.reason.length > 0);
       } else assert.match(d.error.code, /^[a-z_]+$/, what);
+    }
+  });
+
+  it('runs `vigil detect --server --api-key` through the API, printing the same JSON', async () => {
+    const evidence = tempDir('vigil-cli-evidence-');
+    try {
+      const r = await runCli([
+        ...['detect', rec.path, '--json', '--mode', 'color'],
+        ...['--server', vigil.url, '--api-key', vigil.apiKey, '--evidence', evidence],
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines.length, 1, 'exactly one JSON object');
+      const body = JSON.parse(lines[0]!);
+      assert.equal(body.found, true, r.stdout);
+      assert.equal(body.sessionId, SESSION);
+      assert.ok(body.access.ips.some((i: { ip: string }) => i.ip === '127.0.0.1'));
+      assert.ok(body.evidence.length > 0);
+      for (const e of body.evidence) assert.ok(existsSync(e.file), e.file);
+      const viaUrl = await runCli([
+        ...['detect', `${filesBase}/clip.mp4`, '--json'],
+        ...['--server', vigil.url, '--api-key', vigil.apiKey, '--evidence', evidence],
+      ]);
+      assert.equal(viaUrl.code, 0, viaUrl.stderr);
+      assert.equal(JSON.parse(viaUrl.stdout).sessionId, SESSION);
+      const refused = await runCli([
+        'detect',
+        rec.path,
+        '--json',
+        '--server',
+        vigil.url,
+        '--api-key',
+        'vk_nope_0000000000000000',
+      ]);
+      assert.notEqual(refused.code, 0);
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr, /^vigil: api_key_invalid: .+\n$/);
+    } finally {
+      rmSync(evidence, { recursive: true, force: true });
     }
   });
 

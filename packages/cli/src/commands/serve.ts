@@ -6,6 +6,7 @@ import {
   buildApp,
   ensureDefaultTenant,
   openStore,
+  outboundSettingsFromEnv,
   rateLimitsFromEnv,
   retentionFromEnv,
   securitySettingsFromEnv,
@@ -41,6 +42,16 @@ export const serveCommand: Command = {
     const settings = storeSettingsFromEnv(str(values, 'data'));
     const retention = retentionFromEnv();
     const rateLimits = rateLimitsFromEnv();
+    // What tenants' URLs (detections, watches) may reach: no private address unless allowed here.
+    let detectOutbound: ReturnType<typeof outboundSettingsFromEnv>;
+    try {
+      detectOutbound = outboundSettingsFromEnv();
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const detectConcurrency = Number(process.env.VIGIL_DETECT_CONCURRENCY ?? 1);
+    if (!Number.isInteger(detectConcurrency) || detectConcurrency < 0 || detectConcurrency > 16)
+      throw new UsageError('VIGIL_DETECT_CONCURRENCY must be a whole number from 0 to 16');
     const store = await openStore(settings);
     const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
     await seedApiKey(store, process.env.VIGIL_API_KEY);
@@ -71,6 +82,10 @@ export const serveCommand: Command = {
         // Live channels and published packages, served with signed delivery as /origin/<tenant>/...
         originRoot: join(settings.dataDir, 'origin'),
         rateLimits,
+        // Leak tracing: uploaded clips and evidence frames, and the jobs this instance runs at once.
+        detectionsDir: join(settings.dataDir, 'detections'),
+        detectOutbound,
+        detectConcurrency,
         ...security,
       },
     });

@@ -217,6 +217,11 @@ describe('vigil watch --ban on a live restream of a Vigil live channel', () => {
         `# banned ${banned.sessionId} at ${banned.atSeconds} s of watched footage (${wall.toFixed(1)} s wall after ` +
           `starting vigil watch); ${identified.length} identifications; ${shots} screenshots captured`,
       );
+      for (const e of events)
+        if (e.event !== 'banned')
+          console.log(
+            `#   ${e.event} ${e.atSeconds ?? ''} s ${JSON.stringify(e.window ?? '')} p=${e.falseMatchProbability ?? ''}`,
+          );
       assert.equal(banned.sessionId, SESSION);
       assert.ok(identified.length >= 2, JSON.stringify(events));
       assert.ok(

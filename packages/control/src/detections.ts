@@ -36,6 +36,23 @@ export interface DetectionDeps {
 }
 
 export const MAX_URL_LENGTH = 2048;
+/** Detections a tenant may have queued or running at once, and watches running. */
+export const MAX_ACTIVE_DETECTIONS = 20;
+export const MAX_RUNNING_WATCHES = 10;
+
+/** 429 `too_many_detections` when the tenant's queue is full (the upload route asks before streaming). */
+export async function assertDetectionCapacity(
+  deps: Pick<DetectionDeps, 'detections'>,
+  actor: Actor,
+): Promise<void> {
+  requireRole(actor, 'operator');
+  if ((await deps.detections.countActiveDetections(actor.tenantId)) >= MAX_ACTIVE_DETECTIONS)
+    throw new ControlError(
+      429,
+      'too_many_detections',
+      `${MAX_ACTIVE_DETECTIONS} detections are queued or running for this tenant; wait for one to end`,
+    );
+}
 
 export function parseMode(mode: unknown): DetectMode {
   if (mode === undefined) return 'auto';
@@ -157,6 +174,7 @@ export async function createUrlDetection(
   requireRole(actor, 'operator');
   const mode = parseMode(input.mode);
   const url = parseSourceUrl(input.url);
+  await assertDetectionCapacity(deps, actor);
   await deps.preflight?.(url);
   const d = await deps.detections.createDetection({
     tenantId: actor.tenantId,

@@ -150,6 +150,28 @@ export class DetectionStore {
     return detectionFromRow(row);
   }
 
+  /** Detections of the tenant not yet ended (queued or running). */
+  async countActiveDetections(tenantId: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom('detections')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant_id', '=', tenantId)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  /** Watches of the tenant meant to run. */
+  async countRunningWatches(tenantId: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom('watches')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant_id', '=', tenantId)
+      .where('desired', '=', 'running')
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async getDetection(tenantId: string, id: string): Promise<DetectionRecord | undefined> {
     const row = await this.#db
       .selectFrom('detections')

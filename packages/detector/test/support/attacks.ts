@@ -107,7 +107,6 @@ export const TEST_ATTACKS = [
   'fps-30-24',
   'eq-all',
   'phone',
-  'pip',
 ] as const;
 
 export function attackNamed(name: string): Attack {

@@ -328,6 +328,25 @@ export class DetectionStore {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  /** Deletes up to `max` detections that ended before `before`; returns them (their folders go too). */
+  async purgeDetections(before: number, max = 500): Promise<{ tenantId: string; id: string }[]> {
+    const rows = await this.#db
+      .selectFrom('detections')
+      .select(['tenant_id', 'id'])
+      .where('status', 'in', ['done', 'failed'])
+      .where('finished_at', '<', before)
+      .orderBy('finished_at')
+      .limit(max)
+      .execute();
+    for (const r of rows)
+      await this.#db
+        .deleteFrom('detections')
+        .where('tenant_id', '=', r.tenant_id)
+        .where('id', '=', r.id)
+        .execute();
+    return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
+  }
+
   /** Gives this owner's running jobs back to the queue (a clean shutdown), without counting an attempt. */
   async releaseDetections(owner: string): Promise<void> {
     await this.#db

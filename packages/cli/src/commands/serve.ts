@@ -86,6 +86,8 @@ export const serveCommand: Command = {
         detectionsDir: join(settings.dataDir, 'detections'),
         detectOutbound,
         detectConcurrency,
+        // Detections show access logs: they are kept as long.
+        detectRetentionDays: retention.accessLogs,
         ...security,
       },
     });

@@ -203,6 +203,7 @@ export class DetectionRunner {
 
   /** Deletes detections ended more than `retentionDays` ago, with their folders; returns how many. */
   async purge(now = Date.now()): Promise<number> {
+    if (this.#opts.retentionDays <= 0) return 0; // 0: kept for ever, as VIGIL_RETENTION_DAYS=0
     const gone = await this.#opts.detections.purgeDetections(now - this.#opts.retentionDays * 86_400_000);
     for (const d of gone) rmSync(jobDir(this.#opts.dir, d.tenantId, d.id), { recursive: true, force: true });
     return gone.length;

@@ -8,8 +8,8 @@ import type { DetectionRecord, DetectionStore, VigilStore } from '@vigil/store';
 import { UrlForbidden } from '../outbound.ts';
 
 /** How long a job's lease lasts, and how often the runner renews it. */
-const LEASE_MS = 60_000;
-const RENEW_MS = 15_000;
+const LEASE_MS = 30_000;
+const RENEW_MS = 10_000;
 /** A job interrupted (its instance stopped while running it) is run again once, then fails. */
 const MAX_ATTEMPTS = 2;
 /** Sessions the access log served in this window are what text mode may match. */

@@ -142,13 +142,14 @@ describe('detections API', () => {
     // Who it is: the viewer's address and browser, first and last seen.
     assert.equal(r.access.sessionId, SESSION);
     assert.ok(r.access.entries > 0);
-    assert.ok(
-      r.access.ips.some((i: { ip: string }) => i.ip === '127.0.0.1'),
-      JSON.stringify(r.access),
-    );
-    assert.match(r.access.userAgents[0].userAgent, /Chrom/);
+    assert.deepEqual(r.access.ips, ['127.0.0.1']);
+    assert.equal(r.access.addresses[0].ip, '127.0.0.1');
+    assert.ok(r.access.addresses[0].hits > 0);
+    assert.match(r.access.userAgents[0], /Chrom/);
+    assert.equal(r.access.agents[0].userAgent, r.access.userAgents[0]);
     assert.ok(Date.parse(r.access.firstSeen) <= Date.parse(r.access.lastSeen));
-    assert.ok(r.access.resources.length > 0);
+    assert.equal(r.access.resource, r.access.resources[0]);
+    assert.ok(r.access.resource);
     uploaded = { id: d.id, result: r };
     console.log(
       `upload → done in ${((Date.now() - started) / 1000).toFixed(1)} s, footage ${r.footageSeconds} s`,
@@ -282,7 +283,7 @@ describe('detections API', () => {
       const body = JSON.parse(lines[0]!);
       assert.equal(body.found, true, r.stdout);
       assert.equal(body.sessionId, SESSION);
-      assert.ok(body.access.ips.some((i: { ip: string }) => i.ip === '127.0.0.1'));
+      assert.deepEqual(body.access.ips, ['127.0.0.1']);
       assert.ok(body.evidence.length > 0);
       for (const e of body.evidence) assert.ok(existsSync(e.file), e.file);
       const refused = await runCli([

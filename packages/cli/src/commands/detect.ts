@@ -93,8 +93,8 @@ function print(json: boolean, result: Printed): void {
     out(
       `  seen ${access.firstSeen ?? '?'} .. ${access.lastSeen ?? '?'} playing ${access.resources.join(', ') || '?'}`,
     );
-    out(`  IPs: ${access.ips.map((i) => `${i.ip} (${i.hits}, last ${i.lastSeen})`).join(', ') || '-'}`);
-    out(`  user agents: ${access.userAgents.map((u) => u.userAgent).join(' | ') || '-'}`);
+    out(`  IPs: ${access.addresses.map((i) => `${i.ip} (${i.hits}, last ${i.lastSeen})`).join(', ') || '-'}`);
+    out(`  user agents: ${access.userAgents.join(' | ') || '-'}`);
   }
   for (const e of result.evidence) out(`  evidence at ${e.t} s: ${e.file}`);
 }

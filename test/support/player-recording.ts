@@ -237,6 +237,9 @@ async function record(opts: RecordingOptions, work: string, finalDir: string): P
     await (await launching.catch(() => undefined))?.close();
     await statics?.close();
     await server.close();
+    // Only the recording and the store are kept.
+    rmSync(join(work, 'media'), { recursive: true, force: true });
+    rmSync(join(work, 'frames.txt'), { force: true });
   }
 }
 

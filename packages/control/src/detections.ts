@@ -36,6 +36,23 @@ export interface DetectionDeps {
 }
 
 export const MAX_URL_LENGTH = 2048;
+/** Detections a tenant may have queued or running at once, and watches running. */
+export const MAX_ACTIVE_DETECTIONS = 20;
+export const MAX_RUNNING_WATCHES = 10;
+
+/** 429 `too_many_detections` when the tenant's queue is full (the upload route asks before streaming). */
+export async function assertDetectionCapacity(
+  deps: Pick<DetectionDeps, 'detections'>,
+  actor: Actor,
+): Promise<void> {
+  requireRole(actor, 'operator');
+  if ((await deps.detections.countActiveDetections(actor.tenantId)) >= MAX_ACTIVE_DETECTIONS)
+    throw new ControlError(
+      429,
+      'too_many_detections',
+      `${MAX_ACTIVE_DETECTIONS} detections are queued or running for this tenant; wait for one to end`,
+    );
+}
 
 export function parseMode(mode: unknown): DetectMode {
   if (mode === undefined) return 'auto';
@@ -66,15 +83,22 @@ export function parseSourceUrl(url: unknown): string {
   return parsed.href;
 }
 
-/** The access-log summary of a session, as the API and the CLI show it. */
+/**
+ * The access-log summary of a session, as the API and the CLI show it: distinct addresses, user agents
+ * and resources, most recent first (`ips`, `userAgents`, `resources`, `resource` the latest), with each
+ * address's and user agent's own first and last sighting and count (`addresses`, `agents`).
+ */
 export interface SessionAccess {
   sessionId: string;
   entries: number;
   firstSeen: string | null;
   lastSeen: string | null;
-  ips: { ip: string; firstSeen: string; lastSeen: string; hits: number }[];
-  userAgents: { userAgent: string; firstSeen: string; lastSeen: string; hits: number }[];
+  ips: string[];
+  userAgents: string[];
   resources: string[];
+  resource: string | null;
+  addresses: { ip: string; firstSeen: string; lastSeen: string; hits: number }[];
+  agents: { userAgent: string; firstSeen: string; lastSeen: string; hits: number }[];
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -85,9 +109,12 @@ export function renderSessionAccess(a: SessionAccessRecord): SessionAccess {
     entries: a.entries,
     firstSeen: a.firstSeen === null ? null : iso(a.firstSeen),
     lastSeen: a.lastSeen === null ? null : iso(a.lastSeen),
-    ips: a.ips.map((i) => ({ ...i, firstSeen: iso(i.firstSeen), lastSeen: iso(i.lastSeen) })),
-    userAgents: a.userAgents.map((u) => ({ ...u, firstSeen: iso(u.firstSeen), lastSeen: iso(u.lastSeen) })),
+    ips: a.ips.map((i) => i.ip),
+    userAgents: a.userAgents.map((u) => u.userAgent),
     resources: a.resources,
+    resource: a.resources[0] ?? null,
+    addresses: a.ips.map((i) => ({ ...i, firstSeen: iso(i.firstSeen), lastSeen: iso(i.lastSeen) })),
+    agents: a.userAgents.map((u) => ({ ...u, firstSeen: iso(u.firstSeen), lastSeen: iso(u.lastSeen) })),
   };
 }
 
@@ -157,6 +184,7 @@ export async function createUrlDetection(
   requireRole(actor, 'operator');
   const mode = parseMode(input.mode);
   const url = parseSourceUrl(input.url);
+  await assertDetectionCapacity(deps, actor);
   await deps.preflight?.(url);
   const d = await deps.detections.createDetection({
     tenantId: actor.tenantId,

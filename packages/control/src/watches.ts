@@ -1,7 +1,7 @@
 import type { Page, PageRequest, WatchEventRecord, WatchRecord } from '@vigil/store';
 import { type Actor, requireRole } from './actor.ts';
-import { type DetectionDeps, parseMode, parseSourceUrl } from './detections.ts';
-import { invalid, notFound } from './errors.ts';
+import { type DetectionDeps, MAX_RUNNING_WATCHES, parseMode, parseSourceUrl } from './detections.ts';
+import { ControlError, invalid, notFound } from './errors.ts';
 
 /**
  * Watched restreams: desired state in the store (a URL, a mode, whether to ban on its own), run by the
@@ -51,6 +51,21 @@ export async function createWatch(
   const url = parseSourceUrl(input.url);
   if (input.autoBan !== undefined && typeof input.autoBan !== 'boolean')
     throw invalid('invalid_watch', '"autoBan" must be true or false');
+  // The detector follows live streams by the colour mark only.
+  if (
+    mode === 'text' ||
+    (mode === 'auto' && (await deps.store.getWatermarkConfig(actor.tenantId)).mode === 'text')
+  )
+    throw invalid(
+      'unsupported_mode',
+      'live restreams are watched in colour mode: set the watermark mode to color (PUT /v1/watermark) or pass "mode": "color"',
+    );
+  if ((await deps.detections.countRunningWatches(actor.tenantId)) >= MAX_RUNNING_WATCHES)
+    throw new ControlError(
+      429,
+      'too_many_watches',
+      `${MAX_RUNNING_WATCHES} watches run for this tenant; delete one first`,
+    );
   await deps.preflight?.(url);
   const w = await deps.detections.createWatch({
     tenantId: actor.tenantId,

@@ -64,6 +64,8 @@ export interface ServerConfig {
   detectConcurrency: number;
   /** Watches run at once on this instance (0: none). */
   watchConcurrency: number;
+  /** Ended detections, their clips and evidence frames are deleted after this many days. */
+  detectRetentionDays: number;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -85,4 +87,5 @@ export const DEFAULT_CONFIG: ServerConfig = {
   detectMaxUploadBytes: 1024 ** 3,
   detectConcurrency: 1,
   watchConcurrency: 4,
+  detectRetentionDays: 90,
 };

@@ -19,7 +19,7 @@ import {
   playerRecording,
   type Recording,
 } from '../../../test/support/player-recording.ts';
-import { call, startVigil, type TestServer, waitFor } from '../../../test/support/vigil.ts';
+import { call, runCli, startVigil, type TestServer, tempDir, waitFor } from '../../../test/support/vigil.ts';
 
 const SESSION = 'pirate-7';
 const MAX_UPLOAD = 8 * 1024 * 1024;
@@ -98,11 +98,11 @@ describe('detections API', () => {
 
   /** Polls a detection until it ends; returns it and the statuses and progress seen on the way. */
   async function finished(id: string) {
-    const seen: { status: string; progress: number }[] = [];
+    const seen: { status: string; progress: number; footage: number }[] = [];
     const d = await waitFor(`detection ${id}`, 180_000, async () => {
       const res = await call(`${vigil.url}/v1/detections/${id}`, { token: vigil.apiKey });
       assert.equal(res.status, 200, JSON.stringify(res.body));
-      seen.push({ status: res.body.status, progress: res.body.progress });
+      seen.push({ status: res.body.status, progress: res.body.progress, footage: res.body.footageSeconds });
       return res.body.status === 'done' || res.body.status === 'failed' ? res.body : undefined;
     });
     return { d, seen };
@@ -121,9 +121,10 @@ describe('detections API', () => {
     const { d, seen } = await finished(res.body.id);
     assert.equal(d.status, 'done', JSON.stringify(d));
     assert.equal(d.progress, 1);
+    // Progress while it ran: a fraction and the footage read so far.
     assert.ok(
-      seen.some((s) => s.status === 'running' || s.status === 'queued'),
-      'the job was seen before it ended',
+      seen.some((s) => s.status === 'running' && s.progress > 0 && s.progress < 1 && s.footage > 0),
+      `progress seen: ${JSON.stringify(seen)}`,
     );
     const r = d.result;
     assert.equal(r.found, true, JSON.stringify(r));
@@ -141,13 +142,14 @@ describe('detections API', () => {
     // Who it is: the viewer's address and browser, first and last seen.
     assert.equal(r.access.sessionId, SESSION);
     assert.ok(r.access.entries > 0);
-    assert.ok(
-      r.access.ips.some((i: { ip: string }) => i.ip === '127.0.0.1'),
-      JSON.stringify(r.access),
-    );
-    assert.match(r.access.userAgents[0].userAgent, /Chrom/);
+    assert.deepEqual(r.access.ips, ['127.0.0.1']);
+    assert.equal(r.access.addresses[0].ip, '127.0.0.1');
+    assert.ok(r.access.addresses[0].hits > 0);
+    assert.match(r.access.userAgents[0], /Chrom/);
+    assert.equal(r.access.agents[0].userAgent, r.access.userAgents[0]);
     assert.ok(Date.parse(r.access.firstSeen) <= Date.parse(r.access.lastSeen));
-    assert.ok(r.access.resources.length > 0);
+    assert.equal(r.access.resource, r.access.resources[0]);
+    assert.ok(r.access.resource);
     uploaded = { id: d.id, result: r };
     console.log(
       `upload → done in ${((Date.now() - started) / 1000).toFixed(1)} s, footage ${r.footageSeconds} s`,
@@ -265,6 +267,39 @@ describe('detections API', () => {
         assert.equal(d.result.found, false, `${what}: ${JSON.stringify(d.result)}`);
         assert.ok(d.result.reason.length > 0);
       } else assert.match(d.error.code, /^[a-z_]+$/, what);
+    }
+  });
+
+  it('runs `vigil detect --server --api-key` through the API, printing the same JSON', async () => {
+    const evidence = tempDir('vigil-cli-evidence-');
+    try {
+      const r = await runCli([
+        ...['detect', rec.path, '--json', '--mode', 'color'],
+        ...['--server', vigil.url, '--api-key', vigil.apiKey, '--evidence', evidence],
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n');
+      assert.equal(lines.length, 1, 'exactly one JSON object');
+      const body = JSON.parse(lines[0]!);
+      assert.equal(body.found, true, r.stdout);
+      assert.equal(body.sessionId, SESSION);
+      assert.deepEqual(body.access.ips, ['127.0.0.1']);
+      assert.ok(body.evidence.length > 0);
+      for (const e of body.evidence) assert.ok(existsSync(e.file), e.file);
+      const refused = await runCli([
+        'detect',
+        rec.path,
+        '--json',
+        '--server',
+        vigil.url,
+        '--api-key',
+        'vk_nope_0000000000000000',
+      ]);
+      assert.notEqual(refused.code, 0);
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr, /^vigil: api_key_invalid: .+\n$/);
+    } finally {
+      rmSync(evidence, { recursive: true, force: true });
     }
   });
 

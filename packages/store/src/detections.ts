@@ -150,6 +150,28 @@ export class DetectionStore {
     return detectionFromRow(row);
   }
 
+  /** Detections of the tenant not yet ended (queued or running). */
+  async countActiveDetections(tenantId: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom('detections')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant_id', '=', tenantId)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  /** Watches of the tenant meant to run. */
+  async countRunningWatches(tenantId: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom('watches')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant_id', '=', tenantId)
+      .where('desired', '=', 'running')
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async getDetection(tenantId: string, id: string): Promise<DetectionRecord | undefined> {
     const row = await this.#db
       .selectFrom('detections')
@@ -304,6 +326,25 @@ export class DetectionStore {
       .where('lease_owner', '=', owner)
       .executeTakeFirst();
     return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Deletes up to `max` detections that ended before `before`; returns them (their folders go too). */
+  async purgeDetections(before: number, max = 500): Promise<{ tenantId: string; id: string }[]> {
+    const rows = await this.#db
+      .selectFrom('detections')
+      .select(['tenant_id', 'id'])
+      .where('status', 'in', ['done', 'failed'])
+      .where('finished_at', '<', before)
+      .orderBy('finished_at')
+      .limit(max)
+      .execute();
+    for (const r of rows)
+      await this.#db
+        .deleteFrom('detections')
+        .where('tenant_id', '=', r.tenant_id)
+        .where('id', '=', r.id)
+        .execute();
+    return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
   }
 
   /** Gives this owner's running jobs back to the queue (a clean shutdown), without counting an attempt. */

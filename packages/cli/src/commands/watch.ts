@@ -10,6 +10,7 @@ import {
   type WatchEvent,
   watch,
 } from '@vigil/detector';
+import { DetectionStore } from '@vigil/store';
 import { type Command, common, out, positiveNumber, str, withStore } from '../command.ts';
 import { UsageError } from '../usage-error.ts';
 import { oneInput, parseMode } from './detect.ts';
@@ -47,7 +48,7 @@ export const watchCommand: Command = {
       false,
     );
     if (threshold > 1) throw new UsageError('--threshold is a probability, at most 1');
-    const policy: LeakPolicy = {
+    const flags: LeakPolicy = {
       autoBan: values.ban === true,
       maxFalseMatchProbability: threshold,
       agreeingWindows: positiveNumber(values, 'windows', DEFAULT_LEAK_POLICY.agreeingWindows, true),
@@ -72,6 +73,17 @@ export const watchCommand: Command = {
     try {
       await withStore(values, async (store, tenantId) => {
         const ctx = await storeContext(store, tenantId, { signal: abort.signal, maxSeconds });
+        // The tenant's leak policy (PUT /v1/tenant) unless the flags say otherwise; --ban or its autoBan bans.
+        const stored = await new DetectionStore(store).getLeakPolicy(tenantId);
+        const policy: LeakPolicy = {
+          autoBan: flags.autoBan || stored.autoBan,
+          maxFalseMatchProbability:
+            str(values, 'threshold') !== undefined
+              ? flags.maxFalseMatchProbability
+              : stored.maxFalseMatchProbability,
+          agreeingWindows:
+            str(values, 'windows') !== undefined ? flags.agreeingWindows : stored.agreeingWindows,
+        };
         const history: WatchEvent[] = [];
         const banned = new Set<string>();
         for await (const event of watch(url, mode, { ...ctx, windowSeconds })) {

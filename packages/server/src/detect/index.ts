@@ -38,6 +38,7 @@ export class LeakTracing {
       fetch: this.fetch,
       concurrency: config.detectConcurrency,
       flushAccessLog,
+      retentionDays: config.detectRetentionDays,
       log,
     });
     this.watches = new WatchRunner({

@@ -8,8 +8,8 @@ import type { DetectionRecord, DetectionStore, VigilStore } from '@vigil/store';
 import { UrlForbidden } from '../outbound.ts';
 
 /** How long a job's lease lasts, and how often the runner renews it. */
-const LEASE_MS = 60_000;
-const RENEW_MS = 15_000;
+const LEASE_MS = 30_000;
+const RENEW_MS = 10_000;
 /** A job interrupted (its instance stopped while running it) is run again once, then fails. */
 const MAX_ATTEMPTS = 2;
 /** Sessions the access log served in this window are what text mode may match. */
@@ -25,6 +25,8 @@ export interface DetectionRunnerOptions {
   fetch: typeof fetch;
   concurrency: number;
   flushAccessLog: () => Promise<void>;
+  /** Ended detections (and their clips and evidence) are deleted after this many days. */
+  retentionDays: number;
   log: { warn(obj: unknown, msg?: string): void };
 }
 
@@ -51,6 +53,7 @@ export class DetectionRunner {
   readonly #running = new Map<string, AbortController>();
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
+  #purgeTimer: NodeJS.Timeout | undefined;
   #pumping = false;
   #again = false;
 
@@ -64,6 +67,11 @@ export class DetectionRunner {
     // Jobs queued by another instance, and leases run out.
     this.#timer = setInterval(() => this.wake(), 5_000);
     this.#timer.unref();
+    const purge = () =>
+      void this.purge().catch((err) => this.#opts.log.warn({ err }, 'detection purge failed'));
+    purge();
+    this.#purgeTimer = setInterval(purge, 3_600_000);
+    this.#purgeTimer.unref();
   }
 
   /** Looks for work now. */
@@ -193,10 +201,19 @@ export class DetectionRunner {
     }
   }
 
+  /** Deletes detections ended more than `retentionDays` ago, with their folders; returns how many. */
+  async purge(now = Date.now()): Promise<number> {
+    if (this.#opts.retentionDays <= 0) return 0; // 0: kept for ever, as VIGIL_RETENTION_DAYS=0
+    const gone = await this.#opts.detections.purgeDetections(now - this.#opts.retentionDays * 86_400_000);
+    for (const d of gone) rmSync(jobDir(this.#opts.dir, d.tenantId, d.id), { recursive: true, force: true });
+    return gone.length;
+  }
+
   /** Stops: running jobs are aborted and given back to the queue (no attempt counted). */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#purgeTimer) clearInterval(this.#purgeTimer);
     for (const abort of this.#running.values()) abort.abort();
     const until = Date.now() + 5_000;
     while (this.#running.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));

@@ -8,6 +8,8 @@ const RENEW_MS = 10_000;
 const SERVED_WINDOW_MS = 90 * 86_400_000;
 /** Events kept in memory per watch for the ban decision. */
 const HISTORY = 200;
+/** Times in a row an ended or failed restream is tried again before the watch stops. */
+const MAX_RESTARTS = 10;
 
 export interface WatchRunnerOptions {
   store: VigilStore;
@@ -77,17 +79,20 @@ export class WatchRunner {
     const history: WatchEvent[] = [];
     const banned = new Set<string>();
     const started = Date.now();
+    const restarts = Number((w.status as { restarts?: number } | null)?.restarts ?? 0);
     const record = async (event: Record<string, unknown>, status: Record<string, unknown>) => {
       await detections.appendWatchEvent(w.tenantId, w.id, event);
       await detections.setWatchStatus(w.tenantId, w.id, {
         ...status,
         startedAt: new Date(started).toISOString(),
+        restarts,
       });
     };
     try {
       await detections.setWatchStatus(w.tenantId, w.id, {
         state: 'watching',
         startedAt: new Date(started).toISOString(),
+        restarts,
       });
       const watermark = await store.getWatermarkConfig(w.tenantId);
       const events = watch(w.url, w.mode as 'auto' | 'color' | 'text', {
@@ -140,21 +145,34 @@ export class WatchRunner {
           await record({ ...event }, { state: 'error', message: event.message });
         }
       }
-      if (!signal.aborted)
-        await detections.setWatchStatus(
-          w.tenantId,
-          w.id,
-          { state: 'ended', startedAt: new Date(started).toISOString() },
-          'stopped',
-        );
+      if (!signal.aborted) await this.#ended(w, started, 'the stream ended');
     } catch (err) {
       if (signal.aborted) return;
       const message = String((err as Error).message ?? err).slice(0, 500);
       await detections.appendWatchEvent(w.tenantId, w.id, { event: 'error', message }).catch(() => {});
-      await detections
-        .setWatchStatus(w.tenantId, w.id, { state: 'failed', message }, 'stopped')
-        .catch(() => {});
+      await this.#ended(w, started, message).catch(() => {});
     }
+  }
+
+  /**
+   * A restream that ended or failed is tried again (a restreamer's hiccup) once its lease runs out, up
+   * to MAX_RESTARTS times in a row; then the watch stops. A restart that watched a while resets the count.
+   */
+  async #ended(w: WatchRecord, started: number, message: string): Promise<void> {
+    const previous = Number((w.status as { restarts?: number } | null)?.restarts ?? 0);
+    const restarts = Date.now() - started > 5 * 60_000 ? 1 : previous + 1;
+    const stop = restarts > MAX_RESTARTS;
+    await this.#opts.detections.setWatchStatus(
+      w.tenantId,
+      w.id,
+      {
+        state: stop ? 'stopped' : 'reconnecting',
+        message,
+        restarts,
+        startedAt: new Date(started).toISOString(),
+      },
+      stop ? 'stopped' : undefined,
+    );
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@ import { extname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  assertDetectionCapacity,
   banFromDetection,
   ControlError,
   createUploadDetection,
@@ -94,7 +95,7 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
     const raw = (_req: unknown, payload: unknown, done: (err: null, body: unknown) => void) =>
       done(null, payload);
     sub.addContentTypeParser('application/octet-stream', raw);
-    sub.addContentTypeParser(/^video\/[a-z0-9.+-]+$/i, raw);
+    sub.addContentTypeParser(/^video\/[a-z0-9.+-]+/i, raw);
     sub.post(
       '/v1/detections',
       {
@@ -122,6 +123,12 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
           if (Number.isFinite(declared) && declared > maxUpload) {
             body.resume();
             throw new ControlError(413, 'clip_too_large', `the clip is larger than ${maxUpload} bytes`);
+          }
+          try {
+            await assertDetectionCapacity(deps, actor);
+          } catch (err) {
+            body.resume();
+            throw err;
           }
           const id = newDetectionId();
           const dir = jobDir(leak.dir, actor.tenantId, id);

@@ -20,9 +20,10 @@ export interface DetectionResult {
     entries?: number;
     firstSeen: string | null;
     lastSeen: string | null;
-    ips: { ip: string; hits?: number }[];
-    userAgents: { userAgent: string; hits?: number }[];
+    ips: string[];
+    userAgents: string[];
     resources?: string[];
+    addresses?: { ip: string; firstSeen: string; lastSeen: string; hits: number }[];
   };
 }
 export interface Detection {
@@ -98,10 +99,9 @@ function DetectionView({ id }: { id: string }) {
                 </p>
                 {r.access && (
                   <p>
-                    <strong>IPs:</strong> {r.access.ips.map((i) => i.ip).join(', ') || '—'}
+                    <strong>IPs:</strong> {r.access.ips.join(', ') || '—'}
                     <br />
-                    <strong>User agents:</strong>{' '}
-                    {r.access.userAgents.map((u) => u.userAgent).join(' | ') || '—'}
+                    <strong>User agents:</strong> {r.access.userAgents.join(' | ') || '—'}
                     <br />
                     <strong>Seen:</strong> {when(r.access.firstSeen)} to {when(r.access.lastSeen)}
                     {r.access.resources?.length ? ` on ${r.access.resources.join(', ')}` : ''}

@@ -8,16 +8,12 @@
  * test-artifacts/console/.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { PlayerPage } from '../../../test/support/browser.ts';
-import {
-  copyRecordingStore,
-  playerRecording,
-  type Recording,
-} from '../../../test/support/player-recording.ts';
+import { playerRecording, type Recording } from '../../../test/support/player-recording.ts';
 import { type PlayerRig, startPlayerRig } from '../../../test/support/player-rig.ts';
 import { call, REPO, waitFor } from '../../../test/support/vigil.ts';
 import { ensureConsoleBuild } from './build.ts';
@@ -38,16 +34,15 @@ describe('console in the browser', { timeout: 300_000 }, () => {
   let player: PlayerPage | undefined;
   let url = '';
   let rec: Recording;
-  let dataDir = '';
 
   before(
     async () => {
       ensureConsoleBuild();
       mkdirSync(ARTIFACTS, { recursive: true });
       // A recording of the real player in colour mode for session leaker-7 (cached, shared with the
-      // detections test), and the store that served it: the leak tracing test finds that session.
+      // detections test). This server has the recording server's master key (startVigil's default), so
+      // leaker-7's colour tag is the same here once it has played (the leak tracing test plays it).
       rec = await playerRecording({ mode: 'color', sessionId: 'leaker-7', seconds: 20 });
-      dataDir = copyRecordingStore(rec);
       rig = await startPlayerRig({
         prefix: 'vigil-console-e2e-',
         resourceId: 'match',
@@ -55,11 +50,10 @@ describe('console in the browser', { timeout: 300_000 }, () => {
         segmentDuration: 2,
         keyPeriod: 3,
         vigil: {
-          dataDir,
           masterKey: rec.masterKey,
           live: { minBackoffMs: 500 },
           // The watched restream is served from 127.0.0.1 here.
-          config: { detectionsDir: join(dataDir, 'detections'), detectOutbound: { allowPrivate: true } },
+          config: { detectOutbound: { allowPrivate: true } },
         },
       });
       url = rig.server.url;
@@ -82,7 +76,6 @@ describe('console in the browser', { timeout: 300_000 }, () => {
     await player?.close().catch(() => {});
     await context?.close().catch(() => {});
     await rig?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   const shot = (p: Page, name: string) =>
@@ -199,6 +192,15 @@ describe('console in the browser', { timeout: 300_000 }, () => {
   });
 
   test('a recording traced to its session, banned with its addresses from the result', async () => {
+    // leaker-7 watches for a moment here (its colour tag and access log are recorded), then leaks.
+    player = await rig.play('cenc/manifest.mpd', 'leaker-7');
+    await waitFor(
+      'leaker-7 to get a key',
+      60_000,
+      async () => (await debug().catch(() => undefined))?.licenses > 0,
+    );
+    await player.close();
+    player = undefined;
     await go('Leak tracing');
     await page.getByLabel('Choose a recording').setInputFiles(rec.path);
     await page

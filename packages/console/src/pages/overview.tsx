@@ -102,12 +102,10 @@ export function OverviewPage() {
         'entries',
         'Loading active sessions',
         1000,
-        {
-          action: 'streamProgress',
-          since,
-        },
+        { since },
       );
-      return { count: new Set(items.map((e) => e.sessionId)).size, more };
+      const playing = items.filter((e) => e.action === 'streamStart' || e.action === 'streamProgress');
+      return { count: new Set(playing.map((e) => e.sessionId)).size, more };
     },
     [],
     POLL_MS,

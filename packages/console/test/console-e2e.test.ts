@@ -171,6 +171,14 @@ describe('console in the browser', { timeout: 300_000 }, () => {
     assert.equal((await call(`${url}/v1/bans`, { token: rig.server.apiKey })).body.bans.length, 0);
     await player?.close();
     player = undefined;
+    // The session's access log, found by searching for it.
+    await go('Sessions');
+    await page.getByRole('searchbox', { name: 'Session id, user or IP' }).fill('viewer');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: 'Open the log of session viewer-1' }).click();
+    await page.getByRole('heading', { name: 'Session viewer-1' }).waitFor();
+    await page.getByRole('cell', { name: 'heartbeat' }).first().waitFor();
+    await shot(page, 'session-log-desktop');
   });
 
   test('a live channel created, stopped and started again', async () => {
@@ -263,7 +271,18 @@ describe('console in the browser', { timeout: 300_000 }, () => {
     try {
       const p = await ro.newPage();
       await p.goto(`${url}/admin/watermark`, { waitUntil: 'domcontentloaded' });
-      await signIn(p, READONLY);
+      // By keyboard only: Tab reaches the name field first, with a visible focus ring; Enter submits.
+      await p.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
+      await p.keyboard.press('Tab');
+      const focused = await p.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        return { id: el.id, outline: getComputedStyle(el).outlineStyle };
+      });
+      assert.deepEqual(focused, { id: 'signin-user', outline: 'solid' });
+      await p.keyboard.type(READONLY.name);
+      await p.keyboard.press('Tab');
+      await p.keyboard.type(READONLY.password);
+      await p.keyboard.press('Enter');
       await p.getByRole('heading', { level: 1, name: 'Watermark' }).waitFor();
       await p.getByRole('switch', { name: 'Watermark on' }).click();
       await p.getByRole('alert').filter({ hasText: "your role (readonly) can't do this" }).waitFor();

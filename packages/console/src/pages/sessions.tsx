@@ -7,6 +7,7 @@ import type { LogEntry } from './overview.tsx';
 /** What an access-log entry was, in words. */
 export function describe(e: LogEntry): string {
   const m = (e.metadata ?? {}) as Record<string, unknown>;
+  if (e.action === 'streamStart') return 'playback started (first key)';
   if (e.action === 'streamProgress') return m.event === 'heartbeat' ? 'heartbeat' : 'license granted';
   if (e.action === 'suspiciousActivity') return `tamper report${m.check ? ` (${String(m.check)})` : ''}`;
   if (e.action.startsWith('denied') || m.reason) return `refused${m.reason ? `: ${String(m.reason)}` : ''}`;

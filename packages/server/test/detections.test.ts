@@ -322,7 +322,7 @@ describe('detections API', () => {
     const before = await call(`${vigil.url}/v1/tenant`, { token: vigil.apiKey });
     assert.deepEqual(before.body.leakPolicy, {
       autoBan: false,
-      maxFalseMatchProbability: 1e-6,
+      maxFalseMatchProbability: 1e-4,
       agreeingWindows: 2,
     });
     for (const leakPolicy of [
@@ -348,7 +348,7 @@ describe('detections API', () => {
     assert.equal(put.status, 200, JSON.stringify(put.body));
     assert.deepEqual(put.body.leakPolicy, {
       autoBan: true,
-      maxFalseMatchProbability: 1e-6,
+      maxFalseMatchProbability: 1e-4,
       agreeingWindows: 3,
     });
     const other = await call(`${vigil.url}/v1/tenant`, { token: otherKey });

@@ -139,13 +139,13 @@ describe('outbound URL guard', () => {
     const port = (internal.address() as AddressInfo).port;
     const res = await call(`${vigil.url}/v1/watches`, {
       token: vigil.apiKey,
-      body: { url: `http://127.0.0.1:${port}/live.m3u8`, autoBan: true },
+      body: { url: `http://127.0.0.1:${port}/live.m3u8`, mode: 'color', autoBan: true },
     });
     assert.equal(res.status, 400);
     assert.equal(res.body.code, 'url_forbidden');
     const redirected = await call(`${vigil.url}/v1/watches`, {
       token: vigil.apiKey,
-      body: { url: `${allowed.base}/to-private` },
+      body: { url: `${allowed.base}/to-private`, mode: 'color' },
     });
     assert.equal(redirected.body.code, 'url_forbidden');
     assert.equal(internalHits, 0);

@@ -1,4 +1,4 @@
-// Runs every *.test.ts under packages/, examples/ and test/ with node's test runner (Node 20 has no
+// Runs every *.test.ts and *.test.tsx under packages/, examples/ and test/ with node's test runner (Node 20 has no
 // glob for --test). Test files run one at a time: the machine has two shared cores.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -9,7 +9,7 @@ function find(dir, found = []) {
     if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) find(path, found);
-    else if (entry.name.endsWith('.test.ts')) found.push(path);
+    else if (/\.test\.tsx?$/.test(entry.name)) found.push(path);
   }
   return found;
 }

@@ -19,7 +19,7 @@ import {
   testClip,
   type VideojsStart,
 } from './browser.ts';
-import { call, startVigil, type TestServer, tempDir, viewerToken } from './vigil.ts';
+import { call, type StartOptions, startVigil, type TestServer, tempDir, viewerToken } from './vigil.ts';
 
 export interface PlayerRigOptions {
   /** Prefix of the temporary folder. */
@@ -31,6 +31,8 @@ export interface PlayerRigOptions {
   keyPeriod: number;
   /** Also package the clip clear (scheme none), under `clear/`. */
   clear?: boolean;
+  /** How to start the server (e.g. with live channels). */
+  vigil?: StartOptions;
 }
 
 export interface PlayerRig {
@@ -67,7 +69,7 @@ export async function startPlayerRig(opts: PlayerRigOptions): Promise<PlayerRig>
     rmSync(root, { recursive: true, force: true });
   };
   try {
-    server = await startVigil();
+    server = await startVigil(opts.vigil);
     ensurePlayerBundle();
     const input = await testClip(opts.clipSeconds);
     const common = {

@@ -2,6 +2,7 @@ import type { Command } from './command.ts';
 import { apikeyCommand } from './commands/apikey.ts';
 import { banCommand, bansCommand, unbanCommand } from './commands/bans.ts';
 import { configCommand } from './commands/config.ts';
+import { detectCommand } from './commands/detect.ts';
 import { keysCommand } from './commands/keys.ts';
 import { liveCommand } from './commands/live.ts';
 import { inspectCommand, packageCommand } from './commands/package.ts';
@@ -9,6 +10,7 @@ import { serveCommand } from './commands/serve.ts';
 import { tenantCommand } from './commands/tenant.ts';
 import { tokenCommand } from './commands/token.ts';
 import { userCommand } from './commands/user.ts';
+import { watchCommand } from './commands/watch.ts';
 
 /** Every `vigil` command, one file per concern in `commands/`; option parsing helpers in `command.ts`. */
 export const commands: Record<string, Command> = {
@@ -25,4 +27,6 @@ export const commands: Record<string, Command> = {
   inspect: inspectCommand,
   tenant: tenantCommand,
   user: userCommand,
+  detect: detectCommand,
+  watch: watchCommand,
 };

@@ -34,6 +34,14 @@ const USAGE = `vigil <command> [options]
   inspect    <file>   the box tree and encryption metadata of an MP4 segment
   inspect    <package dir> [--server <url> --token <viewer token>]   check that every segment decrypts
              with the keys of the store (or of the key server) and decodes
+  detect     <file | URL> [--json] [--mode auto|color|text] [--evidence <dir>] [--max-seconds 180]
+             [--server <url> --api-key <key>]
+             which session a recording or restream (file, HLS, DASH, progressive) was captured from,
+             with evidence frames and the session's access log; with --server, run by that Vigil
+             (the file is uploaded, a URL passed: POST /v1/detections)
+  watch      <URL> [--json] [--ban] [--mode auto|color] [--threshold 1e-4] [--windows 2] [--window <s>]
+             follow a live restream, one line per event; with --ban, ban the identified session once
+             the threshold is passed in enough disjoint windows
 
 A refused operation prints one line on stderr, \`vigil: <message>\` (with VIGIL_ERROR_CODES=1:
 \`error: <code>: <message>\`, the code the control API answers with), and exits non-zero.

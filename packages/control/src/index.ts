@@ -9,6 +9,7 @@ export * from './apikeys.ts';
 export * from './bans.ts';
 export * from './delivery.ts';
 export * from './deps.ts';
+export * from './detections.ts';
 export { ControlError, conflict, forbidden, invalid, notFound } from './errors.ts';
 export * from './keys.ts';
 export * from './live.ts';
@@ -34,4 +35,5 @@ export {
 export * from './reads.ts';
 export { check as checkInput } from './schema.ts';
 export * from './tenants.ts';
+export * from './watches.ts';
 export * from './watermark.ts';

@@ -1,6 +1,7 @@
 import { type PageRequest, pageTenants } from '@vigil/store';
 import { type Actor, requireRole } from './actor.ts';
 import type { StoreDeps } from './deps.ts';
+import { type DetectionDeps, type LeakPolicy, mergeLeakPolicy } from './detections.ts';
 import { conflict, invalid } from './errors.ts';
 import { check, defined } from './schema.ts';
 
@@ -68,13 +69,20 @@ export interface TenantSettings {
   name: string;
   allowedOrigins: string[];
   jwks: { keys: Record<string, unknown>[] } | null;
+  /** Where the leak-tracing store is there (the server): auto-ban, false-match threshold, windows. */
+  leakPolicy?: LeakPolicy;
 }
 
+/** What the tenant operations need: the store and, for the leak policy, the detections' store. */
+export type TenantDeps = StoreDeps & Partial<Pick<DetectionDeps, 'detections'>>;
+
 /** The actor's own tenant's settings. */
-export async function getTenantSettings(deps: StoreDeps, actor: Actor): Promise<TenantSettings> {
+export async function getTenantSettings(deps: TenantDeps, actor: Actor): Promise<TenantSettings> {
   requireRole(actor, 'readonly');
   const t = (await deps.store.getTenant(actor.tenantId))!;
-  return { id: t.id, name: t.name, allowedOrigins: t.allowedOrigins, jwks: t.jwks };
+  const settings: TenantSettings = { id: t.id, name: t.name, allowedOrigins: t.allowedOrigins, jwks: t.jwks };
+  if (deps.detections) settings.leakPolicy = await deps.detections.getLeakPolicy(actor.tenantId);
+  return settings;
 }
 
 export const updateTenantSchema = {
@@ -83,6 +91,7 @@ export const updateTenantSchema = {
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 200 },
     allowedOrigins: originsSchema,
+    leakPolicy: { type: 'object', description: 'autoBan, maxFalseMatchProbability, agreeingWindows' },
     jwks: {
       type: ['object', 'null'],
       required: ['keys'],
@@ -97,11 +106,12 @@ export interface UpdateTenantInput {
   name?: string | undefined;
   allowedOrigins?: string[] | undefined;
   jwks?: { keys: Record<string, unknown>[] } | null | undefined;
+  leakPolicy?: unknown;
 }
 
-/** Changes the actor's tenant: name, allowed browser origins, registered public keys (JWKS). */
+/** Changes the actor's tenant: name, allowed browser origins, registered public keys (JWKS), leak policy. */
 export async function updateTenantSettings(
-  deps: StoreDeps,
+  deps: TenantDeps,
   actor: Actor,
   input: UpdateTenantInput,
 ): Promise<TenantSettings> {
@@ -112,6 +122,15 @@ export async function updateTenantSettings(
       throw invalid('invalid_jwks', 'only RSA and EC public keys can be registered');
     if ('d' in key) throw invalid('invalid_jwks', 'register public keys only: a private key was sent');
   }
-  await deps.store.updateTenant(actor.tenantId, body);
+  const { leakPolicy: policyInput, ...settings } = body;
+  if (policyInput !== undefined && !deps.detections)
+    throw invalid('invalid_request', 'the leak policy is kept by the server: set it through the API');
+  // Checked before anything is written, so a bad policy changes nothing.
+  const policy =
+    policyInput === undefined || !deps.detections
+      ? undefined
+      : mergeLeakPolicy(await deps.detections.getLeakPolicy(actor.tenantId), policyInput);
+  await deps.store.updateTenant(actor.tenantId, settings);
+  if (policy) await deps.detections!.putLeakPolicy(actor.tenantId, policy);
   return getTenantSettings(deps, actor);
 }

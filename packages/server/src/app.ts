@@ -17,6 +17,7 @@ import { compatRoutes } from './compat/qualabs.ts';
 import { DEFAULT_CONFIG, type ServerConfig } from './config.ts';
 import { installCors } from './cors.ts';
 import { DeliverySigner } from './delivery.ts';
+import { LeakTracing } from './detect/index.ts';
 import { installErrorHandling } from './errors.ts';
 import { HotState } from './hot-state.ts';
 import { KeyGrants } from './key-grants.ts';
@@ -172,7 +173,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const consoleSessions = new ConsoleSessions(store, config.console, clientIp, config.trustedProxies);
   app.decorate('consoleSessions', consoleSessions);
   await app.register(consoleRoutes, { sessions: consoleSessions });
-  await app.register(adminRoutes, { store, hot, stats, config, access });
+  const leak = new LeakTracing(store, config, access, app.log);
+  await app.register(adminRoutes, { store, hot, stats, config, access, leak });
   await app.register(spekeRoutes, { store, hot, config });
   await app.register(liveRoutes, { store, hot, stats, config, live: opts.live });
   await app.register(compatRoutes, {
@@ -212,8 +214,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     async (_request, reply) => reply.type(stats.registry.contentType).send(await stats.registry.metrics()),
   );
 
+  app.addHook('onReady', async () => leak.start());
   app.addHook('onClose', async () => {
     consoleSessions.close();
+    await leak.close();
     hot.close();
     limiter.close();
     await stats.close();

@@ -1,4 +1,5 @@
 import type { ConsoleSettings } from './auth/console-session.ts';
+import type { OutboundSettings } from './outbound.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './rate-limit.ts';
 
 /** Settings of one Vigil server instance. */
@@ -53,6 +54,18 @@ export interface ServerConfig {
   rateLimits: RateLimitSettings | null;
   /** Console sessions (idle and absolute expiry, sign-in lock) and the built console's folder. */
   console?: Partial<ConsoleSettings> | undefined;
+  /** Leak tracing: where uploaded clips and evidence frames go (default: `detections/` beside the origin). */
+  detectionsDir?: string | undefined;
+  /** What URLs given by tenants (detections, watches) may reach; private addresses are refused by default. */
+  detectOutbound: OutboundSettings;
+  /** Largest clip `POST /v1/detections` accepts. */
+  detectMaxUploadBytes: number;
+  /** Detection jobs run at once on this instance (0: this instance runs none). */
+  detectConcurrency: number;
+  /** Watches run at once on this instance (0: none). */
+  watchConcurrency: number;
+  /** Ended detections, their clips and evidence frames are deleted after this many days. */
+  detectRetentionDays: number;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -70,4 +83,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   deliveryBindIp: true,
   keyGrantTtlSeconds: 300,
   rateLimits: DEFAULT_RATE_LIMITS,
+  detectOutbound: { allowPrivate: false },
+  detectMaxUploadBytes: 1024 ** 3,
+  detectConcurrency: 1,
+  watchConcurrency: 4,
+  detectRetentionDays: 90,
 };

@@ -16,6 +16,14 @@ export {
   signedOriginUrl,
 } from './delivery.ts';
 export {
+  checkOutboundUrl,
+  type OutboundSettings,
+  outboundFetch,
+  outboundSettingsFromEnv,
+  refusedAddressReason,
+  UrlForbidden,
+} from './outbound.ts';
+export {
   addressBucketKey,
   type BucketSettings,
   DEFAULT_RATE_LIMITS,

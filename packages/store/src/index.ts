@@ -1,4 +1,5 @@
 export * from './changes.ts';
+export * from './detections.ts';
 export * from './migrations.ts';
 export * from './operators.ts';
 export * from './pages.ts';

@@ -347,6 +347,84 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_det_tables': {
+    // Leak tracing: detection jobs (a persisted queue), watched restreams and their recent events, and
+    // each tenant's leak policy.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('detections')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('source_kind', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('progress', 'integer', (c) => c.notNull())
+        .addColumn('footage_seconds', 'integer', (c) => c.notNull())
+        .addColumn('result', 'text')
+        .addColumn('error', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addPrimaryKeyConstraint('detections_pk', ['tenant_id', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('detections_tenant_created')
+        .ifNotExists()
+        .on('detections')
+        .columns(['tenant_id', 'created_at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('detections_status')
+        .ifNotExists()
+        .on('detections')
+        .columns(['status', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('watches')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('auto_ban', 'integer', (c) => c.notNull())
+        .addColumn('desired', 'text', (c) => c.notNull())
+        .addColumn('status', 'text')
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('watches_pk', ['tenant_id', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('watches_tenant_created')
+        .ifNotExists()
+        .on('watches')
+        .columns(['tenant_id', 'created_at', 'id'])
+        .execute();
+      await db.schema
+        .createTable('watch_events')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('watch_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('event', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('watch_events_pk', ['tenant_id', 'watch_id', 'seq'])
+        .execute();
+      await db.schema
+        .createTable('leak_policies')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.primaryKey().references('tenants.id'))
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /** The tables the 0006_addr_ migrations read, as they were then. */

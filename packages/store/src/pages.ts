@@ -85,7 +85,7 @@ function openCursor(store: VigilStore, list: string, scope: string, cursor: stri
 }
 
 /** `(a, b, …) > (x, y, …)` (or `<`): row-value comparison, understood alike by SQLite and PostgreSQL. */
-function rowCompare(columns: string[], op: '>' | '<', values: SortKey): Expression<SqlBool> {
+export function rowCompare(columns: string[], op: '>' | '<', values: SortKey): Expression<SqlBool> {
   const left = sql.join(columns.map((c) => sql.ref(c)));
   const right = sql.join(values.map((v) => sql.val(v)));
   return sql<SqlBool>`(${left}) ${sql.raw(op)} (${right})`;
@@ -112,7 +112,7 @@ function keyset<R>(
  * Reads one page: `read(after, limit + 1)` returns rows after the sort key (or from the start), in
  * order; one row more than asked tells there is a next page.
  */
-async function readPage<R, T>(
+export async function readPage<R, T>(
   store: VigilStore,
   list: string,
   scope: string,

@@ -101,6 +101,48 @@ export interface Database {
     ip: string;
     user_agent: string;
   };
+  /** Leak-tracing jobs (0008_det_tables): a clip or a URL to trace, queued, run, answered. */
+  detections: {
+    tenant_id: string;
+    id: string;
+    /** queued | running | done | failed */
+    status: string;
+    /** upload | url */
+    source_kind: string;
+    /** The URL, or the uploaded clip's file name in the job's folder. */
+    source: string;
+    mode: string;
+    /** Progress in thousandths. */
+    progress: number;
+    footage_seconds: number;
+    /** DetectResult (+ access) as JSON once done. */
+    result: string | null;
+    error: string | null;
+    attempts: number;
+    lease_owner: string | null;
+    lease_until: number | null;
+    created_at: number;
+    updated_at: number;
+    finished_at: number | null;
+  };
+  /** Live restreams being watched (desired state; the runner holding the lease runs it). */
+  watches: {
+    tenant_id: string;
+    id: string;
+    url: string;
+    mode: string;
+    /** 1: ban as soon as the tenant's policy's windows agree; 0: the tenant's policy decides. */
+    auto_ban: number;
+    /** running | stopped (stopped once it banned, or failed for good) */
+    desired: string;
+    status: string | null;
+    lease_owner: string | null;
+    lease_until: number | null;
+    created_at: number;
+    updated_at: number;
+  };
+  watch_events: { tenant_id: string; watch_id: string; seq: number; at: number; event: string };
+  leak_policies: { tenant_id: string; policy: string; updated_at: number };
   /**
    * Failed console sign-ins per key (the SHA-256 of an account or an address, never the name typed),
    * shared by every instance (0008_con_signin_failures).

@@ -8,6 +8,7 @@ import {
   consoleSettingsFromEnv,
   ensureDefaultTenant,
   openStore,
+  outboundSettingsFromEnv,
   rateLimitsFromEnv,
   retentionFromEnv,
   securitySettingsFromEnv,
@@ -44,6 +45,16 @@ export const serveCommand: Command = {
     const retention = retentionFromEnv();
     const rateLimits = rateLimitsFromEnv();
     const consoleSettings = consoleSettingsFromEnv();
+    // What tenants' URLs (detections, watches) may reach: no private address unless allowed here.
+    let detectOutbound: ReturnType<typeof outboundSettingsFromEnv>;
+    try {
+      detectOutbound = outboundSettingsFromEnv();
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const detectConcurrency = Number(process.env.VIGIL_DETECT_CONCURRENCY ?? 1);
+    if (!Number.isInteger(detectConcurrency) || detectConcurrency < 0 || detectConcurrency > 16)
+      throw new UsageError('VIGIL_DETECT_CONCURRENCY must be a whole number from 0 to 16');
     const store = await openStore(settings);
     const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
     await seedApiKey(store, process.env.VIGIL_API_KEY);
@@ -77,6 +88,12 @@ export const serveCommand: Command = {
         originRoot: join(settings.dataDir, 'origin'),
         rateLimits,
         console: consoleSettings,
+        // Leak tracing: uploaded clips and evidence frames, and the jobs this instance runs at once.
+        detectionsDir: join(settings.dataDir, 'detections'),
+        detectOutbound,
+        detectConcurrency,
+        // Detections show access logs: they are kept as long.
+        detectRetentionDays: retention.accessLogs,
         ...security,
       },
     });

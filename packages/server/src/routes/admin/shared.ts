@@ -3,6 +3,7 @@ import type { VigilStore } from '@vigil/store';
 import type { AccessLog } from '../../access-log.ts';
 import { authenticate } from '../../auth/admin.ts';
 import type { ServerConfig } from '../../config.ts';
+import type { LeakTracing } from '../../detect/index.ts';
 import type { HotState } from '../../hot-state.ts';
 import type { StatsRecorder } from '../../stats/recorder.ts';
 
@@ -12,6 +13,8 @@ export interface AdminRoutesOptions {
   hot: HotState;
   stats: StatsRecorder;
   config: ServerConfig;
+  /** Leak tracing: detections, watches, the guarded fetch. */
+  leak: LeakTracing;
 }
 
 export const security = [{ apiKey: [] }];

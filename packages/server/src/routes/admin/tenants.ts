@@ -13,6 +13,8 @@ import { type AdminContext, iso, security } from './shared.ts';
 /** The key's tenant, and tenants (platform role). */
 export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const { auth } = ctx;
+  // The tenant's settings include its leak policy (kept by the detections' store).
+  const tenantDeps = { ...ctx, detections: ctx.leak.detections };
 
   const tenantSchema = {
     type: 'object',
@@ -21,6 +23,18 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       name: { type: 'string' },
       allowedOrigins: { type: 'array', items: { type: 'string' } },
       jwks: { type: ['object', 'null'], additionalProperties: true },
+      leakPolicy: {
+        type: 'object',
+        description: 'What a found leak leads to (see POST /v1/watches)',
+        properties: {
+          autoBan: { type: 'boolean', description: 'ban identified sessions without a human' },
+          maxFalseMatchProbability: {
+            type: 'number',
+            description: 'ban only when the chance the mark was read as the wrong session is at most this',
+          },
+          agreeingWindows: { type: 'integer', description: 'disjoint windows of footage that must agree' },
+        },
+      },
     },
   };
 
@@ -35,7 +49,7 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
         response: { 200: tenantSchema },
       },
     },
-    async (request) => getTenantSettings(ctx, request.actor),
+    async (request) => getTenantSettings(tenantDeps, request.actor),
   );
 
   app.put(
@@ -52,7 +66,11 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request) =>
-      updateTenantSettings(ctx, request.actor, request.body as Parameters<typeof updateTenantSettings>[2]),
+      updateTenantSettings(
+        tenantDeps,
+        request.actor,
+        request.body as Parameters<typeof updateTenantSettings>[2],
+      ),
   );
 
   app.post(

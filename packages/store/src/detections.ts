@@ -1,0 +1,655 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { type Page, type PageRequest, readPage, rowCompare } from './pages.ts';
+import type { Database } from './schema.ts';
+import type { VigilStore } from './store.ts';
+
+/**
+ * Leak-tracing storage over a VigilStore: detection jobs (a queue that survives restarts), watched
+ * restreams with their recent events, and each tenant's leak policy. Jobs and watches are run by the
+ * instance holding their lease (`lease_owner`, `lease_until`), so with several instances over PostgreSQL
+ * each runs once; a lease that runs out (its instance died) is taken over.
+ */
+
+export type DetectionStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface DetectionRecord {
+  tenantId: string;
+  id: string;
+  status: DetectionStatus;
+  sourceKind: 'upload' | 'url';
+  source: string;
+  mode: string;
+  /** 0..1 */
+  progress: number;
+  footageSeconds: number;
+  result: Record<string, unknown> | null;
+  error: { code: string; message: string } | null;
+  attempts: number;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+export interface WatchRecord {
+  tenantId: string;
+  id: string;
+  url: string;
+  mode: string;
+  autoBan: boolean;
+  desired: 'running' | 'stopped';
+  status: Record<string, unknown> | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface WatchEventRecord {
+  seq: number;
+  at: number;
+  event: Record<string, unknown>;
+}
+
+export interface LeakPolicyRecord {
+  autoBan: boolean;
+  maxFalseMatchProbability: number;
+  agreeingWindows: number;
+}
+
+export interface SessionAccessRecord {
+  sessionId: string;
+  /** Access-log entries of the session. */
+  entries: number;
+  firstSeen: number | null;
+  lastSeen: number | null;
+  ips: { ip: string; firstSeen: number; lastSeen: number; hits: number }[];
+  userAgents: { userAgent: string; firstSeen: number; lastSeen: number; hits: number }[];
+  resources: string[];
+}
+
+/**
+ * Off until the tenant turns it on; each of two disjoint windows must pass 1e-4 (the codec's false-match
+ * probability of that window's decode), so both together are under 1e-8 (the detector's own default).
+ */
+export const DEFAULT_LEAK_POLICY: LeakPolicyRecord = {
+  autoBan: false,
+  maxFalseMatchProbability: 1e-4,
+  agreeingWindows: 2,
+};
+
+/** Recent events kept per watch. */
+export const WATCH_EVENTS_KEPT = 100;
+
+const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+
+function detectionFromRow(r: Database['detections']): DetectionRecord {
+  return {
+    tenantId: r.tenant_id,
+    id: r.id,
+    status: r.status as DetectionStatus,
+    sourceKind: r.source_kind as 'upload' | 'url',
+    source: r.source,
+    mode: r.mode,
+    progress: Number(r.progress) / 1000,
+    footageSeconds: Number(r.footage_seconds) / 1000,
+    result: json(r.result),
+    error: json(r.error),
+    attempts: Number(r.attempts),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    finishedAt: r.finished_at === null ? null : Number(r.finished_at),
+  };
+}
+
+function watchFromRow(r: Database['watches']): WatchRecord {
+  return {
+    tenantId: r.tenant_id,
+    id: r.id,
+    url: r.url,
+    mode: r.mode,
+    autoBan: Number(r.auto_ban) === 1,
+    desired: r.desired as 'running' | 'stopped',
+    status: json(r.status),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export const newDetectionId = () => `det_${randomBytes(9).toString('base64url')}`;
+export const newWatchId = () => `wat_${randomBytes(9).toString('base64url')}`;
+
+export class DetectionStore {
+  constructor(readonly store: VigilStore) {}
+
+  get #db() {
+    return this.store.db;
+  }
+
+  async createDetection(input: {
+    tenantId: string;
+    id?: string;
+    sourceKind: 'upload' | 'url';
+    source: string;
+    mode: string;
+  }): Promise<DetectionRecord> {
+    const now = Date.now();
+    const row: Database['detections'] = {
+      tenant_id: input.tenantId,
+      id: input.id ?? newDetectionId(),
+      status: 'queued',
+      source_kind: input.sourceKind,
+      source: input.source,
+      mode: input.mode,
+      progress: 0,
+      footage_seconds: 0,
+      result: null,
+      error: null,
+      attempts: 0,
+      lease_owner: null,
+      lease_until: null,
+      created_at: now,
+      updated_at: now,
+      finished_at: null,
+    };
+    await this.#db.insertInto('detections').values(row).execute();
+    return detectionFromRow(row);
+  }
+
+  /** Detections of the tenant not yet ended (queued or running). */
+  async countActiveDetections(tenantId: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom('detections')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant_id', '=', tenantId)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  /** Watches of the tenant meant to run. */
+  async countRunningWatches(tenantId: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom('watches')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant_id', '=', tenantId)
+      .where('desired', '=', 'running')
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async getDetection(tenantId: string, id: string): Promise<DetectionRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('detections')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && detectionFromRow(row);
+  }
+
+  /** A tenant's detections, newest first. */
+  pageDetections(tenantId: string, req: PageRequest): Promise<Page<DetectionRecord>> {
+    return readPage(
+      this.store,
+      'detections',
+      tenantId,
+      'ns',
+      req,
+      (after, take) => {
+        let q = this.#db.selectFrom('detections').selectAll().where('tenant_id', '=', tenantId);
+        if (after) q = q.where(rowCompare(['created_at', 'id'], '<', after));
+        return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(take).execute();
+      },
+      (r) => [Number(r.created_at), r.id],
+      detectionFromRow,
+    );
+  }
+
+  /**
+   * Takes the oldest queued job (or a running one whose lease ran out, which counts as an attempt) for
+   * `owner` until `leaseUntil`. Jobs that already had `maxAttempts` fail instead. undefined: none.
+   */
+  async claimDetection(
+    owner: string,
+    leaseUntil: number,
+    maxAttempts: number,
+  ): Promise<DetectionRecord | undefined> {
+    const now = Date.now();
+    for (let tries = 0; tries < 5; tries++) {
+      const candidate = await this.#db
+        .selectFrom('detections')
+        .selectAll()
+        .where((eb) =>
+          eb.or([
+            eb('status', '=', 'queued'),
+            eb.and([eb('status', '=', 'running'), eb('lease_until', '<', now)]),
+          ]),
+        )
+        .orderBy('created_at')
+        .limit(1)
+        .executeTakeFirst();
+      if (!candidate) return undefined;
+      const attempts = Number(candidate.attempts);
+      if (attempts >= maxAttempts) {
+        await this.#db
+          .updateTable('detections')
+          .set({
+            status: 'failed',
+            error: JSON.stringify({
+              code: 'interrupted',
+              message: `the detection was interrupted ${attempts} times (server restarts); start it again`,
+            }),
+            lease_owner: null,
+            lease_until: null,
+            updated_at: now,
+            finished_at: now,
+          })
+          .where('tenant_id', '=', candidate.tenant_id)
+          .where('id', '=', candidate.id)
+          .where('updated_at', '=', candidate.updated_at)
+          .execute();
+        continue;
+      }
+      const taken = await this.#db
+        .updateTable('detections')
+        .set({
+          status: 'running',
+          attempts: attempts + 1,
+          lease_owner: owner,
+          lease_until: leaseUntil,
+          updated_at: now,
+        })
+        .where('tenant_id', '=', candidate.tenant_id)
+        .where('id', '=', candidate.id)
+        .where('status', '=', candidate.status)
+        .where('attempts', '=', candidate.attempts)
+        .executeTakeFirst();
+      if (Number(taken.numUpdatedRows) === 1)
+        return detectionFromRow({
+          ...candidate,
+          status: 'running',
+          attempts: attempts + 1,
+          lease_owner: owner,
+          lease_until: leaseUntil,
+          updated_at: now,
+        });
+    }
+    return undefined;
+  }
+
+  /** Progress and lease renewal of a running job this owner holds; false when it no longer holds it. */
+  async updateRunning(
+    tenantId: string,
+    id: string,
+    owner: string,
+    patch: { progress?: number; footageSeconds?: number; leaseUntil?: number },
+  ): Promise<boolean> {
+    const set: Partial<Database['detections']> = { updated_at: Date.now() };
+    if (patch.progress !== undefined)
+      set.progress = Math.round(Math.min(1, Math.max(0, patch.progress)) * 1000);
+    if (patch.footageSeconds !== undefined) set.footage_seconds = Math.round(patch.footageSeconds * 1000);
+    if (patch.leaseUntil !== undefined) set.lease_until = patch.leaseUntil;
+    const r = await this.#db
+      .updateTable('detections')
+      .set(set)
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('status', '=', 'running')
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Ends a running job: done with its result, or failed with its error. */
+  async finishDetection(
+    tenantId: string,
+    id: string,
+    owner: string,
+    outcome:
+      | { status: 'done'; result: Record<string, unknown>; footageSeconds: number }
+      | { status: 'failed'; error: { code: string; message: string } },
+  ): Promise<boolean> {
+    const now = Date.now();
+    const r = await this.#db
+      .updateTable('detections')
+      .set({
+        status: outcome.status,
+        progress: 1000,
+        ...(outcome.status === 'done'
+          ? {
+              result: JSON.stringify(outcome.result),
+              footage_seconds: Math.round(outcome.footageSeconds * 1000),
+            }
+          : { error: JSON.stringify(outcome.error) }),
+        lease_owner: null,
+        lease_until: null,
+        updated_at: now,
+        finished_at: now,
+      })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  /** Deletes up to `max` detections that ended before `before`; returns them (their folders go too). */
+  async purgeDetections(before: number, max = 500): Promise<{ tenantId: string; id: string }[]> {
+    const rows = await this.#db
+      .selectFrom('detections')
+      .select(['tenant_id', 'id'])
+      .where('status', 'in', ['done', 'failed'])
+      .where('finished_at', '<', before)
+      .orderBy('finished_at')
+      .limit(max)
+      .execute();
+    for (const r of rows)
+      await this.#db
+        .deleteFrom('detections')
+        .where('tenant_id', '=', r.tenant_id)
+        .where('id', '=', r.id)
+        .execute();
+    return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
+  }
+
+  /** Gives this owner's running jobs back to the queue (a clean shutdown), without counting an attempt. */
+  async releaseDetections(owner: string): Promise<void> {
+    await this.#db
+      .updateTable('detections')
+      .set({
+        status: 'queued',
+        lease_owner: null,
+        lease_until: null,
+        attempts: sql<number>`attempts - 1`,
+        updated_at: Date.now(),
+      })
+      .where('status', '=', 'running')
+      .where('lease_owner', '=', owner)
+      .execute();
+  }
+
+  // --- evidence to action ---
+
+  /**
+   * What the access log knows of a session: the addresses and user agents it used (most recent first,
+   * at most `max` of each), the resources it played, first and last seen. Grouped in the database, so
+   * bounded however long the session ran.
+   */
+  async sessionAccess(tenantId: string, sessionId: string, max = 50): Promise<SessionAccessRecord> {
+    const base = () =>
+      this.#db
+        .selectFrom('access_logs')
+        .where('tenant_id', '=', tenantId)
+        .where('session_id', '=', sessionId);
+    const [totals, ips, agents, resources] = await Promise.all([
+      base()
+        .select((eb) => [eb.fn.min('at').as('first'), eb.fn.max('at').as('last'), eb.fn.countAll().as('n')])
+        .executeTakeFirst(),
+      base()
+        .select((eb) => [
+          'ip',
+          eb.fn.min('at').as('first'),
+          eb.fn.max('at').as('last'),
+          eb.fn.countAll().as('n'),
+        ])
+        .groupBy('ip')
+        .orderBy(sql`max(at)`, 'desc')
+        .limit(max)
+        .execute(),
+      base()
+        .select((eb) => [
+          'user_agent',
+          eb.fn.min('at').as('first'),
+          eb.fn.max('at').as('last'),
+          eb.fn.countAll().as('n'),
+        ])
+        .groupBy('user_agent')
+        .orderBy(sql`max(at)`, 'desc')
+        .limit(max)
+        .execute(),
+      base()
+        .select((eb) => ['resource_id', eb.fn.countAll().as('n')])
+        .groupBy('resource_id')
+        .orderBy(sql`max(at)`, 'desc')
+        .limit(max)
+        .execute(),
+    ]);
+    const n = Number(totals?.n ?? 0);
+    return {
+      sessionId,
+      entries: n,
+      firstSeen: n > 0 ? Number(totals!.first) : null,
+      lastSeen: n > 0 ? Number(totals!.last) : null,
+      ips: ips.map((r) => ({
+        ip: r.ip,
+        firstSeen: Number(r.first),
+        lastSeen: Number(r.last),
+        hits: Number(r.n),
+      })),
+      userAgents: agents.map((r) => ({
+        userAgent: r.user_agent,
+        firstSeen: Number(r.first),
+        lastSeen: Number(r.last),
+        hits: Number(r.n),
+      })),
+      resources: resources.map((r) => r.resource_id),
+    };
+  }
+
+  /** Session ids the tenant served (access log), most recent first, at most `max`: what OCR may match. */
+  async servedSessions(tenantId: string, since: number, max = 10_000): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('access_logs')
+      .select('session_id')
+      .where('tenant_id', '=', tenantId)
+      .where('at', '>=', since)
+      .groupBy('session_id')
+      .orderBy(sql`max(at)`, 'desc')
+      .limit(max)
+      .execute();
+    return rows.map((r) => r.session_id);
+  }
+
+  // --- watches ---
+
+  async createWatch(input: {
+    tenantId: string;
+    url: string;
+    mode: string;
+    autoBan: boolean;
+  }): Promise<WatchRecord> {
+    const now = Date.now();
+    const row: Database['watches'] = {
+      tenant_id: input.tenantId,
+      id: newWatchId(),
+      url: input.url,
+      mode: input.mode,
+      auto_ban: input.autoBan ? 1 : 0,
+      desired: 'running',
+      status: JSON.stringify({ state: 'starting' }),
+      lease_owner: null,
+      lease_until: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.#db.insertInto('watches').values(row).execute();
+    return watchFromRow(row);
+  }
+
+  async getWatch(tenantId: string, id: string): Promise<WatchRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('watches')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && watchFromRow(row);
+  }
+
+  /** A tenant's watches, newest first. */
+  pageWatches(tenantId: string, req: PageRequest): Promise<Page<WatchRecord>> {
+    return readPage(
+      this.store,
+      'watches',
+      tenantId,
+      'ns',
+      req,
+      (after, take) => {
+        let q = this.#db.selectFrom('watches').selectAll().where('tenant_id', '=', tenantId);
+        if (after) q = q.where(rowCompare(['created_at', 'id'], '<', after));
+        return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(take).execute();
+      },
+      (r) => [Number(r.created_at), r.id],
+      watchFromRow,
+    );
+  }
+
+  /** Removes a watch and its events; its runner notices at its next lease renewal. */
+  async deleteWatch(tenantId: string, id: string): Promise<boolean> {
+    return this.#db.transaction().execute(async (tx) => {
+      await tx
+        .deleteFrom('watch_events')
+        .where('tenant_id', '=', tenantId)
+        .where('watch_id', '=', id)
+        .execute();
+      const r = await tx
+        .deleteFrom('watches')
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(r.numDeletedRows) === 1;
+    });
+  }
+
+  /** Watches to run that nobody holds (or whose holder's lease ran out), taken for `owner`. */
+  async claimWatches(owner: string, leaseUntil: number, max: number): Promise<WatchRecord[]> {
+    const now = Date.now();
+    const candidates = await this.#db
+      .selectFrom('watches')
+      .selectAll()
+      .where('desired', '=', 'running')
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .orderBy('created_at')
+      .limit(max)
+      .execute();
+    const taken: WatchRecord[] = [];
+    for (const c of candidates) {
+      let q = this.#db
+        .updateTable('watches')
+        .set({ lease_owner: owner, lease_until: leaseUntil })
+        .where('tenant_id', '=', c.tenant_id)
+        .where('id', '=', c.id);
+      q =
+        c.lease_until === null
+          ? q.where('lease_until', 'is', null)
+          : q.where('lease_until', '=', c.lease_until);
+      const r = await q.executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 1) taken.push(watchFromRow(c));
+    }
+    return taken;
+  }
+
+  /** Renews this owner's lease on a watch; false when the watch is gone, stopped or held by another. */
+  async renewWatch(tenantId: string, id: string, owner: string, leaseUntil: number): Promise<boolean> {
+    const r = await this.#db
+      .updateTable('watches')
+      .set({ lease_until: leaseUntil })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .where('desired', '=', 'running')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  async setWatchStatus(
+    tenantId: string,
+    id: string,
+    status: Record<string, unknown>,
+    desired?: 'running' | 'stopped',
+  ): Promise<void> {
+    await this.#db
+      .updateTable('watches')
+      .set({ status: JSON.stringify(status), updated_at: Date.now(), ...(desired ? { desired } : {}) })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Lets go of this owner's watches (a clean shutdown), so another instance or the next start takes them. */
+  async releaseWatches(owner: string): Promise<void> {
+    await this.#db
+      .updateTable('watches')
+      .set({ lease_owner: null, lease_until: null })
+      .where('lease_owner', '=', owner)
+      .execute();
+  }
+
+  /** Appends an event, keeping the WATCH_EVENTS_KEPT most recent. */
+  async appendWatchEvent(tenantId: string, watchId: string, event: Record<string, unknown>): Promise<void> {
+    await this.#db.transaction().execute(async (tx) => {
+      const last = await tx
+        .selectFrom('watch_events')
+        .select('seq')
+        .where('tenant_id', '=', tenantId)
+        .where('watch_id', '=', watchId)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const seq = last ? Number(last.seq) + 1 : 1;
+      await tx
+        .insertInto('watch_events')
+        .values({ tenant_id: tenantId, watch_id: watchId, seq, at: Date.now(), event: JSON.stringify(event) })
+        .execute();
+      await tx
+        .deleteFrom('watch_events')
+        .where('tenant_id', '=', tenantId)
+        .where('watch_id', '=', watchId)
+        .where('seq', '<=', seq - WATCH_EVENTS_KEPT)
+        .execute();
+    });
+  }
+
+  async watchEvents(
+    tenantId: string,
+    watchId: string,
+    limit = WATCH_EVENTS_KEPT,
+  ): Promise<WatchEventRecord[]> {
+    const rows = await this.#db
+      .selectFrom('watch_events')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('watch_id', '=', watchId)
+      .orderBy('seq', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.reverse().map((r) => ({
+      seq: Number(r.seq),
+      at: Number(r.at),
+      event: JSON.parse(r.event) as Record<string, unknown>,
+    }));
+  }
+
+  // --- leak policy ---
+
+  async getLeakPolicy(tenantId: string): Promise<LeakPolicyRecord> {
+    const row = await this.#db
+      .selectFrom('leak_policies')
+      .select('policy')
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    return row
+      ? { ...DEFAULT_LEAK_POLICY, ...(JSON.parse(row.policy) as Partial<LeakPolicyRecord>) }
+      : DEFAULT_LEAK_POLICY;
+  }
+
+  async putLeakPolicy(tenantId: string, policy: LeakPolicyRecord): Promise<void> {
+    const now = Date.now();
+    await this.#db
+      .insertInto('leak_policies')
+      .values({ tenant_id: tenantId, policy: JSON.stringify(policy), updated_at: now })
+      .onConflict((oc) =>
+        oc.column('tenant_id').doUpdateSet({ policy: JSON.stringify(policy), updated_at: now }),
+      )
+      .execute();
+  }
+}

@@ -1,8 +1,8 @@
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Actor, WatchDeps } from '@vigil/control';
+import type { WatchDeps } from '@vigil/control';
 import { DetectionStore, type VigilStore } from '@vigil/store';
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 import type { AccessLog } from '../access-log.ts';
 import type { ServerConfig } from '../config.ts';
 import { outboundFetch } from '../outbound.ts';
@@ -67,10 +67,4 @@ export class LeakTracing {
   async close(): Promise<void> {
     await Promise.all([this.runner.close(), this.watches.close()]);
   }
-}
-
-/** The control-plane actor of an API-key request. */
-export function apiKeyActor(request: FastifyRequest): Actor {
-  const k = request.apiKey;
-  return { tenantId: k.tenantId, role: k.role, kind: 'api-key', id: k.prefix };
 }

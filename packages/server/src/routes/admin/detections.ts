@@ -17,7 +17,6 @@ import {
 } from '@vigil/control';
 import { newDetectionId } from '@vigil/store';
 import type { FastifyInstance } from 'fastify';
-import { apiKeyActor } from '../../detect/index.ts';
 import { inside, jobDir } from '../../detect/jobs.ts';
 import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
 import { type AdminContext, security } from './shared.ts';
@@ -86,7 +85,7 @@ function hasVideo(file: string): Promise<boolean> {
 
 /** Leak tracing from a clip or a URL: detection jobs, their evidence, and the ban they lead to. */
 export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { leak, readonly, operator, config } = ctx;
+  const { leak, auth, config } = ctx;
   const deps = leak.deps;
   const maxUpload = config.detectMaxUploadBytes;
 
@@ -99,7 +98,7 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
     sub.post(
       '/v1/detections',
       {
-        preHandler: operator,
+        preHandler: auth,
         bodyLimit: maxUpload,
         schema: {
           tags: ['leak tracing'],
@@ -115,7 +114,7 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
         },
       },
       async (request, reply) => {
-        const actor = apiKeyActor(request);
+        const actor = request.actor;
         const body = request.body as unknown;
         if (body instanceof Readable) {
           const mode = parseMode((request.query as { mode?: string }).mode);
@@ -168,7 +167,7 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
   app.get(
     '/v1/detections',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['leak tracing'],
         summary: 'Detections, newest first (paginated)',
@@ -183,7 +182,7 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
       },
     },
     async (request) => {
-      const page = await listDetections(deps, apiKeyActor(request), pageRequest(request.query));
+      const page = await listDetections(deps, request.actor, pageRequest(request.query));
       return { detections: page.items, next: page.next };
     },
   );
@@ -193,7 +192,7 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
   app.get(
     '/v1/detections/:id',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['leak tracing'],
         summary: 'A detection: status, progress, result (with the access-log summary of the session found)',
@@ -202,13 +201,13 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
         response: { 200: detectionSchema },
       },
     },
-    async (request) => getDetection(deps, apiKeyActor(request), (request.params as { id: string }).id),
+    async (request) => getDetection(deps, request.actor, (request.params as { id: string }).id),
   );
 
   app.get(
     '/v1/detections/:id/evidence/:n',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['leak tracing'],
         summary: 'An evidence frame of a detection (PNG or JPEG), by its number in result.evidence',
@@ -224,7 +223,7 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
     },
     async (request, reply) => {
       const { id, n } = request.params as { id: string; n: number };
-      const d = await getDetectionRecord(deps, apiKeyActor(request), id);
+      const d = await getDetectionRecord(deps, request.actor, id);
       const evidence = (d.result?.evidence ?? []) as { file?: string }[];
       const name = evidence[n]?.file;
       const file = typeof name === 'string' ? inside(jobDir(leak.dir, d.tenantId, d.id), name) : null;
@@ -248,7 +247,7 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
   app.post(
     '/v1/detections/:id/ban',
     {
-      preHandler: operator,
+      preHandler: auth,
       schema: {
         tags: ['leak tracing'],
         summary:
@@ -265,7 +264,7 @@ export function detectionsRoutes(app: FastifyInstance, ctx: AdminContext): void 
     async (request, reply) => {
       const r = await banFromDetection(
         deps,
-        apiKeyActor(request),
+        request.actor,
         (request.params as { id: string }).id,
         (request.body ?? {}) as { ips?: boolean; reason?: string },
       );

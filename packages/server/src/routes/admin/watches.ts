@@ -1,6 +1,5 @@
 import { createWatch, deleteWatch, getWatch, listWatches } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { apiKeyActor } from '../../detect/index.ts';
 import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
 import { type AdminContext, security } from './shared.ts';
 
@@ -25,14 +24,14 @@ const watchSchema = {
 
 /** Watched live restreams: followed continuously, the session identified and, by policy, banned. */
 export function watchesRoutes(app: FastifyInstance, ctx: AdminContext): void {
-  const { leak, readonly, operator } = ctx;
+  const { leak, auth } = ctx;
   const deps = leak.deps;
   const idParams = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } };
 
   app.post(
     '/v1/watches',
     {
-      preHandler: operator,
+      preHandler: auth,
       schema: {
         tags: ['leak tracing'],
         summary:
@@ -52,13 +51,13 @@ export function watchesRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await createWatch(deps, apiKeyActor(request), request.body as { url: string })),
+      reply.code(201).send(await createWatch(deps, request.actor, request.body as { url: string })),
   );
 
   app.get(
     '/v1/watches',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['leak tracing'],
         summary: 'Watches, newest first (paginated)',
@@ -73,7 +72,7 @@ export function watchesRoutes(app: FastifyInstance, ctx: AdminContext): void {
       },
     },
     async (request) => {
-      const page = await listWatches(deps, apiKeyActor(request), pageRequest(request.query));
+      const page = await listWatches(deps, request.actor, pageRequest(request.query));
       return { watches: page.items, next: page.next };
     },
   );
@@ -81,7 +80,7 @@ export function watchesRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get(
     '/v1/watches/:id',
     {
-      preHandler: readonly,
+      preHandler: auth,
       schema: {
         tags: ['leak tracing'],
         summary: 'A watch: its status and recent events',
@@ -90,17 +89,17 @@ export function watchesRoutes(app: FastifyInstance, ctx: AdminContext): void {
         response: { 200: watchSchema },
       },
     },
-    async (request) => getWatch(deps, apiKeyActor(request), (request.params as { id: string }).id),
+    async (request) => getWatch(deps, request.actor, (request.params as { id: string }).id),
   );
 
   app.delete(
     '/v1/watches/:id',
     {
-      preHandler: operator,
+      preHandler: auth,
       schema: { tags: ['leak tracing'], summary: 'Stop and remove a watch', security, params: idParams },
     },
     async (request, reply) => {
-      await deleteWatch(deps, apiKeyActor(request), (request.params as { id: string }).id);
+      await deleteWatch(deps, request.actor, (request.params as { id: string }).id);
       return reply.code(204).send();
     },
   );

@@ -17,6 +17,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WatermarkConfig } from '@vigil/core';
+import { migrationProvider } from '@vigil/store';
 import type { Page } from 'playwright-core';
 import { packageMedia, storeKeySource } from '../../packages/packager/src/index.ts';
 import {
@@ -82,9 +83,16 @@ export interface Recording {
 // biome-ignore lint/suspicious/noExplicitAny: the page's video.js player is untyped here.
 type Untyped = any;
 
+/**
+ * The store's migrations: a cached store made under another migration history (another branch's, an
+ * older checkout's) would be refused by this one's migrator, so it is part of the key.
+ */
+const SCHEMA = Object.keys(await migrationProvider.getMigrations()).join(',');
+
 function cacheKey(opts: RecordingOptions): string {
   const norm = {
     v: RECORDING_VERSION,
+    schema: SCHEMA,
     mode: opts.mode,
     sessionId: opts.sessionId,
     seconds: opts.seconds,

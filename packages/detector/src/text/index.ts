@@ -1,0 +1,203 @@
+/**
+ * Text mode: reads the session id the player draws over the picture and names the session, only when
+ * the readings of several frames agree on one id the tenant actually served.
+ *
+ * Per sampled frame: the mark map and its text lines (preprocess.ts), each line OCR'd (ocr.ts), each
+ * reading matched against the candidates and voted (match.ts). The vote is decisive as soon as one
+ * candidate passes the acceptance rules; `footageSeconds` is the clip time of that frame.
+ */
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ballot, falseMatchEstimate, prepareCandidates, voteOf } from './match.ts';
+import { createLineReader, type LineReader } from './ocr.ts';
+import { framePng, grayPng } from './png.ts';
+import {
+  type Box,
+  crop,
+  findTextLines,
+  type Gray,
+  markMap,
+  ocrImage,
+  sameBox,
+  stillMap,
+  type TextLine,
+} from './preprocess.ts';
+import type { DetectResult, Frame } from './types.ts';
+
+export type { DetectResult, Frame } from './types.ts';
+
+/** Frames whose mark maps make the still map (the mark stays put for seconds: 1 s at 2 fps). */
+const STILL_FRAMES = 3;
+
+export interface TextMarkOptions {
+  signal?: AbortSignal;
+  /** Where the evidence PNGs go (created if missing); a new temporary folder when absent. */
+  evidenceDir?: string;
+  tenantId?: string;
+  /** Stop after this much clip time (s) without a decision. Default 180. */
+  maxSeconds?: number;
+  /** Stop after this much wall time (ms) without a decision. Default 120 000. */
+  budgetMs?: number;
+  /** Lines OCR'd per frame at most (best first). Default 3. */
+  linesPerFrame?: number;
+}
+
+export interface TextMarkStats {
+  frames: number;
+  linesRead: number;
+  /** Wall ms spent in the mark map and line search, and in OCR. */
+  preprocessMs: number;
+  ocrMs: number;
+  /** Every reading, for diagnostics. */
+  readings: { t: number; text: string; votedFor?: string; distance?: number }[];
+}
+
+/** Characters a session id is read in: letters, digits and the usual separators, plus the candidates' own. */
+function alphabetOf(candidates: readonly string[]): string {
+  const set = new Set('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:');
+  for (const c of candidates) for (const ch of c) if (!/\s/u.test(ch) && ch !== '"' && ch !== '\\') set.add(ch);
+  return [...set].join('');
+}
+
+/** The evidence crop: the line with some picture around it. */
+function evidenceBox(frame: Frame, line: Box): Box {
+  const mx = Math.round(line.height * 0.8);
+  const x = Math.max(0, line.x - mx);
+  const y = Math.max(0, line.y - mx);
+  return {
+    x,
+    y,
+    width: Math.min(frame.width, line.x + line.width + mx) - x,
+    height: Math.min(frame.height, line.y + line.height + mx) - y,
+  };
+}
+
+export async function readTextMark(
+  frames: AsyncIterable<Frame>,
+  candidates: readonly string[],
+  opts: TextMarkOptions = {},
+): Promise<DetectResult> {
+  return (await readTextMarkDetailed(frames, candidates, opts)).result;
+}
+
+export async function readTextMarkDetailed(
+  frames: AsyncIterable<Frame>,
+  candidateIds: readonly string[],
+  opts: TextMarkOptions = {},
+): Promise<{ result: DetectResult; stats: TextMarkStats }> {
+  const stats: TextMarkStats = { frames: 0, linesRead: 0, preprocessMs: 0, ocrMs: 0, readings: [] };
+  const candidates = prepareCandidates(candidateIds);
+  if (candidates.length === 0) {
+    return { result: { found: false, reason: 'the tenant has served no session to compare with' }, stats };
+  }
+  const maxSeconds = opts.maxSeconds ?? 180;
+  const budgetMs = opts.budgetMs ?? 120_000;
+  const perFrame = opts.linesPerFrame ?? 3;
+  const started = performance.now();
+  const ballot = new Ballot();
+  /** Evidence kept per candidate: the first few frames that voted for it. */
+  const evidence = new Map<number, { t: number; png: Buffer }[]>();
+  let reader: LineReader | undefined;
+  const history: Gray[] = [];
+  let linesSeen = 0;
+  let lastT = 0;
+  let stopped = '';
+  try {
+    for await (const frame of frames) {
+      opts.signal?.throwIfAborted();
+      stats.frames++;
+      lastT = frame.t;
+      const t0 = performance.now();
+      const map = markMap(frame);
+      history.push(map);
+      if (history.length > STILL_FRAMES) history.shift();
+      const still = stillMap(history);
+      // Lines of the still map first (cleaner), then the frame's own lines elsewhere.
+      const work: { map: Gray; line: TextLine }[] = [];
+      if (still) for (const line of findTextLines(still, perFrame)) work.push({ map: still, line });
+      for (const line of findTextLines(map, perFrame)) {
+        if (!work.some((w) => sameBox(w.line, line))) work.push({ map, line });
+      }
+      stats.preprocessMs += performance.now() - t0;
+      linesSeen += work.length;
+      for (const { map: source, line } of work.slice(0, perFrame + 1)) {
+        reader ??= await createLineReader(alphabetOf(candidateIds));
+        const png = grayPng(ocrImage(crop(source, line), line.letterHeight));
+        const t1 = performance.now();
+        const { text } = await reader.read(png);
+        stats.ocrMs += performance.now() - t1;
+        stats.linesRead++;
+        const vote = voteOf(text, candidates);
+        stats.readings.push({
+          t: frame.t,
+          text,
+          ...(vote ? { votedFor: candidates[vote.candidate]!.id, distance: vote.distance } : {}),
+        });
+        if (!vote) continue;
+        ballot.add(frame.t, vote);
+        const kept = evidence.get(vote.candidate) ?? [];
+        if (kept.length < 3 && !kept.some((e) => e.t === frame.t)) {
+          kept.push({ t: frame.t, png: framePng(frame, evidenceBox(frame, line)) });
+          evidence.set(vote.candidate, kept);
+        }
+      }
+      const standing = ballot.standing();
+      if (standing.accepted && standing.leader) {
+        const leader = standing.leader;
+        const cand = candidates[leader.candidate]!;
+        const fmp = falseMatchEstimate(candidates, cand.key.length, leader.medianDistance);
+        const confidence =
+          (1 - fmp) *
+          (1 - leader.meanDistance / cand.key.length) *
+          ((leader.votes - leader.runnerUp) / (leader.votes + leader.runnerUp)) *
+          (1 - 0.5 ** leader.votes);
+        const files = await writeEvidence(evidence.get(leader.candidate) ?? [], opts.evidenceDir);
+        return {
+          result: {
+            found: true,
+            sessionId: cand.id,
+            tenant: opts.tenantId ?? 'default',
+            mode: 'text',
+            confidence: Math.round(confidence * 1000) / 1000,
+            falseMatchProbability: fmp,
+            footageSeconds: Math.round(frame.t * 100) / 100,
+            evidence: files,
+          },
+          stats,
+        };
+      }
+      if (frame.t >= maxSeconds) {
+        stopped = `no decision within ${maxSeconds} s of footage`;
+        break;
+      }
+      if (performance.now() - started > budgetMs) {
+        stopped = `no decision within the time budget (${Math.round(budgetMs / 1000)} s), after ${Math.round(lastT)} s of footage`;
+        break;
+      }
+    }
+  } finally {
+    await reader?.terminate();
+  }
+  const why = ballot.standing().why;
+  let reason: string;
+  if (stats.frames === 0) reason = 'the clip has no frames';
+  else if (linesSeen === 0) reason = `no text mark found in ${Math.round(lastT)} s of footage`;
+  else reason = stopped ? `${stopped}: ${why}` : why;
+  return { result: { found: false, reason }, stats };
+}
+
+async function writeEvidence(
+  kept: { t: number; png: Buffer }[],
+  dir: string | undefined,
+): Promise<{ t: number; file: string }[]> {
+  const folder = dir ?? (await mkdtemp(join(tmpdir(), 'vigil-evidence-')));
+  await mkdir(folder, { recursive: true });
+  const out: { t: number; file: string }[] = [];
+  for (const e of kept) {
+    const file = join(folder, `text-${e.t.toFixed(2)}s.png`);
+    await writeFile(file, e.png);
+    out.push({ t: e.t, file });
+  }
+  return out;
+}

@@ -6,9 +6,9 @@
  * reading matched against the candidates and voted (match.ts). The vote is decisive as soon as one
  * candidate passes the acceptance rules; `footageSeconds` is the clip time of that frame.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DetectResult, Frame } from '../types.ts';
 import { Ballot, falseMatchEstimate, prepareCandidates, voteOf } from './match.ts';
 import { createLineReader, type LineReader } from './ocr.ts';
 import { framePng, grayPng } from './png.ts';
@@ -23,16 +23,16 @@ import {
   stillMap,
   type TextLine,
 } from './preprocess.ts';
-import type { DetectResult, Frame } from './types.ts';
 
-export type { DetectResult, Frame } from './types.ts';
+/** The frames text mode asks the input layer for: 2 a second, pictures wider than 1280 px scaled down. */
+export const TEXT_FRAMES: { fps: number; width?: number } = { fps: 2, width: 1280 };
 
 /** Frames whose mark maps make the still map (the mark stays put for seconds: 1 s at 2 fps). */
 const STILL_FRAMES = 3;
 
 export interface TextMarkOptions {
   signal?: AbortSignal;
-  /** Where the evidence PNGs go (created if missing); a new temporary folder when absent. */
+  /** Where the evidence PNGs go (created if missing); none are written when absent. */
   evidenceDir?: string;
   tenantId?: string;
   /** Stop after this much clip time (s) without a decision. Default 180. */
@@ -56,7 +56,8 @@ export interface TextMarkStats {
 /** Characters a session id is read in: letters, digits and the usual separators, plus the candidates' own. */
 function alphabetOf(candidates: readonly string[]): string {
   const set = new Set('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:');
-  for (const c of candidates) for (const ch of c) if (!/\s/u.test(ch) && ch !== '"' && ch !== '\\') set.add(ch);
+  for (const c of candidates)
+    for (const ch of c) if (!/\s/u.test(ch) && ch !== '"' && ch !== '\\') set.add(ch);
   return [...set].join('');
 }
 
@@ -137,7 +138,7 @@ export async function readTextMarkDetailed(
         if (!vote) continue;
         ballot.add(frame.t, vote);
         const kept = evidence.get(vote.candidate) ?? [];
-        if (kept.length < 3 && !kept.some((e) => e.t === frame.t)) {
+        if (opts.evidenceDir && kept.length < 3 && !kept.some((e) => e.t === frame.t)) {
           kept.push({ t: frame.t, png: framePng(frame, evidenceBox(frame, line)) });
           evidence.set(vote.candidate, kept);
         }
@@ -152,7 +153,8 @@ export async function readTextMarkDetailed(
           (1 - leader.meanDistance / cand.key.length) *
           ((leader.votes - leader.runnerUp) / (leader.votes + leader.runnerUp)) *
           (1 - 0.5 ** leader.votes);
-        const files = await writeEvidence(evidence.get(leader.candidate) ?? [], opts.evidenceDir);
+        const kept = evidence.get(leader.candidate) ?? [];
+        const files = opts.evidenceDir ? await writeEvidence(kept, opts.evidenceDir) : [];
         return {
           result: {
             found: true,
@@ -189,9 +191,8 @@ export async function readTextMarkDetailed(
 
 async function writeEvidence(
   kept: { t: number; png: Buffer }[],
-  dir: string | undefined,
+  folder: string,
 ): Promise<{ t: number; file: string }[]> {
-  const folder = dir ?? (await mkdtemp(join(tmpdir(), 'vigil-evidence-')));
   await mkdir(folder, { recursive: true });
   const out: { t: number; file: string }[] = [];
   for (const e of kept) {

@@ -223,7 +223,11 @@ export class Ballot {
       medianDistance: sorted[Math.floor((sorted.length - 1) / 2)]!,
     };
     if (top.votes < MIN_VOTES) {
-      return { leader, accepted: false, why: `a session id was read in ${top.votes} frame(s), fewer than ${MIN_VOTES}` };
+      return {
+        leader,
+        accepted: false,
+        why: `a session id was read in ${top.votes} frame(s), fewer than ${MIN_VOTES}`,
+      };
     }
     if (top.votes < 3 * runnerUp || top.votes - runnerUp < 2) {
       return { leader, accepted: false, why: 'readings matched more than one session id' };

@@ -22,18 +22,23 @@ export interface LineReader {
 }
 
 export async function createLineReader(whitelist?: string): Promise<LineReader> {
-  const worker: Worker = await createWorker('eng', 1, {
-    langPath: langPath(),
-    cacheMethod: 'none',
-    gzip: true,
-  }, {
-    load_system_dawg: '0',
-    load_freq_dawg: '0',
-    load_unambig_dawg: '0',
-    load_punc_dawg: '0',
-    load_number_dawg: '0',
-    load_bigram_dawg: '0',
-  });
+  const worker: Worker = await createWorker(
+    'eng',
+    1,
+    {
+      langPath: langPath(),
+      cacheMethod: 'none',
+      gzip: true,
+    },
+    {
+      load_system_dawg: '0',
+      load_freq_dawg: '0',
+      load_unambig_dawg: '0',
+      load_punc_dawg: '0',
+      load_number_dawg: '0',
+      load_bigram_dawg: '0',
+    },
+  );
   await worker.setParameters({
     tessedit_pageseg_mode: PSM.SINGLE_LINE,
     ...(whitelist ? { tessedit_char_whitelist: whitelist } : {}),

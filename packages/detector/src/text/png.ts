@@ -1,10 +1,16 @@
 import { PNG } from 'pngjs';
+import type { Frame } from '../types.ts';
 import type { Box, Gray } from './preprocess.ts';
-import type { Frame } from './types.ts';
 
 /** A grey image as PNG bytes. */
 export function grayPng(img: Gray): Buffer {
-  const png = new PNG({ width: img.width, height: img.height, colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  const png = new PNG({
+    width: img.width,
+    height: img.height,
+    colorType: 0,
+    inputColorType: 0,
+    inputHasAlpha: false,
+  });
   png.data = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
   return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
 }
@@ -16,7 +22,13 @@ export function framePng(frame: Frame, box: Box): Buffer {
     const from = ((box.y + y) * frame.width + box.x) * 3;
     rgb.set(frame.data.subarray(from, from + box.width * 3), y * box.width * 3);
   }
-  const png = new PNG({ width: box.width, height: box.height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  const png = new PNG({
+    width: box.width,
+    height: box.height,
+    colorType: 2,
+    inputColorType: 2,
+    inputHasAlpha: false,
+  });
   png.data = rgb;
   return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
 }

@@ -10,7 +10,7 @@
  * line; connected components of the thresholded map are grouped into such lines, which are the
  * candidate regions handed to OCR, upscaled and binarised (black letters on white).
  */
-import type { Frame } from './types.ts';
+import type { Frame } from '../types.ts';
 
 export interface Box {
   x: number;

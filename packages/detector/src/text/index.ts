@@ -135,8 +135,9 @@ export async function readTextMarkDetailed(
           text,
           ...(vote ? { votedFor: candidates[vote.candidate]!.id, distance: vote.distance } : {}),
         });
+        if (vote) ballot.add(frame.t, vote);
+        ballot.observe(frame.t, text, candidates);
         if (!vote) continue;
-        ballot.add(frame.t, vote);
         const kept = evidence.get(vote.candidate) ?? [];
         if (opts.evidenceDir && kept.length < 3 && !kept.some((e) => e.t === frame.t)) {
           kept.push({ t: frame.t, png: framePng(frame, evidenceBox(frame, line)) });

@@ -3,14 +3,18 @@
  *
  * OCR of a small semi-transparent mark over video is never exact, so a reading is not trusted as a
  * session id: it is compared with each candidate after folding the characters OCR confuses (0/O,
- * 1/l/I, 5/S, 8/B, 2/Z, 9/g/q, dashes) and case, by an edit distance that lets the reading carry stray
- * characters before and after the mark (the crop may take in some background). A reading votes for the
- * single closest candidate, and only when that one is close and strictly closer than every other.
+ * 1/l/I, 5/S, 8/B, 2/Z, 9/g/q, dashes) and case, by the edit distance to the best run of the
+ * reading's words (the crop may take in some background, which OCR puts into words of its own). A
+ * reading votes for the single closest candidate, and only when that one is close and strictly closer
+ * than every other.
  *
  * A candidate is accepted when it has enough votes from distinct frames, clearly more than any other,
- * and every one of its characters was read as itself by some votes and more often than as any other
- * character (a character missing from a reading counts neither way): an id one character off the real
- * mark (a near miss) is read wrong at that character in every frame, so it is refused.
+ * and every one of its characters was read as itself by some votes, and more often than as any one
+ * other character (misreadings scattered over many characters are noise; one character read in its
+ * place again and again is what the mark says; a character missing from a reading counts neither way):
+ * an id one character off the real mark (a near miss) is read wrong at that character, the same wrong
+ * way, in every frame, so it is refused; so is an id the real one extends (extra characters read at the
+ * same place in half the votes).
  */
 
 const FOLD: Record<string, string> = {
@@ -48,22 +52,23 @@ export function fold(text: string): string {
 export type Op = 'match' | 'sub' | 'del';
 
 export interface Alignment {
-  /** Edits (substitutions, deletions, insertions inside the matched span). */
+  /** Edits: substitutions, deletions and insertions. */
   distance: number;
   /** Per candidate character: read as itself, as another character, or missing. */
   ops: Op[];
+  /** Per candidate character: the (folded) character read in its place; '' when missing. */
+  read: string[];
+  /** Slots (0 = before the first character, m = after the last) where the reading has extra characters. */
+  inserted: number[];
 }
 
-/**
- * Aligns the whole of `cand` with the best-fitting part of `reading` (both folded): characters of
- * the reading before and after the matched span cost nothing; inside it, every insertion, deletion
- * and substitution costs one.
- */
+/** Global edit alignment of a folded reading with a folded candidate, with its backtrace. */
 export function align(reading: string, cand: string): Alignment {
   const n = reading.length;
   const m = cand.length;
   const w = n + 1;
   const d = new Uint16Array((m + 1) * w);
+  for (let j = 0; j <= n; j++) d[j] = j;
   for (let i = 1; i <= m; i++) d[i * w] = i;
   for (let i = 1; i <= m; i++) {
     const c = cand.charCodeAt(i - 1);
@@ -74,25 +79,53 @@ export function align(reading: string, cand: string): Alignment {
       d[i * w + j] = Math.min(sub, del, ins);
     }
   }
-  let j = 0;
-  for (let k = 1; k <= n; k++) if (d[m * w + k]! < d[m * w + j]!) j = k;
-  const distance = d[m * w + j]!;
+  const distance = d[m * w + n]!;
   const ops: Op[] = new Array(m);
+  const read: string[] = new Array(m);
+  const inserted: number[] = [];
   let i = m;
-  while (i > 0) {
+  let j = n;
+  while (i > 0 || j > 0) {
     const here = d[i * w + j]!;
-    if (j > 0 && here === d[(i - 1) * w + j - 1]! + (reading[j - 1] === cand[i - 1] ? 0 : 1)) {
+    if (i > 0 && j > 0 && here === d[(i - 1) * w + j - 1]! + (reading[j - 1] === cand[i - 1] ? 0 : 1)) {
       ops[i - 1] = reading[j - 1] === cand[i - 1] ? 'match' : 'sub';
+      read[i - 1] = reading[j - 1]!;
       i--;
       j--;
-    } else if (here === d[(i - 1) * w + j]! + 1) {
+    } else if (i > 0 && here === d[(i - 1) * w + j]! + 1) {
       ops[i - 1] = 'del';
+      read[i - 1] = '';
       i--;
     } else {
+      if (inserted[inserted.length - 1] !== i) inserted.push(i);
       j--;
     }
   }
-  return { distance, ops };
+  return { distance, ops, read, inserted };
+}
+
+/** Characters a reading may carry at its ends that are never part of a mark's letters. */
+const edgeJunk = (s: string): string => s.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, '');
+
+/**
+ * The parts of a raw reading that may be the mark: every run of consecutive whitespace-separated words
+ * (OCR of a line crop puts background texture into words of its own), folded, without punctuation at
+ * the ends. Characters glued to the mark's own word are kept and cost edits, so an id that is a prefix
+ * of the real one is not matched by it.
+ */
+export function spans(reading: string): string[] {
+  const words = reading
+    .split(/\s+/u)
+    .filter((w) => w.length > 0)
+    .slice(0, 12);
+  const out = new Set<string>();
+  for (let a = 0; a < words.length; a++) {
+    for (let b = a + 1; b <= words.length; b++) {
+      const span = edgeJunk(fold(words.slice(a, b).join('')));
+      if (span.length > 0) out.add(span);
+    }
+  }
+  return [...out];
 }
 
 /** The most edits a reading may have and still vote for a candidate of `length` folded characters. */
@@ -117,10 +150,8 @@ export function prepareCandidates(ids: readonly string[]): Candidate[] {
   return out;
 }
 
-export interface Vote {
+export interface Vote extends Alignment {
   candidate: number;
-  distance: number;
-  ops: Op[];
 }
 
 /**
@@ -128,35 +159,74 @@ export interface Vote {
  * other; none when two are equally close (ids alike after folding) or none is close.
  */
 export function voteOf(reading: string, candidates: readonly Candidate[]): Vote | undefined {
-  const r = fold(reading);
-  if (r.length < MIN_ID_LENGTH - 1) return undefined;
+  const parts = spans(reading).filter((p) => p.length >= MIN_ID_LENGTH - 1);
+  if (parts.length === 0) return undefined;
   let best: Vote | undefined;
   let second = Number.POSITIVE_INFINITY;
   for (let c = 0; c < candidates.length; c++) {
-    const key = candidates[c]!.key;
+    const key = edgeJunk(candidates[c]!.key);
     if (key.length < MIN_ID_LENGTH) continue;
-    // A reading much shorter than the id cannot carry it.
-    if (r.length < key.length - maxEdits(key.length)) continue;
-    const a = align(r, key);
-    if (!best || a.distance < best.distance) {
+    let mine: Alignment | undefined;
+    for (const part of parts) {
+      if (Math.abs(part.length - key.length) > maxEdits(key.length)) continue;
+      const a = align(part, key);
+      if (!mine || a.distance < mine.distance) mine = a;
+    }
+    if (!mine) continue;
+    if (!best || mine.distance < best.distance) {
       if (best) second = Math.min(second, best.distance);
-      best = { candidate: c, distance: a.distance, ops: a.ops };
+      best = { candidate: c, ...mine };
     } else {
-      second = Math.min(second, a.distance);
+      second = Math.min(second, mine.distance);
     }
   }
   if (!best || second <= best.distance) return undefined;
-  if (best.distance > maxEdits(candidates[best.candidate]!.key.length)) return undefined;
+  if (best.distance > maxEdits(edgeJunk(candidates[best.candidate]!.key).length)) return undefined;
   return best;
+}
+
+/**
+ * Whether a reading shows more than `key` at its ends: extra letters or digits glued to the best
+ * matching run of words, or a word of one or two characters right beside it. Evidence that the mark is
+ * a longer id that starts or ends with this one.
+ */
+export function extensionOf(reading: string, key: string): { start: boolean; end: boolean } {
+  const words = reading
+    .split(/\s+/u)
+    .filter((w) => w.length > 0)
+    .slice(0, 12);
+  let best: { a: number; b: number; al: Alignment } | undefined;
+  for (let a = 0; a < words.length; a++) {
+    for (let b = a + 1; b <= words.length; b++) {
+      const span = edgeJunk(fold(words.slice(a, b).join('')));
+      if (span.length === 0) continue;
+      const al = align(span, key);
+      if (!best || al.distance < best.al.distance) best = { a, b, al };
+    }
+  }
+  if (!best) return { start: false, end: false };
+  const short = (w: string | undefined) => {
+    const core = w === undefined ? '' : edgeJunk(fold(w));
+    return core.length > 0 && core.length <= 2;
+  };
+  return {
+    start: best.al.inserted.includes(0) || short(words[best.a - 1]),
+    end: best.al.inserted.includes(key.length) || short(words[best.b]),
+  };
 }
 
 export interface Tally {
   /** Frame times (s) of the votes, one per frame. */
   times: number[];
   distances: number[];
-  /** Per candidate character: votes that read it as itself, and votes that read another character there. */
+  /** Per candidate character: votes that read it as itself, and how often each other character was read there. */
   agree: number[];
-  disagree: number[];
+  others: Map<string, number>[];
+  /** Per slot between candidate characters: votes that read extra characters there. */
+  inserted: number[];
+  /** Frames whose readings showed more than the candidate before its start, after its end. */
+  extendedStart: Set<number>;
+  extendedEnd: Set<number>;
 }
 
 export interface Decision {
@@ -179,7 +249,15 @@ export class Ballot {
     const prior = this.frameVotes.get(key);
     let tally = this.tallies.get(vote.candidate);
     if (!tally) {
-      tally = { times: [], distances: [], agree: [], disagree: [] };
+      tally = {
+        times: [],
+        distances: [],
+        agree: [],
+        others: [],
+        inserted: [],
+        extendedStart: new Set(),
+        extendedEnd: new Set(),
+      };
       this.tallies.set(vote.candidate, tally);
     }
     if (prior) {
@@ -191,8 +269,19 @@ export class Ballot {
     tally.distances.push(vote.distance);
     vote.ops.forEach((op, i) => {
       tally.agree[i] = (tally.agree[i] ?? 0) + (op === 'match' ? 1 : 0);
-      tally.disagree[i] = (tally.disagree[i] ?? 0) + (op === 'sub' ? 1 : 0);
+      const others = (tally.others[i] ??= new Map());
+      if (op === 'sub') others.set(vote.read[i]!, (others.get(vote.read[i]!) ?? 0) + 1);
     });
+    for (const slot of vote.inserted) tally.inserted[slot] = (tally.inserted[slot] ?? 0) + 1;
+  }
+
+  /** Looks at every reading (voting or not) for signs of a longer id around each voted candidate. */
+  observe(t: number, reading: string, candidates: readonly Candidate[]): void {
+    for (const [c, tally] of this.tallies) {
+      const ext = extensionOf(reading, edgeJunk(candidates[c]!.key));
+      if (ext.start) tally.extendedStart.add(t);
+      if (ext.end) tally.extendedEnd.add(t);
+    }
   }
 
   private remove(tally: Tally, vote: Vote, t: number): void {
@@ -201,8 +290,10 @@ export class Ballot {
     tally.distances.splice(at, 1);
     vote.ops.forEach((op, i) => {
       tally.agree[i]! -= op === 'match' ? 1 : 0;
-      tally.disagree[i]! -= op === 'sub' ? 1 : 0;
+      const others = tally.others[i]!;
+      if (op === 'sub') others.set(vote.read[i]!, others.get(vote.read[i]!)! - 1);
     });
+    for (const slot of vote.inserted) tally.inserted[slot]! -= 1;
   }
 
   /** The leading candidate and why it is or is not accepted yet. */
@@ -232,12 +323,32 @@ export class Ballot {
     if (top.votes < 3 * runnerUp || top.votes - runnerUp < 2) {
       return { leader, accepted: false, why: 'readings matched more than one session id' };
     }
-    const contradicted = top.t.agree.findIndex((a, i) => a === 0 || a <= (top.t.disagree[i] ?? 0));
+    const contradicted = top.t.agree.findIndex((a, i) => {
+      if (a === 0) return true;
+      const rival = Math.max(0, ...(top.t.others[i]?.values() ?? []));
+      return rival >= 2 && rival >= a;
+    });
     if (contradicted >= 0) {
       return {
         leader,
         accepted: false,
         why: `the closest session id differs from what was read at character ${contradicted + 1}`,
+      };
+    }
+    const extended = Math.max(top.t.extendedStart.size, top.t.extendedEnd.size);
+    if (extended >= 2 && 3 * extended >= top.votes) {
+      return {
+        leader,
+        accepted: false,
+        why: 'what was read continues beyond the closest session id (a longer id that contains it)',
+      };
+    }
+    const extra = top.t.inserted.findIndex((k) => k !== undefined && k >= 2 && 2 * k >= top.votes);
+    if (extra >= 0) {
+      return {
+        leader,
+        accepted: false,
+        why: `what was read has characters the closest session id lacks (after its character ${extra})`,
       };
     }
     return { leader, accepted: true, why: 'accepted' };

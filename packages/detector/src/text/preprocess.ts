@@ -77,7 +77,7 @@ export function markMap(frame: Frame, radius = outlineRadius(frame.height)): Gra
     const y = (77 * r + 150 * g + 29 * b) >> 8;
     const lo = Math.min(r, g, b);
     luma[i] = y;
-    white[i] = (y + 3 * lo) >> 2;
+    white[i] = (3 * y + lo) >> 2;
   }
   const dark = erodeMin(luma, width, height, radius);
   const out = new Uint8Array(n);
@@ -201,13 +201,15 @@ function linesAt(map: Gray, threshold: number): TextLine[] {
     const x1 = Math.max(...g.map((c) => c.x1));
     const y0 = Math.min(...g.map((c) => c.y0));
     const y1 = Math.max(...g.map((c) => c.y1));
+    // Letters at the ends may have been too faint to be found: a letter and a half more each side.
     const pad = Math.max(3, Math.round(letterHeight * 0.5));
-    const x = Math.max(0, x0 - pad);
+    const padX = Math.max(4, Math.round(letterHeight * 1.5));
+    const x = Math.max(0, x0 - padX);
     const y = Math.max(0, y0 - pad);
     lines.push({
       x,
       y,
-      width: Math.min(map.width, x1 + pad + 1) - x,
+      width: Math.min(map.width, x1 + padX + 1) - x,
       height: Math.min(map.height, y1 + pad + 1) - y,
       letters: g.length,
       letterHeight,
@@ -317,10 +319,37 @@ export function crop(map: Gray, box: Box): Gray {
 }
 
 /**
+ * A line crop with its contrast evened out along the line: each column divided by the highest value
+ * within a letter and a half of it, so letters over a light part of the picture (a weaker mark map)
+ * are binarised like the others.
+ */
+function levelled(patch: Gray, letterHeight: number): Gray {
+  const { width, height, data } = patch;
+  const colMax = new Uint8Array(width);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const v = data[y * width + x]!;
+      if (v > colMax[x]!) colMax[x] = v;
+    }
+  }
+  const r = Math.max(2, Math.round(letterHeight * 1.5));
+  const out = new Uint8Array(data.length);
+  for (let x = 0; x < width; x++) {
+    let m = 0;
+    for (let k = Math.max(0, x - r); k <= Math.min(width - 1, x + r); k++) if (colMax[k]! > m) m = colMax[k]!;
+    const gain = 255 / Math.max(40, m);
+    for (let y = 0; y < height; y++)
+      out[y * width + x] = Math.min(255, Math.round(data[y * width + x]! * gain));
+  }
+  return { width, height, data: out };
+}
+
+/**
  * The OCR image of a line crop of the mark map: scaled (bilinear) so letters are about 40 px tall,
  * binarised at Otsu's threshold, black letters on white, with a white margin.
  */
-export function ocrImage(patch: Gray, letterHeight: number): Gray {
+export function ocrImage(raw: Gray, letterHeight: number): Gray {
+  const patch = levelled(raw, letterHeight);
   const scale = Math.min(4, Math.max(1, 40 / Math.max(1, letterHeight)));
   const sw = Math.max(1, Math.round(patch.width * scale));
   const sh = Math.max(1, Math.round(patch.height * scale));

@@ -269,7 +269,8 @@ export class Ballot {
     tally.distances.push(vote.distance);
     vote.ops.forEach((op, i) => {
       tally.agree[i] = (tally.agree[i] ?? 0) + (op === 'match' ? 1 : 0);
-      const others = (tally.others[i] ??= new Map());
+      const others = tally.others[i] ?? new Map<string, number>();
+      tally.others[i] = others;
       if (op === 'sub') others.set(vote.read[i]!, (others.get(vote.read[i]!) ?? 0) + 1);
     });
     for (const slot of vote.inserted) tally.inserted[slot] = (tally.inserted[slot] ?? 0) + 1;

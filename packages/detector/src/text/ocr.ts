@@ -41,6 +41,8 @@ export async function createLineReader(whitelist?: string): Promise<LineReader> 
   );
   await worker.setParameters({
     tessedit_pageseg_mode: PSM.SINGLE_LINE,
+    // Tesseract's own diagnostics ("Image too small to scale") go nowhere.
+    debug_file: '/dev/null',
     ...(whitelist ? { tessedit_char_whitelist: whitelist } : {}),
   });
   return {

@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DetectResult, Frame } from '../types.ts';
-import { Ballot, falseMatchEstimate, prepareCandidates, voteOf } from './match.ts';
+import { Ballot, falseMatchEstimate, farFromAll, prepareCandidates, voteOf } from './match.ts';
 import { createLineReader, type LineReader } from './ocr.ts';
 import { framePng, grayPng } from './png.ts';
 import {
@@ -22,6 +22,7 @@ import {
   sameBox,
   stillMap,
   type TextLine,
+  upscaled,
 } from './preprocess.ts';
 
 /** The frames text mode asks the input layer for: 2 a second, pictures wider than 1280 px scaled down. */
@@ -29,6 +30,9 @@ export const TEXT_FRAMES: { fps: number; width?: number } = { fps: 2, width: 128
 
 /** Frames whose mark maps make the still map (the mark stays put for seconds: 1 s at 2 fps). */
 const STILL_FRAMES = 3;
+
+/** How long a place that twice read as unrelated text is not OCR'd again (the mark jumps every 5 s). */
+const QUIET_SECONDS = 3;
 
 export interface TextMarkOptions {
   signal?: AbortSignal;
@@ -101,12 +105,15 @@ export async function readTextMarkDetailed(
   const evidence = new Map<number, { t: number; png: Buffer }[]>();
   let reader: LineReader | undefined;
   const history: Gray[] = [];
+  /** Places whose lines read as nothing like any candidate. */
+  const quiet: { box: Box; misses: number; until: number }[] = [];
   let linesSeen = 0;
   let lastT = 0;
   let stopped = '';
   try {
-    for await (const frame of frames) {
+    for await (const input of frames) {
       opts.signal?.throwIfAborted();
+      const frame = upscaled(input);
       stats.frames++;
       lastT = frame.t;
       const t0 = performance.now();
@@ -123,6 +130,8 @@ export async function readTextMarkDetailed(
       stats.preprocessMs += performance.now() - t0;
       linesSeen += work.length;
       for (const { map: source, line } of work.slice(0, perFrame + 1)) {
+        const known = quiet.find((q) => sameBox(q.box, line));
+        if (known && known.until > frame.t) continue;
         reader ??= await createLineReader(alphabetOf(candidateIds));
         const png = grayPng(ocrImage(crop(source, line), line.letterHeight));
         const t1 = performance.now();
@@ -137,6 +146,17 @@ export async function readTextMarkDetailed(
         });
         if (vote) ballot.add(frame.t, vote);
         ballot.observe(frame.t, text, candidates);
+        // Text of the picture itself (a clock, a caption) read twice at one place: left alone for a while.
+        if (!vote && farFromAll(text, candidates)) {
+          if (known) {
+            known.box = line;
+            if (++known.misses >= 2) known.until = frame.t + QUIET_SECONDS;
+          } else {
+            quiet.push({ box: line, misses: 1, until: 0 });
+          }
+        } else if (known) {
+          quiet.splice(quiet.indexOf(known), 1);
+        }
         if (!vote) continue;
         const kept = evidence.get(vote.candidate) ?? [];
         if (opts.evidenceDir && kept.length < 3 && !kept.some((e) => e.t === frame.t)) {

@@ -207,12 +207,27 @@ export function extensionOf(reading: string, key: string): { start: boolean; end
   if (!best) return { start: false, end: false };
   const short = (w: string | undefined) => {
     const core = w === undefined ? '' : edgeJunk(fold(w));
-    return core.length > 0 && core.length <= 2;
+    // A lone thin stroke ('l', 'I', '|', '1') beside a crop is mostly the edge of something else.
+    return core.length > 0 && core.length <= 2 && core !== '1';
   };
   return {
     start: best.al.inserted.includes(0) || short(words[best.a - 1]),
     end: best.al.inserted.includes(key.length) || short(words[best.b]),
   };
+}
+
+/** Whether a reading is nowhere near any candidate (more than twice the edits a vote may have). */
+export function farFromAll(reading: string, candidates: readonly Candidate[]): boolean {
+  const parts = spans(reading);
+  for (const c of candidates) {
+    const key = edgeJunk(c.key);
+    const limit = 2 * maxEdits(key.length);
+    for (const part of parts) {
+      if (Math.abs(part.length - key.length) > limit) continue;
+      if (align(part, key).distance <= limit) return false;
+    }
+  }
+  return true;
 }
 
 export interface Tally {

@@ -403,3 +403,39 @@ export function stillMap(maps: readonly Gray[]): Gray | undefined {
 export function sameBox(a: Box, b: Box): boolean {
   return overlapArea(a, b) > 0.5 * Math.min(a.width * a.height, b.width * b.height);
 }
+
+/**
+ * A frame scaled up (bilinear) to at least `minHeight` rows: a small restream (240p) carries the mark
+ * in letters of 8 px, too few for the outline erosion and for OCR.
+ */
+export function upscaled(frame: Frame, minHeight = 360): Frame {
+  if (frame.height >= minHeight || frame.height < 2 || frame.width < 2) return frame;
+  const scale = minHeight / frame.height;
+  const width = Math.round(frame.width * scale);
+  const height = minHeight;
+  const src = frame.data;
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const fy = Math.min(frame.height - 1, Math.max(0, (y + 0.5) / scale - 0.5));
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(frame.height - 1, y0 + 1);
+    const wy = fy - y0;
+    for (let x = 0; x < width; x++) {
+      const fx = Math.min(frame.width - 1, Math.max(0, (x + 0.5) / scale - 0.5));
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(frame.width - 1, x0 + 1);
+      const wx = fx - x0;
+      const a = (y0 * frame.width + x0) * 3;
+      const b = (y0 * frame.width + x1) * 3;
+      const c = (y1 * frame.width + x0) * 3;
+      const d = (y1 * frame.width + x1) * 3;
+      const o = (y * width + x) * 3;
+      for (let k = 0; k < 3; k++) {
+        const top = src[a + k]! * (1 - wx) + src[b + k]! * wx;
+        const bottom = src[c + k]! * (1 - wx) + src[d + k]! * wx;
+        out[o + k] = Math.round(top * (1 - wy) + bottom * wy);
+      }
+    }
+  }
+  return { t: frame.t, width, height, data: out };
+}

@@ -200,11 +200,20 @@ describe('text mode on a recording of the player', () => {
     });
   }
 
-  test('a near miss of the recorded session is not accused', { timeout: 90_000 }, async () => {
+  test('an id one character off the recorded session is not accused', { timeout: 90_000 }, async () => {
+    // The real id is not a candidate; one that differs from it in its last character is.
     await expectNotFound(
       attacked(recording, 'player', '360p-300k'),
       [...OTHERS, 'viewer-7c4e91b3'],
       'player near miss',
+    );
+  });
+
+  test('an id the recorded one extends is not accused', { timeout: 90_000 }, async () => {
+    await expectNotFound(
+      attacked(recording, 'player', '360p-300k'),
+      [...OTHERS, 'viewer-7c4e91b'],
+      'player prefix',
     );
   });
 });

@@ -175,7 +175,7 @@ async function record(opts: RecordingOptions, work: string, finalDir: string): P
       body: watermark,
     });
     assert.equal(put.status, 200, JSON.stringify(put.body));
-    const config = (await server.store.getTenant('default'))!.watermark as WatermarkConfig;
+    const config = await server.store.getWatermarkConfig('default');
 
     const browser = await launching;
     const player = await openPlayerPage(browser, statics, 'videojs', server.url);
@@ -237,6 +237,9 @@ async function record(opts: RecordingOptions, work: string, finalDir: string): P
     await (await launching.catch(() => undefined))?.close();
     await statics?.close();
     await server.close();
+    // Only the recording and the store are kept.
+    rmSync(join(work, 'media'), { recursive: true, force: true });
+    rmSync(join(work, 'frames.txt'), { force: true });
   }
 }
 

@@ -2,12 +2,14 @@ import type { Command } from './command.ts';
 import { apikeyCommand } from './commands/apikey.ts';
 import { banCommand, bansCommand, unbanCommand } from './commands/bans.ts';
 import { configCommand } from './commands/config.ts';
+import { detectCommand } from './commands/detect.ts';
 import { keysCommand } from './commands/keys.ts';
 import { liveCommand } from './commands/live.ts';
 import { inspectCommand, packageCommand } from './commands/package.ts';
 import { serveCommand } from './commands/serve.ts';
 import { tenantCommand } from './commands/tenant.ts';
 import { tokenCommand } from './commands/token.ts';
+import { watchCommand } from './commands/watch.ts';
 
 /** Every `vigil` command, one file per concern in `commands/`; option parsing helpers in `command.ts`. */
 export const commands: Record<string, Command> = {
@@ -23,4 +25,6 @@ export const commands: Record<string, Command> = {
   package: packageCommand,
   inspect: inspectCommand,
   tenant: tenantCommand,
+  detect: detectCommand,
+  watch: watchCommand,
 };

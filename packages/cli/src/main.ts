@@ -30,6 +30,12 @@ const USAGE = `vigil <command> [options]
   inspect    <file>   the box tree and encryption metadata of an MP4 segment
   inspect    <package dir> [--server <url> --token <viewer token>]   check that every segment decrypts
              with the keys of the store (or of the key server) and decodes
+  detect     <file | URL> [--json] [--mode auto|color|text] [--evidence <dir>] [--max-seconds 180]
+             which session a recording or restream (file, HLS, DASH, progressive) was captured from,
+             with evidence frames and the session's access log
+  watch      <URL> [--json] [--ban] [--mode auto|color] [--threshold 1e-6] [--windows 2] [--window <s>]
+             follow a live restream, one line per event; with --ban, ban the identified session once
+             the threshold is passed in enough disjoint windows
 
 Every command takes --data <dir> (default ./.vigil, or VIGIL_DATA) and --tenant <id> (default "default").
 With DATABASE_URL set, the store is that PostgreSQL database instead of the --data folder.`;

@@ -15,9 +15,9 @@ export async function detect(input: string, mode: DetectMode, ctx: DetectContext
   for (const m of order) {
     const result = await guarded(() => (m === 'color' ? detectColor(input, ctx) : detectText(input, ctx)));
     if (result.found) return result;
-    reasons.push(order.length > 1 ? `${m}: ${result.reason}` : result.reason);
     // Not a video at all: the other mode would say the same.
-    if (result.reason.startsWith('not a readable video')) break;
+    if (result.reason.startsWith('not a readable video')) return result;
+    reasons.push(order.length > 1 ? `${m}: ${result.reason}` : result.reason);
     if (ctx.signal?.aborted) break;
   }
   return { found: false, reason: reasons.join('; ') };

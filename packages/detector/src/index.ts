@@ -4,10 +4,11 @@
  */
 
 export type { WatermarkConfig } from '@vigil/core';
-export { ColorReader, colorFps, configuredBox, readColorMark } from './color/index.ts';
+export { COLOR_WIDTH, ColorReader, colorFps, configuredBox, readColorMark } from './color/index.ts';
 export { DEFAULT_MAX_SECONDS, detect } from './detect.ts';
 export { type Crop, type FramesOptions, frames, NoVideoError } from './input/index.ts';
-export { banDecision } from './policy.ts';
+export { banDecision, DEFAULT_LEAK_POLICY } from './policy.ts';
+export { ACCESS_ROWS_MAX, type AccessSummary, accessSummary, storeContext } from './store.ts';
 export {
   type DetectContext,
   type DetectMode,

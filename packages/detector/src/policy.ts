@@ -30,3 +30,10 @@ export function banDecision(
   }
   return windows.length >= needed ? { ban: true, sessionId: last.sessionId } : { ban: false };
 }
+
+/** The policy `vigil watch --ban` applies unless told otherwise. */
+export const DEFAULT_LEAK_POLICY: LeakPolicy = Object.freeze({
+  autoBan: false,
+  maxFalseMatchProbability: 1e-6,
+  agreeingWindows: 2,
+});

@@ -130,29 +130,44 @@ export class ColorReader {
     return decodeSamples(samples, { symbolSeconds: this.watermark.symbolSeconds, params: this.params });
   }
 
-  /** Tries the configured geometry, then the rhythm search; the first decode that passes, or null. */
-  attempt(windowSeconds = 30): ColorHit | null {
+  /**
+   * The candidate boxes (lazily) over the last `windowSeconds` of footage and their colour samples: the configured
+   * geometry first (when it is in percent), then up to three clusters of the rhythm search, best first.
+   */
+  candidates(windowSeconds = 30): { rect: PxRect; samples: ColourSample[]; firstFrame: number }[] {
     const grid = this.grid;
     const to = this.series.length;
-    if (!grid || to < 8) return null;
+    if (!grid || to < 8) return [];
     const from = Math.max(0, to - Math.round(windowSeconds * this.fps));
+    const out: { rect: PxRect; samples: ColourSample[]; firstFrame: number }[] = [];
     if (this.fixed.length === to) {
-      const d = this.decode(this.fixed.slice(from));
-      const box = configuredBox(this.watermark, grid.width, grid.height)!;
-      if (d) return { decode: d, region: box, attempts: this.attempts, lastFrame: to - 1, firstFrame: from };
+      out.push({
+        rect: configuredBox(this.watermark, grid.width, grid.height)!,
+        samples: this.fixed.slice(from),
+        firstFrame: from,
+      });
     }
     for (const region of this.regions(from, to)) {
       const samples: ColourSample[] = [];
       for (let n = from; n < to; n++)
         samples.push({ t: this.times[n]! * 1000, rgb: this.meanOf(region.cells, n) });
-      const d = this.decode(samples);
+      out.push({ rect: region.rect, samples, firstFrame: from });
+    }
+    return out;
+  }
+
+  /** Tries the configured geometry, then the rhythm search; the first decode that passes, or null. */
+  attempt(windowSeconds = 30): ColorHit | null {
+    const to = this.series.length;
+    for (const c of this.candidates(windowSeconds)) {
+      const d = this.decode(c.samples);
       if (d)
         return {
           decode: d,
-          region: region.rect,
+          region: c.rect,
           attempts: this.attempts,
           lastFrame: to - 1,
-          firstFrame: from,
+          firstFrame: c.firstFrame,
         };
     }
     return null;

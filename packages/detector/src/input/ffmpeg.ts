@@ -5,6 +5,7 @@
  * protocol only and everything fetched is piped in by the caller.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Frame } from '../types.ts';
 import { PpmSplitter } from './ppm.ts';
 
@@ -23,6 +24,8 @@ export interface DecodeOptions {
   width?: number;
   crop?: Crop;
   signal?: AbortSignal;
+  /** Told ffmpeg's CPU time (user + system, seconds) when it stops (Linux; for benchmarks). */
+  onCpuSeconds?(seconds: number): void;
 }
 
 /** ffmpeg ran but produced no picture (not a video, truncated before the first picture, ...). */
@@ -90,8 +93,23 @@ export async function* decodeFrames(
       resolve(-1);
     });
   });
+  let cpuRead = false;
+  const readCpu = () => {
+    if (cpuRead || !opts.onCpuSeconds || child.pid === undefined) return;
+    cpuRead = true;
+    try {
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      opts.onCpuSeconds((Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // gone already, or not Linux
+    }
+  };
   const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) {
+      readCpu();
+      child.kill('SIGKILL');
+    }
   };
   const onAbort = () => kill();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -133,6 +151,7 @@ export async function* decodeFrames(
         n++;
       }
     }
+    readCpu(); // the process may still be a zombie here, its times final
     const code = await exited;
     await feeding;
     if (opts.signal?.aborted) return;

@@ -18,6 +18,8 @@ export interface FramesOptions {
   crop?: Crop;
   fetch?: typeof fetch;
   signal?: AbortSignal;
+  /** Told ffmpeg's CPU seconds when it stops (benchmarks). */
+  onCpuSeconds?(seconds: number): void;
 }
 
 /** At most this much of a progressive download is read (bytes). */
@@ -51,7 +53,13 @@ export function checkInput(input: string): void {
 
 export async function* frames(input: string, opts: FramesOptions): AsyncGenerator<Frame> {
   checkInput(input);
-  const decode = { fps: opts.fps, width: opts.width, crop: opts.crop, signal: opts.signal };
+  const decode = {
+    fps: opts.fps,
+    width: opts.width,
+    crop: opts.crop,
+    signal: opts.signal,
+    onCpuSeconds: opts.onCpuSeconds,
+  };
   if (!isUrl(input)) {
     yield* decodeFrames({ path: input }, decode);
     return;

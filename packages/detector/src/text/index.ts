@@ -9,7 +9,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DetectResult, Frame } from '../types.ts';
-import { Ballot, falseMatchEstimate, farFromAll, prepareCandidates, voteOf } from './match.ts';
+import {
+  Ballot,
+  falseMatchEstimate,
+  farFromAll,
+  fold,
+  MIN_ID_LENGTH,
+  prepareCandidates,
+  voteOf,
+} from './match.ts';
 import { createLineReader, type LineReader } from './ocr.ts';
 import { framePng, grayPng } from './png.ts';
 import {
@@ -18,6 +26,7 @@ import {
   findTextLines,
   type Gray,
   markMap,
+  mirror,
   ocrImage,
   sameBox,
   stillMap,
@@ -107,6 +116,21 @@ export async function readTextMarkDetailed(
   const history: Gray[] = [];
   /** Places whose lines read as nothing like any candidate. */
   const quiet: { box: Box; misses: number; until: number }[] = [];
+  let mirrored = false;
+  const readLine = async (image: Gray) => {
+    reader ??= await createLineReader(alphabetOf(candidateIds));
+    const t1 = performance.now();
+    const { text } = await reader.read(grayPng(image));
+    stats.ocrMs += performance.now() - t1;
+    stats.linesRead++;
+    const vote = voteOf(text, candidates);
+    stats.readings.push({
+      t: lastT,
+      text,
+      ...(vote ? { votedFor: candidates[vote.candidate]!.id, distance: vote.distance } : {}),
+    });
+    return { text, vote };
+  };
   let linesSeen = 0;
   let lastT = 0;
   let stopped = '';
@@ -129,21 +153,27 @@ export async function readTextMarkDetailed(
       }
       stats.preprocessMs += performance.now() - t0;
       linesSeen += work.length;
+      let triedOther = false;
       for (const { map: source, line } of work.slice(0, perFrame + 1)) {
         const known = quiet.find((q) => sameBox(q.box, line));
         if (known && known.until > frame.t) continue;
-        reader ??= await createLineReader(alphabetOf(candidateIds));
-        const png = grayPng(ocrImage(crop(source, line), line.letterHeight));
-        const t1 = performance.now();
-        const { text } = await reader.read(png);
-        stats.ocrMs += performance.now() - t1;
-        stats.linesRead++;
-        const vote = voteOf(text, candidates);
-        stats.readings.push({
-          t: frame.t,
-          text,
-          ...(vote ? { votedFor: candidates[vote.candidate]!.id, distance: vote.distance } : {}),
-        });
+        const image = ocrImage(crop(source, line), line.letterHeight);
+        // A mirrored restream shows the id backwards: once a mirrored reading has voted, read that way first.
+        let { text, vote } = await readLine(mirrored ? mirror(image) : image);
+        // The other way round only for one line a frame (the best placed), and for text-like readings.
+        if (
+          !vote &&
+          !triedOther &&
+          fold(text).replace(/[^\p{L}\p{N}]/gu, '').length >= MIN_ID_LENGTH &&
+          farFromAll(text, candidates)
+        ) {
+          triedOther = true;
+          const other = await readLine(mirrored ? image : mirror(image));
+          if (other.vote) {
+            ({ text, vote } = other);
+            mirrored = !mirrored;
+          }
+        }
         if (vote) ballot.add(frame.t, vote);
         ballot.observe(frame.t, text, candidates);
         // Text of the picture itself (a clock, a caption) read twice at one place: left alone for a while.

@@ -439,3 +439,13 @@ export function upscaled(frame: Frame, minHeight = 360): Frame {
   }
   return { t: frame.t, width, height, data: out };
 }
+
+/** A grey image flipped left to right. */
+export function mirror(img: Gray): Gray {
+  const out = new Uint8Array(img.data.length);
+  for (let y = 0; y < img.height; y++) {
+    const row = y * img.width;
+    for (let x = 0; x < img.width; x++) out[row + x] = img.data[row + img.width - 1 - x]!;
+  }
+  return { width: img.width, height: img.height, data: out };
+}

@@ -137,6 +137,30 @@ export const MIN_ID_LENGTH = 6;
 export interface Candidate {
   id: string;
   key: string;
+  /** The distinct character pairs of the key (without junk at its ends), for a quick filter. */
+  grams: Set<string>;
+}
+
+function bigrams(s: string): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i + 1 < s.length; i++) out.add(s.slice(i, i + 2));
+  return out;
+}
+
+/** Bigrams of a whole reading: every run of its words is a part of it joined without spaces. */
+const readingGrams = (reading: string): Set<string> => bigrams(fold(reading));
+
+/**
+ * Whether a reading may be within `edits` of a candidate: each edit destroys at most two of the
+ * candidate's distinct bigrams, so at least `grams − 2 × edits` of them must occur in the reading.
+ * A necessary condition only, which keeps thousands of candidates cheap.
+ */
+function mayMatch(c: Candidate, grams: Set<string>, edits: number): boolean {
+  const need = c.grams.size - 2 * edits;
+  if (need <= 0) return true;
+  let have = 0;
+  for (const g of c.grams) if (grams.has(g) && ++have >= need) return true;
+  return false;
 }
 
 export function prepareCandidates(ids: readonly string[]): Candidate[] {
@@ -145,7 +169,8 @@ export function prepareCandidates(ids: readonly string[]): Candidate[] {
   for (const id of ids) {
     if (typeof id !== 'string' || id.length === 0 || seen.has(id)) continue;
     seen.add(id);
-    out.push({ id, key: fold(id) });
+    const key = fold(id);
+    out.push({ id, key, grams: bigrams(edgeJunk(key)) });
   }
   return out;
 }
@@ -161,11 +186,14 @@ export interface Vote extends Alignment {
 export function voteOf(reading: string, candidates: readonly Candidate[]): Vote | undefined {
   const parts = spans(reading).filter((p) => p.length >= MIN_ID_LENGTH - 1);
   if (parts.length === 0) return undefined;
+  const grams = readingGrams(reading);
   let best: Vote | undefined;
   let second = Number.POSITIVE_INFINITY;
   for (let c = 0; c < candidates.length; c++) {
     const key = edgeJunk(candidates[c]!.key);
     if (key.length < MIN_ID_LENGTH) continue;
+    // A vote needs its best within maxEdits; a candidate farther than that can neither win nor tie it.
+    if (!mayMatch(candidates[c]!, grams, maxEdits(key.length))) continue;
     let mine: Alignment | undefined;
     for (const part of parts) {
       if (Math.abs(part.length - key.length) > maxEdits(key.length)) continue;
@@ -219,9 +247,11 @@ export function extensionOf(reading: string, key: string): { start: boolean; end
 /** Whether a reading is nowhere near any candidate (more than twice the edits a vote may have). */
 export function farFromAll(reading: string, candidates: readonly Candidate[]): boolean {
   const parts = spans(reading);
+  const grams = readingGrams(reading);
   for (const c of candidates) {
     const key = edgeJunk(c.key);
     const limit = 2 * maxEdits(key.length);
+    if (!mayMatch(c, grams, limit)) continue;
     for (const part of parts) {
       if (Math.abs(part.length - key.length) > limit) continue;
       if (align(part, key).distance <= limit) return false;

@@ -33,7 +33,7 @@ const USAGE = `vigil <command> [options]
   detect     <file | URL> [--json] [--mode auto|color|text] [--evidence <dir>] [--max-seconds 180]
              which session a recording or restream (file, HLS, DASH, progressive) was captured from,
              with evidence frames and the session's access log
-  watch      <URL> [--json] [--ban] [--mode auto|color] [--threshold 1e-6] [--windows 2] [--window <s>]
+  watch      <URL> [--json] [--ban] [--mode auto|color] [--threshold 1e-4] [--windows 2] [--window <s>]
              follow a live restream, one line per event; with --ban, ban the identified session once
              the threshold is passed in enough disjoint windows
 

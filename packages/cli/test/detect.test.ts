@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type StaticServer, startStaticServer } from '../../../test/support/browser.ts';
 import {
@@ -61,6 +61,8 @@ describe('vigil detect', () => {
         `${work}/dash/manifest.mpd`,
       ]);
       statics = await startStaticServer(work);
+      // A progressive MP4 with its index at the end (not faststart): downloaded before decoding.
+      copyFileSync(clip, `${work}/clip.mp4`);
       writeFileSync(`${work}/not-a-video.mp4`, 'this is not a video\n'.repeat(100));
       const bytes = readFileSync(clip);
       writeFileSync(`${work}/truncated.mp4`, bytes.subarray(0, Math.floor(bytes.length / 6)));
@@ -106,8 +108,9 @@ describe('vigil detect', () => {
     assert.equal(r.access.resource, 'recorded-clip');
   });
 
-  it('finds it from an HLS URL and from a DASH URL', { timeout: 180_000 }, async () => {
-    for (const url of [`${statics.mediaUrl}/hls/index.m3u8`, `${statics.mediaUrl}/dash/manifest.mpd`]) {
+  it('finds it from an HLS, a DASH and a progressive MP4 URL', { timeout: 240_000 }, async () => {
+    const urls = ['hls/index.m3u8', 'dash/manifest.mpd', 'clip.mp4'].map((p) => `${statics.mediaUrl}/${p}`);
+    for (const url of urls) {
       const r = await detectJson(url, '--mode', 'color');
       assert.equal(r.found, true, `${url}: ${JSON.stringify(r)}`);
       assert.equal(r.sessionId, rec.sessionId);

@@ -3,6 +3,8 @@
  * yields a passing decode mapping to exactly one session is an `identified` event, after which a new
  * window starts. A window that runs twice its length without one, after an identification, is `lost`.
  */
+
+import { DEFAULT_CODEC, layoutOf } from '@vigil/watermark-codec';
 import { COLOR_WIDTH, ColorReader, colorFps, hitProbability, minColorSeconds } from './color/index.ts';
 import { frames, NoVideoError } from './input/index.ts';
 import type { DetectContext, DetectMode, WatchEvent } from './types.ts';
@@ -18,12 +20,14 @@ export async function* watch(
   }
   const symbol = ctx.watermark.symbolSeconds;
   const minSeconds = minColorSeconds(symbol);
-  const windowSeconds = Math.max(ctx.windowSeconds ?? minSeconds + 6 * symbol, minSeconds);
+  // A window long enough for one whole cycle and a symbol either side (the strongest decode).
+  const cycleSeconds = layoutOf(DEFAULT_CODEC).cycleLength * symbol;
+  const windowSeconds = Math.max(ctx.windowSeconds ?? cycleSeconds + 2 * symbol, minSeconds);
   let reader = new ColorReader(ctx.watermark);
   let windowStart = 0;
   let identified = false;
   let lostSaid = false;
-  const every = Math.max(1, Math.round(reader.fps / 2)); // two attempts a second
+  const every = Math.max(1, Math.round(reader.fps)); // one attempt a second of footage
   try {
     for await (const frame of frames(url, {
       fps: colorFps(symbol),
@@ -37,7 +41,7 @@ export async function* watch(
       const span = frame.t + 1 / reader.fps - windowStart;
       ctx.onProgress?.({ fraction: 0, footageSeconds: frame.t });
       if (reader.frames % every !== 0 || span < minSeconds) continue;
-      const hit = reader.attempt(windowSeconds);
+      const hit = reader.attempt(2 * windowSeconds); // the reader holds only this window's frames
       if (hit) {
         const sessions = [...new Set(await ctx.sessionsForTag(hit.decode.tag))];
         if (sessions.length === 1) {

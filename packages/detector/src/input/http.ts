@@ -18,11 +18,26 @@ function signalFor(limits: HttpLimits): AbortSignal {
   return limits.signal ? AbortSignal.any([limits.signal, timeout]) : timeout;
 }
 
-/** GET `url`; a clear InputError for a refused, unreachable or failing URL. */
-export async function open(url: string, limits: HttpLimits): Promise<Response> {
+/**
+ * GET `url`; a clear InputError for a refused, unreachable or failing URL. The timeout covers the whole
+ * read, or with `headersOnly` only the wait for the answer's headers (a long or live body).
+ */
+export async function open(url: string, limits: HttpLimits, headersOnly = false): Promise<Response> {
   let res: Response;
+  const controller = new AbortController();
+  const timer = headersOnly
+    ? setTimeout(
+        () => controller.abort(new DOMException('timed out', 'TimeoutError')),
+        limits.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      )
+    : undefined;
+  const signal = headersOnly
+    ? limits.signal
+      ? AbortSignal.any([limits.signal, controller.signal])
+      : controller.signal
+    : signalFor(limits);
   try {
-    res = await limits.fetch(url, { signal: signalFor(limits), redirect: 'follow' });
+    res = await limits.fetch(url, { signal, redirect: 'follow' });
   } catch (err) {
     if (limits.signal?.aborted) throw err;
     const e = err as Error & { code?: string; cause?: { code?: string; message?: string } };
@@ -32,6 +47,8 @@ export async function open(url: string, limits: HttpLimits): Promise<Response> {
     }
     const why = e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.cause?.message ?? e.message);
     throw new InputError(`could not fetch ${redact(url)}: ${why}`, 'input_unreachable');
+  } finally {
+    clearTimeout(timer);
   }
   if (!res.ok) {
     await res.body?.cancel().catch(() => {});

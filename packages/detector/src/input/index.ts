@@ -3,7 +3,10 @@
  * frames at the rate and size a mode asks for. Every network request (playlists, manifests, segments,
  * keys) goes through the caller's fetch in Node; ffmpeg only ever reads a local file or its stdin.
  */
-import { statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { type Frame, InputError } from '../types.ts';
 import { dashBytes, isDash } from './dash.ts';
 import { type Crop, decodeFrames } from './ffmpeg.ts';
@@ -65,17 +68,33 @@ export async function* frames(input: string, opts: FramesOptions): AsyncGenerato
     return;
   }
   const limits: HttpLimits = { fetch: opts.fetch ?? fetch, signal: opts.signal };
-  yield* decodeFrames({ bytes: remoteBytes(input, limits) }, decode);
+  const remote = await openRemote(input, limits);
+  if (remote.kind === 'bytes') {
+    yield* decodeFrames({ bytes: remote.bytes }, decode);
+    return;
+  }
+  try {
+    yield* decodeFrames({ path: remote.path }, decode);
+  } finally {
+    rmSync(remote.dir, { recursive: true, force: true });
+  }
 }
 
-/** The bytes of a remote input, whatever kind it turns out to be. */
-async function* remoteBytes(url: string, limits: HttpLimits): AsyncGenerator<Uint8Array> {
-  // No overall timeout on the body: a live progressive stream has none. Each read is bounded instead.
-  const res = await open(url, { ...limits, timeoutMs: 20_000 });
+type Remote =
+  | { kind: 'bytes'; bytes: AsyncIterable<Uint8Array> }
+  | { kind: 'file'; path: string; dir: string };
+
+/**
+ * What a URL turns out to be: an HLS or DASH manifest (its segments as one byte stream), an MP4 of known
+ * length (downloaded to a temporary file first, since its index may sit at the end), or any other
+ * progressive stream (TS, WebM, FLV, fragmented MP4, possibly live: piped as it comes).
+ */
+async function openRemote(url: string, limits: HttpLimits): Promise<Remote> {
+  const res = await open(url, limits, true);
   const type = (res.headers.get('content-type') ?? '').toLowerCase();
   const finalUrl = res.url || url;
   const reader = res.body?.getReader();
-  if (!reader) return;
+  if (!reader) throw new InputError(`${redact(url)}: an empty answer`, 'input_empty');
   // Sniff the first bytes: a playlist/manifest is text.
   let head: Buffer = Buffer.alloc(0);
   let done = false;
@@ -85,17 +104,53 @@ async function* remoteBytes(url: string, limits: HttpLimits): AsyncGenerator<Uin
     else head = Buffer.concat([head, Buffer.from(r.value)]);
   }
   const text = head.toString('utf8');
-  const manifest = isHls(text) || isDash(text) || /mpegurl|dash\+xml/.test(type);
-  if (manifest) {
+  if (isHls(text) || isDash(text) || /mpegurl|dash\+xml/.test(type)) {
     const rest = done
       ? Buffer.alloc(0)
       : await readBounded(new Response(readerStream(reader)), PLAYLIST_MAX_BYTES, url);
     const body = Buffer.concat([head, rest]).toString('utf8');
-    if (isHls(body)) yield* hlsBytes(finalUrl, body, limits);
-    else if (isDash(body)) yield* dashBytes(finalUrl, body, limits);
-    else throw new InputError(`${redact(url)}: a playlist of an unknown kind`, 'input_bad_playlist');
-    return;
+    if (isHls(body)) return { kind: 'bytes', bytes: hlsBytes(finalUrl, body, limits) };
+    if (isDash(body)) return { kind: 'bytes', bytes: dashBytes(finalUrl, body, limits) };
+    throw new InputError(`${redact(url)}: a playlist of an unknown kind`, 'input_bad_playlist');
   }
+  const length = Number(res.headers.get('content-length'));
+  const mp4 = head.subarray(4, 8).toString('latin1') === 'ftyp';
+  if (mp4 && Number.isFinite(length) && length > 0) {
+    if (length > PROGRESSIVE_MAX_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw new InputError(`${redact(url)} is larger than ${PROGRESSIVE_MAX_BYTES} bytes`, 'input_too_large');
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-detect-'));
+    const path = join(dir, 'input.mp4');
+    try {
+      const out = createWriteStream(path);
+      const chunks = (async function* () {
+        yield head;
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) return;
+          yield r.value;
+        }
+      })();
+      await pipeline(chunks, out, { signal: limits.signal });
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      if (limits.signal?.aborted) throw err;
+      throw new InputError(
+        `could not download ${redact(url)}: ${(err as Error).message}`,
+        'input_unreachable',
+      );
+    }
+    return { kind: 'file', path, dir };
+  }
+  return { kind: 'bytes', bytes: progressive(head, done, reader) };
+}
+
+async function* progressive(
+  head: Buffer,
+  done: boolean,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
   let total = head.length;
   if (head.length) yield head;
   while (!done) {

@@ -135,7 +135,7 @@ export function attacked(input: string, attack: Attack): string {
   return cached(out, (partial) => {
     // The recording is input 0 even when a background comes first in the list of inputs.
     const inputs = attack.inputs ? ['-i', input, ...attack.inputs] : ['-i', input];
-    ffmpeg([...inputs, '-an', ...attack.args, '-t', '30', partial], `the ${attack.name} clip`);
+    ffmpeg([...inputs, '-an', ...attack.args, '-t', '120', partial], `the ${attack.name} clip`);
   });
 }
 

@@ -350,7 +350,8 @@ function levelled(patch: Gray, letterHeight: number): Gray {
  */
 export function ocrImage(raw: Gray, letterHeight: number): Gray {
   const patch = levelled(raw, letterHeight);
-  const scale = Math.min(4, Math.max(1, 40 / Math.max(1, letterHeight)));
+  // At most 2400 px wide: a line as wide as a large frame is not worth more OCR time.
+  const scale = Math.min(4, 2400 / Math.max(1, patch.width), Math.max(1, 40 / Math.max(1, letterHeight)));
   const sw = Math.max(1, Math.round(patch.width * scale));
   const sh = Math.max(1, Math.round(patch.height * scale));
   const scaled = new Uint8Array(sw * sh);

@@ -22,6 +22,7 @@ import type { HotState, TenantState } from '../hot-state.ts';
 import type { KeyGrants } from '../key-grants.ts';
 import type { ViewerRateLimiter } from '../rate-limit.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
+import { errorSchema } from './schemas.ts';
 
 export const WATERMARK_HEADER = 'vigil-watermark';
 /** What a player may report (the Epic 6 ContentAccessLog actions a player can see). */
@@ -38,11 +39,6 @@ export interface ViewerRoutesOptions {
   hot: HotState;
   stats: StatsRecorder;
 }
-
-const errorSchema = {
-  type: 'object',
-  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } },
-};
 
 const directiveSchema = {
   type: 'object',

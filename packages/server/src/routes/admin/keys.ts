@@ -1,7 +1,7 @@
 import { createKeys, createKeysSchema, listKeys } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
 import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
-import { type AdminContext, iso, security } from './shared.ts';
+import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** Content keys (without their key bytes). */
 export function keysRoutes(app: FastifyInstance, ctx: AdminContext): void {
@@ -22,16 +22,10 @@ export function keysRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.post(
     '/v1/keys',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['keys'],
-        summary: 'Create content keys for a resource (key bytes are never returned)',
-        security,
-        body: createKeysSchema,
-        response: { 201: { type: 'object', properties: { keys: { type: 'array', items: keyMeta } } } },
-      },
-    },
+    guarded(auth, ['keys'], 'Create content keys for a resource (key bytes are never returned)', {
+      body: createKeysSchema,
+      response: { 201: { type: 'object', properties: { keys: { type: 'array', items: keyMeta } } } },
+    }),
     async (request, reply) => {
       const keys = await createKeys(deps, request.actor, request.body as Parameters<typeof createKeys>[2]);
       return reply.code(201).send({
@@ -49,25 +43,19 @@ export function keysRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/keys',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['keys'],
-        summary: 'Key ids of a resource (by key period, paginated)',
-        security,
-        querystring: {
+    guarded(auth, ['keys'], 'Key ids of a resource (by key period, paginated)', {
+      querystring: {
+        type: 'object',
+        required: ['resourceId'],
+        properties: { resourceId: { type: 'string', maxLength: 256 }, ...pageParams },
+      },
+      response: {
+        200: {
           type: 'object',
-          required: ['resourceId'],
-          properties: { resourceId: { type: 'string', maxLength: 256 }, ...pageParams },
-        },
-        response: {
-          200: {
-            type: 'object',
-            properties: { keys: { type: 'array', items: keyMeta }, next: nextSchema },
-          },
+          properties: { keys: { type: 'array', items: keyMeta }, next: nextSchema },
         },
       },
-    },
+    }),
     async (request) => {
       const page = await listKeys(
         ctx,

@@ -6,6 +6,7 @@ import {
   OPERATOR_NAME,
   removeOperator,
   setOperatorPassword,
+  TENANT_ID_PATTERN,
 } from '@vigil/control';
 import type { Role } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -32,7 +33,6 @@ async function control<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T
   }
 }
 
-const TENANT_ID = '^[a-z0-9][a-z0-9_-]{0,63}$';
 /** An API key, or the console's session cookie (with X-CSRF-Token on changes). */
 const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { consoleSession: [] }];
 
@@ -50,7 +50,11 @@ const tenantQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    tenant: { type: 'string', pattern: TENANT_ID, description: 'Another tenant (platform role only)' },
+    tenant: {
+      type: 'string',
+      pattern: TENANT_ID_PATTERN,
+      description: 'Another tenant (platform role only)',
+    },
   },
 };
 const nameParams = {
@@ -107,7 +111,7 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
             password,
             tenant: {
               type: 'string',
-              pattern: TENANT_ID,
+              pattern: TENANT_ID_PATTERN,
               description: 'Another tenant (platform role only)',
             },
           },

@@ -127,20 +127,10 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
 
   async function viewer(request: FastifyRequest, endpoint: string, now: number): Promise<Admitted> {
     const token = (request.query as { token?: string }).token;
-    let claims: ViewerClaims;
-    try {
+    const claims: ViewerClaims = await stats.countingDenials(undefined, endpoint, now, async () => {
       const { tenant, payload } = await verified(token, now, 'compat-viewer');
-      claims = seedViewerClaims(
-        tenant.id,
-        payload,
-        now,
-        config.compatTokenTtlSeconds,
-        config.clockSkewSeconds,
-      );
-    } catch (err) {
-      if (err instanceof Denial) stats.record(undefined, endpoint, err.reason, now);
-      throw err;
-    }
+      return seedViewerClaims(tenant.id, payload, now, config.compatTokenTtlSeconds, config.clockSkewSeconds);
+    });
     return gate.admitClaims(claims, request.raw, endpoint, now);
   }
 
@@ -171,15 +161,12 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
         throw new BadRequest('invalid_json', 'body is not a ClearKey license request');
       }
       const { kids } = parseClearKeyRequest(body);
-      try {
+      return stats.countingDenials(tenant.id, 'compat-ck', now, async () => {
         const license = await licenseFor(hot, tenant, claims.resourceId, kids, now);
         stats.record(tenant.id, 'compat-ck', 'granted', now);
         access.keyDelivered(claims, request.raw, ip, now, license.keys.length, tenant.tagKey);
         return answer(tenant, claims.sessionId, Buffer.from(JSON.stringify(license)).toString('base64'));
-      } catch (err) {
-        if (err instanceof Denial) stats.record(tenant.id, 'compat-ck', err.reason, now);
-        throw err;
-      }
+      });
     },
   );
 

@@ -14,7 +14,7 @@ import { Gauge } from 'prom-client';
 import { authenticate } from '../auth/admin.ts';
 import type { ServerConfig } from '../config.ts';
 import type { HotState } from '../hot-state.ts';
-import { pageAnswer, pageQuery, pageRequest } from '../pagination.ts';
+import { pageRequest, pageSchema } from '../pagination.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 import { guarded } from './admin/shared.ts';
 
@@ -169,8 +169,7 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
   app.get(
     '/v1/live/channels',
     guarded(auth, ['live'], "The tenant's live channels with their status (by id, paginated)", {
-      querystring: pageQuery,
-      response: pageAnswer('channels', channelView),
+      ...pageSchema('channels', channelView),
     }),
     async (request) => {
       const page = await listChannels(deps, request.actor, pageRequest(request.query));

@@ -388,7 +388,7 @@ export async function viewerRoutes(
       const kid = parseKid((request.params as { kid: string }).kid);
       if (!kid)
         throw new BadRequest('invalid_kid', 'kid must be 32 hex digits, a UUID or base64url of 16 bytes');
-      try {
+      return stats.countingDenials(tenant.id, 'hls', now, async () => {
         const key = await hot.contentKey(tenant, kid, now);
         if (!key) throw new Denial('unknown_kid', 'unknown key id');
         if (key.resourceId !== claims.resourceId) {
@@ -401,10 +401,7 @@ export async function viewerRoutes(
           .header('cache-control', 'no-store')
           .type('application/octet-stream')
           .send(key.key);
-      } catch (err) {
-        if (err instanceof Denial) stats.record(tenant.id, 'hls', err.reason, now);
-        throw err;
-      }
+      });
     },
   );
 

@@ -1,23 +1,21 @@
 import { createApiKey, createApiKeySchema, listApiKeys, revokeApiKey } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { pageAnswer, pageQuery, pageRequest } from '../../pagination.ts';
+import { pageRequest, pageSchema } from '../../pagination.ts';
+import { dateTimeSchema, nullableDateTimeSchema, objectSchema, stringSchema } from '../schemas.ts';
 import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** API keys of the key's tenant. */
 export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const { auth } = ctx;
 
-  const apiKeySchema = {
-    type: 'object',
-    properties: {
-      key: { type: 'string' },
-      prefix: { type: 'string' },
-      name: { type: 'string' },
-      role: { type: 'string' },
-      createdAt: { type: 'string', format: 'date-time' },
-      revokedAt: { type: ['string', 'null'], format: 'date-time' },
-    },
-  };
+  const apiKeySchema = objectSchema({
+    key: stringSchema,
+    prefix: stringSchema,
+    name: stringSchema,
+    role: stringSchema,
+    createdAt: dateTimeSchema,
+    revokedAt: nullableDateTimeSchema,
+  });
 
   app.post(
     '/v1/apikeys',
@@ -45,8 +43,7 @@ export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get(
     '/v1/apikeys',
     guarded(auth, ['tenants'], 'API keys of this tenant (prefixes only; oldest first, paginated)', {
-      querystring: pageQuery,
-      response: pageAnswer('apiKeys', apiKeySchema),
+      ...pageSchema('apiKeys', apiKeySchema),
     }),
     async (request) => {
       const page = await listApiKeys(ctx, request.actor, pageRequest(request.query));

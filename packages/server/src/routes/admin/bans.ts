@@ -1,6 +1,6 @@
 import { createBan, createBanSchema, liftBan, listBans } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { pageAnswer, pageQuery, pageRequest } from '../../pagination.ts';
+import { pageRequest, pageSchema } from '../../pagination.ts';
 import { type AdminContext, banSchema, guarded, iso } from './shared.ts';
 
 /** Bans by session or address. */
@@ -31,8 +31,7 @@ export function bansRoutes(app: FastifyInstance, ctx: AdminContext): void {
       ['control'],
       'Bans, with the addresses each banned session was seen calling from (oldest first, paginated)',
       {
-        querystring: pageQuery,
-        response: pageAnswer('bans', banSchema),
+        ...pageSchema('bans', banSchema),
       },
     ),
     async (request) => {

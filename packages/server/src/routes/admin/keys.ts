@@ -1,6 +1,7 @@
 import { createKeys, createKeysSchema, listKeys } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
 import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
+import { dateTimeSchema, objectSchema, stringSchema } from '../schemas.ts';
 import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** Content keys (without their key bytes). */
@@ -8,17 +9,14 @@ export function keysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const { auth } = ctx;
   const deps = { store: ctx.store, keyTtlSeconds: ctx.config.keyTtlSeconds };
 
-  const keyMeta = {
-    type: 'object',
-    properties: {
-      kid: { type: 'string' },
-      resourceId: { type: 'string' },
-      keyPeriod: { type: 'integer' },
-      trackType: { type: 'string' },
-      iv: { type: 'string' },
-      expiresAt: { type: 'string', format: 'date-time' },
-    },
-  };
+  const keyMeta = objectSchema({
+    kid: stringSchema,
+    resourceId: stringSchema,
+    keyPeriod: { type: 'integer' },
+    trackType: stringSchema,
+    iv: stringSchema,
+    expiresAt: dateTimeSchema,
+  });
 
   app.post(
     '/v1/keys',

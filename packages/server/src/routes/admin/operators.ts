@@ -11,6 +11,7 @@ import {
 import type { Role } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireRole } from '../../auth/admin.ts';
+import { dateTimeSchema, objectSchema, stringSchema } from '../schemas.ts';
 import type { AdminContext } from './shared.ts';
 
 /** Who calls: the console's signed-in operator, or the API key. */
@@ -36,16 +37,13 @@ async function control<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T
 /** An API key, or the console's session cookie (with X-CSRF-Token on changes). */
 const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { consoleSession: [] }];
 
-const operatorSchema = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    role: { type: 'string' },
-    tenantId: { type: 'string' },
-    createdAt: { type: 'string', format: 'date-time' },
-    passwordChangedAt: { type: 'string', format: 'date-time' },
-  },
-};
+const operatorSchema = objectSchema({
+  name: stringSchema,
+  role: stringSchema,
+  tenantId: stringSchema,
+  createdAt: dateTimeSchema,
+  passwordChangedAt: dateTimeSchema,
+});
 const tenantQuery = {
   type: 'object',
   additionalProperties: false,

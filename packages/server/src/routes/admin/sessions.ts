@@ -1,6 +1,6 @@
 import { sessionsByTag } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { pageAnswer, pageQuery, pageRequest } from '../../pagination.ts';
+import { pageRequest, pageSchema } from '../../pagination.ts';
 import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** Sessions behind a colour-watermark tag. */
@@ -15,8 +15,7 @@ export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
       'Sessions whose colour watermark shows this tag (leak tracing; first seen first, paginated)',
       {
         params: { type: 'object', properties: { tag: { type: 'integer', minimum: 0, maximum: 4294967295 } } },
-        querystring: pageQuery,
-        response: pageAnswer('sessions', {
+        ...pageSchema('sessions', {
           type: 'object',
           properties: {
             sessionId: { type: 'string' },

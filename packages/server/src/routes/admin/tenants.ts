@@ -7,23 +7,20 @@ import {
   updateTenantSettings,
 } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { pageAnswer, pageQuery, pageRequest } from '../../pagination.ts';
-import { errorSchema } from '../schemas.ts';
+import { pageRequest, pageSchema } from '../../pagination.ts';
+import { errorSchema, objectSchema, stringSchema } from '../schemas.ts';
 import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** The key's tenant, and tenants (platform role). */
 export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const { auth } = ctx;
 
-  const tenantSchema = {
-    type: 'object',
-    properties: {
-      id: { type: 'string' },
-      name: { type: 'string' },
-      allowedOrigins: { type: 'array', items: { type: 'string' } },
-      jwks: { type: ['object', 'null'], additionalProperties: true },
-    },
-  };
+  const tenantSchema = objectSchema({
+    id: stringSchema,
+    name: stringSchema,
+    allowedOrigins: { type: 'array', items: { type: 'string' } },
+    jwks: { type: ['object', 'null'], additionalProperties: true },
+  });
 
   app.get(
     '/v1/tenant',
@@ -78,8 +75,7 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get(
     '/v1/tenants',
     guarded(auth, ['tenants'], 'All tenants (platform role; by id, paginated)', {
-      querystring: pageQuery,
-      response: pageAnswer('tenants', {
+      ...pageSchema('tenants', {
         type: 'object',
         properties: {
           id: { type: 'string' },

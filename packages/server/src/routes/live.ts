@@ -168,9 +168,12 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
 
   app.get(
     '/v1/live/channels',
-    guarded(auth, ['live'], "The tenant's live channels with their status (by id, paginated)", {
-      ...pageSchema('channels', channelView),
-    }),
+    guarded(
+      auth,
+      ['live'],
+      "The tenant's live channels with their status (by id, paginated)",
+      pageSchema('channels', channelView),
+    ),
     async (request) => {
       const page = await listChannels(deps, request.actor, pageRequest(request.query));
       return { channels: page.items.map(view), next: page.next };
@@ -223,30 +226,17 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
 function registerLiveMetrics(stats: StatsRecorder, live: LiveManager): void {
   const registers = [stats.registry];
   const labelNames = ['tenant', 'channel'] as const;
-  const restarts = new Gauge({
-    name: 'vigil_live_encoder_restarts',
-    help: 'Encoder restarts since the channel started',
-    labelNames,
-    registers,
-  });
-  const segments = new Gauge({
-    name: 'vigil_live_segments_published',
-    help: 'Segment groups published since the channel started',
-    labelNames,
-    registers,
-  });
-  const lag = new Gauge({
-    name: 'vigil_live_edge_lag_seconds',
-    help: 'How far the newest segment ends behind the wall clock',
-    labelNames,
-    registers,
-  });
-  const processing = new Gauge({
-    name: 'vigil_live_processing_ms_avg',
-    help: 'Mean time to retime, encrypt and publish one segment group',
-    labelNames,
-    registers,
-  });
+  const gauge = (name: string, help: string) => new Gauge({ name, help, labelNames, registers });
+  const restarts = gauge('vigil_live_encoder_restarts', 'Encoder restarts since the channel started');
+  const segments = gauge(
+    'vigil_live_segments_published',
+    'Segment groups published since the channel started',
+  );
+  const lag = gauge('vigil_live_edge_lag_seconds', 'How far the newest segment ends behind the wall clock');
+  const processing = gauge(
+    'vigil_live_processing_ms_avg',
+    'Mean time to retime, encrypt and publish one segment group',
+  );
   const up: Gauge<'tenant' | 'channel'> = new Gauge({
     name: 'vigil_live_channel_up',
     help: '1 while the channel encodes and publishes',

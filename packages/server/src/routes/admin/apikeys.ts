@@ -42,9 +42,12 @@ export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/apikeys',
-    guarded(auth, ['tenants'], 'API keys of this tenant (prefixes only; oldest first, paginated)', {
-      ...pageSchema('apiKeys', apiKeySchema),
-    }),
+    guarded(
+      auth,
+      ['tenants'],
+      'API keys of this tenant (prefixes only; oldest first, paginated)',
+      pageSchema('apiKeys', apiKeySchema),
+    ),
     async (request) => {
       const page = await listApiKeys(ctx, request.actor, pageRequest(request.query));
       return {

@@ -74,8 +74,11 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/tenants',
-    guarded(auth, ['tenants'], 'All tenants (platform role; by id, paginated)', {
-      ...pageSchema('tenants', {
+    guarded(
+      auth,
+      ['tenants'],
+      'All tenants (platform role; by id, paginated)',
+      pageSchema('tenants', {
         type: 'object',
         properties: {
           id: { type: 'string' },
@@ -83,7 +86,7 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
           createdAt: { type: 'string', format: 'date-time' },
         },
       }),
-    }),
+    ),
     async (request) => {
       const page = await listTenants(ctx, request.actor, pageRequest(request.query));
       return { tenants: page.items.map((t) => ({ ...t, createdAt: iso(t.createdAt) })), next: page.next };

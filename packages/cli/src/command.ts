@@ -98,3 +98,11 @@ export function parseValue(raw: string): unknown {
   if (raw.startsWith('{')) return JSON.parse(raw);
   return raw;
 }
+
+/** A command's options: the common ones, then `strings` (each takes a value) and `flags` (none). */
+export function options(strings: string[], flags: string[] = []): Command['options'] {
+  const opts: Command['options'] = { ...common };
+  for (const name of strings) opts[name] = { type: 'string' };
+  for (const name of flags) opts[name] = { type: 'boolean' };
+  return opts;
+}

@@ -44,25 +44,41 @@ export interface DeliveryRequest {
 const MAX_CACHED_SECRETS = 10_000;
 
 /**
+ * A tenant's secret derived from the master key under `label(tenantId)`, kept in memory (a bounded
+ * cache); undefined for an id no tenant can have.
+ */
+export function tenantSecrets(
+  envelope: Envelope,
+  label: (tenantId: string) => string,
+): (tenantId: string) => Buffer | undefined {
+  const secrets = new Map<string, Buffer>();
+  return (tenantId) => {
+    let secret = secrets.get(tenantId);
+    if (secret === undefined) {
+      if (!isTenantId(tenantId)) return undefined;
+      if (secrets.size >= MAX_CACHED_SECRETS) secrets.clear();
+      secret = envelope.deriveKey(label(tenantId));
+      secrets.set(tenantId, secret);
+    }
+    return secret;
+  };
+}
+
+/**
  * Signs delivery grants with per-tenant secrets derived from the master key (`delivery:v1:<tenant>`),
  * so every instance sharing the master key agrees and no secret is stored. Derived secrets are kept
  * in memory; they are never logged or sent.
  */
 export class DeliverySigner {
-  readonly #secrets = new Map<string, Buffer>();
+  readonly #secretFor: (tenantId: string) => Buffer | undefined;
 
-  constructor(private readonly envelope: Envelope) {}
+  constructor(envelope: Envelope) {
+    this.#secretFor = tenantSecrets(envelope, deliveryKeyLabel);
+  }
 
   /** The tenant's delivery secret; undefined for an id no tenant can have. */
   secretFor(tenantId: string): Buffer | undefined {
-    let secret = this.#secrets.get(tenantId);
-    if (secret === undefined) {
-      if (!isTenantId(tenantId)) return undefined;
-      if (this.#secrets.size >= MAX_CACHED_SECRETS) this.#secrets.clear();
-      secret = this.envelope.deriveKey(deliveryKeyLabel(tenantId));
-      this.#secrets.set(tenantId, secret);
-    }
-    return secret;
+    return this.#secretFor(tenantId);
   }
 
   issue(req: DeliveryRequest): DeliveryIssue {

@@ -9,10 +9,8 @@ import {
 } from '@vigil/core';
 import type { Envelope } from '@vigil/keys';
 import type { Admitted, ViewerGate } from './auth/viewer-gate.ts';
-import { isTenantId } from './delivery.ts';
+import { tenantSecrets } from './delivery.ts';
 import type { StatsRecorder } from './stats/recorder.ts';
-
-const MAX_CACHED_SECRETS = 10_000;
 
 /**
  * Issues the HLS key grants the origin writes into the key URIs of the playlists it serves, and admits
@@ -22,24 +20,15 @@ const MAX_CACHED_SECRETS = 10_000;
  * session, ban by IP, the tenant's browser origins), counted and logged like a viewer token's.
  */
 export class KeyGrants {
-  readonly #secrets = new Map<string, Buffer>();
+  readonly #secretFor: (tenantId: string) => Buffer | undefined;
 
   constructor(
-    private readonly envelope: Envelope,
+    envelope: Envelope,
     private readonly gate: ViewerGate,
     private readonly stats: StatsRecorder,
     private readonly clientIp: (req: IncomingMessage) => string,
-  ) {}
-
-  #secretFor(tenantId: string): Buffer | undefined {
-    let secret = this.#secrets.get(tenantId);
-    if (secret === undefined) {
-      if (!isTenantId(tenantId)) return undefined;
-      if (this.#secrets.size >= MAX_CACHED_SECRETS) this.#secrets.clear();
-      secret = this.envelope.deriveKey(keyGrantKeyLabel(tenantId));
-      this.#secrets.set(tenantId, secret);
-    }
-    return secret;
+  ) {
+    this.#secretFor = tenantSecrets(envelope, keyGrantKeyLabel);
   }
 
   issue(grant: KeyGrant): string {

@@ -39,3 +39,8 @@ export function pageRequest(query: unknown): PageRequest {
   const q = (query ?? {}) as { limit?: number; cursor?: string };
   return { limit: q.limit, cursor: q.cursor };
 }
+
+/** The schema parts of a list that takes nothing but paging: its querystring and its answer. */
+export function pageSchema(name: string, items: object) {
+  return { querystring: pageQuery, response: pageAnswer(name, items) };
+}

@@ -1,10 +1,10 @@
 import { createApiKey, listApiKeys, revokeApiKey } from '@vigil/control';
 import { allPages } from '@vigil/store';
-import { type Command, common, out, str, withControl } from '../command.ts';
+import { type Command, options, out, str, withControl } from '../command.ts';
 import { UsageError } from '../usage-error.ts';
 
 export const apikeyCommand: Command = {
-  options: { ...common, role: { type: 'string' }, name: { type: 'string' }, all: { type: 'boolean' } },
+  options: options(['role', 'name'], ['all']),
   async run(values, [action, arg]) {
     if (action !== 'create' && action !== 'list' && action !== 'revoke')
       throw new UsageError('usage: vigil apikey create|list|revoke');

@@ -1,15 +1,9 @@
 import { createBan, liftBan, listBans } from '@vigil/control';
 import { allPages } from '@vigil/store';
-import { type Command, common, out, str, withControl } from '../command.ts';
+import { type Command, common, options, out, str, withControl } from '../command.ts';
 
 export const banCommand: Command = {
-  options: {
-    ...common,
-    session: { type: 'string' },
-    ip: { type: 'string' },
-    reason: { type: 'string' },
-    expires: { type: 'string' },
-  },
+  options: options(['session', 'ip', 'reason', 'expires']),
   async run(values) {
     await withControl(values, async (deps, actor) => {
       const ban = await createBan(deps, actor, {
@@ -24,7 +18,7 @@ export const banCommand: Command = {
 };
 
 export const unbanCommand: Command = {
-  options: { ...common, session: { type: 'string' }, ip: { type: 'string' } },
+  options: options(['session', 'ip']),
   async run(values, [id]) {
     await withControl(values, async (deps, actor) => {
       await liftBan(deps, actor, { id, sessionId: str(values, 'session'), ip: str(values, 'ip') });

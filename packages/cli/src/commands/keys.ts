@@ -1,20 +1,14 @@
 import { createKeys, listKeys } from '@vigil/control';
 import type { TrackType } from '@vigil/keys';
 import { allPages } from '@vigil/store';
-import { type Command, common, need, numberOption, out, withControl } from '../command.ts';
+import { type Command, need, numberOption, options, out, withControl } from '../command.ts';
 import { UsageError } from '../usage-error.ts';
 
 /** Content keys of a resource; the CLI's keys live a week unless --ttl says otherwise. */
 const CLI_KEY_TTL_SECONDS = 7 * 86400;
 
 export const keysCommand: Command = {
-  options: {
-    ...common,
-    resource: { type: 'string' },
-    periods: { type: 'string' },
-    track: { type: 'string', multiple: true },
-    ttl: { type: 'string' },
-  },
+  options: { ...options(['resource', 'periods', 'ttl']), track: { type: 'string', multiple: true } },
   async run(values, [action]) {
     const resourceId = need(values, 'resource');
     if (action !== 'list' && action !== 'create')

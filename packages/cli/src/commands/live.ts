@@ -3,7 +3,7 @@ import * as control from '@vigil/control';
 import { channelFolder, inputFromText } from '@vigil/live';
 import { storeSettingsFromEnv } from '@vigil/server';
 import { allPages } from '@vigil/store';
-import { type Command, common, out, positiveNumber, str, withControl } from '../command.ts';
+import { type Command, options, out, positiveNumber, str, withControl } from '../command.ts';
 import { asUsage, UsageError } from '../usage-error.ts';
 
 /** `360:800k,180:250k` → ladder rungs. */
@@ -43,18 +43,10 @@ function liveStatusLines(c: {
 }
 
 export const liveCommand: Command = {
-  options: {
-    ...common,
-    input: { type: 'string' },
-    resource: { type: 'string' },
-    'key-period': { type: 'string' },
-    'segment-duration': { type: 'string' },
-    window: { type: 'string' },
-    ladder: { type: 'string' },
-    preset: { type: 'string' },
-    'no-loop': { type: 'boolean' },
-    takeover: { type: 'boolean' },
-  },
+  options: options(
+    ['input', 'resource', 'key-period', 'segment-duration', 'window', 'ladder', 'preset'],
+    ['no-loop', 'takeover'],
+  ),
   async run(values, [action, id]) {
     const usage = 'usage: vigil live start|stop|status|delete [<channel id>] (see vigil --help)';
     if (!action || !['start', 'stop', 'status', 'delete'].includes(action)) throw new UsageError(usage);

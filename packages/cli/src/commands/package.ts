@@ -17,7 +17,7 @@ import {
   verifyPackage,
 } from '@vigil/packager';
 import { storeSettingsFromEnv } from '@vigil/server';
-import { type Command, common, need, out, positiveNumber, str, withStore } from '../command.ts';
+import { type Command, need, options, out, positiveNumber, str, withStore } from '../command.ts';
 import { UsageError } from '../usage-error.ts';
 
 /** Progress on stderr: a bar redrawn in place on a terminal, a plain line every 5% otherwise. */
@@ -71,21 +71,21 @@ function describePackage(summary: PackageSummary, keysFrom: string): string[] {
 }
 
 export const packageCommand: Command = {
-  options: {
-    ...common,
-    out: { type: 'string' },
-    resource: { type: 'string' },
-    scheme: { type: 'string' },
-    'segment-duration': { type: 'string' },
-    'key-period': { type: 'string' },
-    'hls-aes128': { type: 'boolean' },
-    'allow-no-audio': { type: 'boolean' },
-    server: { type: 'string' },
-    'api-key': { type: 'string' },
-    'license-url-base': { type: 'string' },
-    'key-ttl': { type: 'string' },
-    'work-dir': { type: 'string' },
-  },
+  options: options(
+    [
+      'out',
+      'resource',
+      'scheme',
+      'segment-duration',
+      'key-period',
+      'server',
+      'api-key',
+      'license-url-base',
+      'key-ttl',
+      'work-dir',
+    ],
+    ['hls-aes128', 'allow-no-audio'],
+  ),
   async run(values, positionals) {
     if (positionals.length !== 1)
       throw new UsageError('usage: vigil package <input> --out <dir> --resource <id>');
@@ -172,7 +172,7 @@ export const packageCommand: Command = {
 };
 
 export const inspectCommand: Command = {
-  options: { ...common, server: { type: 'string' }, token: { type: 'string' } },
+  options: options(['server', 'token']),
   async run(values, positionals) {
     if (positionals.length !== 1) throw new UsageError('usage: vigil inspect <file> | <package dir>');
     const target = positionals[0]!;

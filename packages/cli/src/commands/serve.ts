@@ -17,16 +17,11 @@ import {
   startRetention,
   storeSettingsFromEnv,
 } from '@vigil/server';
-import { type Command, common, out, str } from '../command.ts';
+import { type Command, options, out, str } from '../command.ts';
 import { UsageError } from '../usage-error.ts';
 
 export const serveCommand: Command = {
-  options: {
-    ...common,
-    port: { type: 'string' },
-    host: { type: 'string' },
-    'no-demo': { type: 'boolean' },
-  },
+  options: options(['port', 'host'], ['no-demo']),
   async run(values) {
     const port = Number(str(values, 'port') ?? process.env.PORT ?? 8080);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0..65535');

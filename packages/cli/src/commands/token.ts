@@ -2,20 +2,11 @@ import { signDelivery } from '@vigil/control';
 import { canonicalIp, DEFAULT_TENANT } from '@vigil/core';
 import { DeliverySigner, signedOriginUrl } from '@vigil/server';
 import { SignJWT } from 'jose';
-import { type Command, cliActor, common, need, out, str, withStore } from '../command.ts';
+import { type Command, cliActor, need, options, out, str, withStore } from '../command.ts';
 import { UsageError } from '../usage-error.ts';
 
 export const tokenCommand: Command = {
-  options: {
-    ...common,
-    session: { type: 'string' },
-    resource: { type: 'string' },
-    ip: { type: 'string' },
-    ttl: { type: 'string' },
-    sub: { type: 'string' },
-    path: { type: 'string' },
-    server: { type: 'string' },
-  },
+  options: options(['session', 'resource', 'ip', 'ttl', 'sub', 'path', 'server']),
   async run(values) {
     const ip = canonicalIp(need(values, 'ip'));
     if (ip === null) throw new UsageError('--ip must be an IP address');

@@ -8,7 +8,7 @@ import {
   setOperatorPassword,
 } from '@vigil/control';
 import { ROLES, type Role } from '@vigil/store';
-import { type Command, common, out, str, withStore } from '../command.ts';
+import { type Command, options, out, str, withStore } from '../command.ts';
 import { UsageError } from '../usage-error.ts';
 
 const USAGE =
@@ -62,7 +62,7 @@ function readHidden(prompt: string): Promise<string> {
 
 /** `vigil user ...`: console operators, on the store of --data / DATABASE_URL, as the platform role. */
 export const userCommand: Command = {
-  options: { ...common, role: { type: 'string' } },
+  options: options(['role']),
   async run(values, [action, name, extra]) {
     if (extra !== undefined) throw new UsageError(USAGE);
     if ((action === 'add' || action === 'remove' || action === 'passwd') && !name)

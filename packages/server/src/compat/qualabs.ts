@@ -14,7 +14,7 @@ import {
   verifySignature,
 } from '@vigil/core';
 import { MAX_PAGE_LIMIT, pageActiveBans, type VigilStore } from '@vigil/store';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccessLog } from '../access-log.ts';
 import type { Admitted, ViewerGate } from '../auth/viewer-gate.ts';
 import type { ServerConfig } from '../config.ts';
@@ -127,20 +127,10 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
 
   async function viewer(request: FastifyRequest, endpoint: string, now: number): Promise<Admitted> {
     const token = (request.query as { token?: string }).token;
-    let claims: ViewerClaims;
-    try {
+    const claims: ViewerClaims = await stats.countingDenials(undefined, endpoint, now, async () => {
       const { tenant, payload } = await verified(token, now, 'compat-viewer');
-      claims = seedViewerClaims(
-        tenant.id,
-        payload,
-        now,
-        config.compatTokenTtlSeconds,
-        config.clockSkewSeconds,
-      );
-    } catch (err) {
-      if (err instanceof Denial) stats.record(undefined, endpoint, err.reason, now);
-      throw err;
-    }
+      return seedViewerClaims(tenant.id, payload, now, config.compatTokenTtlSeconds, config.clockSkewSeconds);
+    });
     return gate.admitClaims(claims, request.raw, endpoint, now);
   }
 
@@ -171,15 +161,12 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
         throw new BadRequest('invalid_json', 'body is not a ClearKey license request');
       }
       const { kids } = parseClearKeyRequest(body);
-      try {
+      return stats.countingDenials(tenant.id, 'compat-ck', now, async () => {
         const license = await licenseFor(hot, tenant, claims.resourceId, kids, now);
         stats.record(tenant.id, 'compat-ck', 'granted', now);
         access.keyDelivered(claims, request.raw, ip, now, license.keys.length, tenant.tagKey);
         return answer(tenant, claims.sessionId, Buffer.from(JSON.stringify(license)).toString('base64'));
-      } catch (err) {
-        if (err instanceof Denial) stats.record(tenant.id, 'compat-ck', err.reason, now);
-        throw err;
-      }
+      });
     },
   );
 
@@ -216,62 +203,59 @@ export async function compatRoutes(app: FastifyInstance, opts: CompatOptions): P
     return verified(raw, Date.now(), 'compat-admin');
   }
 
-  const ok = (reply: FastifyReply) => reply.type('text/plain').send('OK');
-
-  app.post(
-    '/config/',
-    { schema: { tags: ['compat'], summary: 'Seed API: switch watermarking (JWT body)' } },
-    async (request, reply) => {
+  /** A Seed admin change: its JWT body verified, `change` applied with it, answered `OK`. */
+  const adminChange = (
+    path: string,
+    summary: string,
+    change: (tenantId: string, payload: Awaited<ReturnType<typeof adminPayload>>['payload']) => Promise<void>,
+  ) =>
+    app.post(path, { schema: { tags: ['compat'], summary } }, async (request, reply) => {
       const { tenant, payload } = await adminPayload(request);
-      const { watermarking, wmOptions } = payload;
-      if (typeof watermarking !== 'boolean')
-        throw new BadRequest('invalid_request', '"watermarking" must be a boolean');
-      if (
-        wmOptions !== undefined &&
-        (typeof wmOptions !== 'object' || wmOptions === null || Array.isArray(wmOptions))
-      ) {
-        throw new BadRequest('invalid_request', '"wmOptions" must be an object');
-      }
-      if (wmOptions !== undefined && JSON.stringify(wmOptions).length > 4096) {
-        throw new BadRequest('invalid_request', '"wmOptions" is too large');
-      }
-      const current = await store.getWatermarkConfig(tenant.id);
-      const mapped =
-        wmOptions === undefined ? {} : seedWatermarkOptions(wmOptions as Record<string, unknown>);
-      await store.putWatermarkConfig(tenant.id, {
-        ...mergeWatermarkConfig(current, mapped),
-        enabled: watermarking,
-        legacyOptions: (wmOptions as Record<string, unknown> | undefined) ?? current.legacyOptions ?? {},
+      await change(tenant.id, payload);
+      return reply.type('text/plain').send('OK');
+    });
+
+  adminChange('/config/', 'Seed API: switch watermarking (JWT body)', async (tenantId, payload) => {
+    const { watermarking, wmOptions } = payload;
+    if (typeof watermarking !== 'boolean')
+      throw new BadRequest('invalid_request', '"watermarking" must be a boolean');
+    if (
+      wmOptions !== undefined &&
+      (typeof wmOptions !== 'object' || wmOptions === null || Array.isArray(wmOptions))
+    ) {
+      throw new BadRequest('invalid_request', '"wmOptions" must be an object');
+    }
+    if (wmOptions !== undefined && JSON.stringify(wmOptions).length > 4096) {
+      throw new BadRequest('invalid_request', '"wmOptions" is too large');
+    }
+    const current = await store.getWatermarkConfig(tenantId);
+    const mapped = wmOptions === undefined ? {} : seedWatermarkOptions(wmOptions as Record<string, unknown>);
+    await store.putWatermarkConfig(tenantId, {
+      ...mergeWatermarkConfig(current, mapped),
+      enabled: watermarking,
+      legacyOptions: (wmOptions as Record<string, unknown> | undefined) ?? current.legacyOptions ?? {},
+    });
+  });
+
+  adminChange('/ban/', 'Seed API: ban or unban a session id or IP (JWT body)', async (tenantId, payload) => {
+    const { sessionId, ban } = payload;
+    if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 128) {
+      throw new BadRequest('invalid_request', '"sessionId" must be a non-empty string');
+    }
+    if (typeof ban !== 'boolean') throw new BadRequest('invalid_request', '"ban" must be a boolean');
+    // The seed stores IP bans as session ids; here an IP becomes an IP ban.
+    const kind = isIpAddress(sessionId) ? 'ip' : 'session';
+    const value = kind === 'ip' ? normalizeIp(sessionId) : sessionId;
+    if (ban)
+      await store.upsertBan({
+        tenantId: tenantId,
+        kind,
+        value,
+        reason: 'banned through the compatibility API',
+        expiresAt: null,
       });
-      return ok(reply);
-    },
-  );
-
-  app.post(
-    '/ban/',
-    { schema: { tags: ['compat'], summary: 'Seed API: ban or unban a session id or IP (JWT body)' } },
-    async (request, reply) => {
-      const { tenant, payload } = await adminPayload(request);
-      const { sessionId, ban } = payload;
-      if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > 128) {
-        throw new BadRequest('invalid_request', '"sessionId" must be a non-empty string');
-      }
-      if (typeof ban !== 'boolean') throw new BadRequest('invalid_request', '"ban" must be a boolean');
-      // The seed stores IP bans as session ids; here an IP becomes an IP ban.
-      const kind = isIpAddress(sessionId) ? 'ip' : 'session';
-      const value = kind === 'ip' ? normalizeIp(sessionId) : sessionId;
-      if (ban)
-        await store.upsertBan({
-          tenantId: tenant.id,
-          kind,
-          value,
-          reason: 'banned through the compatibility API',
-          expiresAt: null,
-        });
-      else await store.deleteBanByTarget(tenant.id, kind, value);
-      return ok(reply);
-    },
-  );
+    else await store.deleteBanByTarget(tenantId, kind, value);
+  });
 
   app.post(
     '/get/',

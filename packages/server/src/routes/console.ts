@@ -1,18 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
+import { TENANT_ID_PATTERN } from '@vigil/control';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ConsoleSessions } from '../auth/console-session.ts';
+import { errorSchema } from './schemas.ts';
 
 export interface ConsoleRoutesOptions {
   sessions: ConsoleSessions;
 }
 
-const TENANT_ID = '^[a-z0-9][a-z0-9_-]{0,63}$';
-const errorSchema = {
-  type: 'object',
-  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } },
-};
 const sessionSchema = {
   type: 'object',
   properties: {
@@ -51,7 +48,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
           properties: {
             username: { type: 'string', minLength: 1, maxLength: 128 },
             password: { type: 'string', minLength: 1, maxLength: 1024 },
-            tenant: { type: 'string', pattern: TENANT_ID, default: 'default' },
+            tenant: { type: 'string', pattern: TENANT_ID_PATTERN, default: 'default' },
           },
         },
         response: {

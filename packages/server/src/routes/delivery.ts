@@ -7,6 +7,7 @@ import type { ServerConfig } from '../config.ts';
 import { type DeliveryIssue, type DeliverySigner, signedOriginUrl } from '../delivery.ts';
 import type { HotState } from '../hot-state.ts';
 import type { ViewerRateLimiter } from '../rate-limit.ts';
+import { errorSchema } from './schemas.ts';
 import { bearer } from './viewer.ts';
 
 export interface DeliveryRoutesOptions {
@@ -16,11 +17,6 @@ export interface DeliveryRoutesOptions {
   signer: DeliverySigner;
   limiter: ViewerRateLimiter;
 }
-
-const errorSchema = {
-  type: 'object',
-  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } },
-};
 
 const issueSchema = {
   type: 'object',

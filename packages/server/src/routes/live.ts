@@ -14,8 +14,9 @@ import { Gauge } from 'prom-client';
 import { authenticate } from '../auth/admin.ts';
 import type { ServerConfig } from '../config.ts';
 import type { HotState } from '../hot-state.ts';
-import { pageAnswer, pageQuery, pageRequest } from '../pagination.ts';
+import { pageRequest, pageSchema } from '../pagination.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
+import { guarded } from './admin/shared.ts';
 
 export interface LiveRoutesOptions {
   store: VigilStore;
@@ -26,7 +27,6 @@ export interface LiveRoutesOptions {
   live?: LiveManager | undefined;
 }
 
-const security = [{ apiKey: [] }];
 const idParams = {
   type: 'object',
   required: ['id'],
@@ -149,17 +149,11 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
 
   app.put(
     '/v1/live/channels/:id',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['live'],
-        summary: 'Create or replace a live channel (and start it unless start is false)',
-        security,
-        params: idParams,
-        body: channelBody,
-        response: { 200: channelView, 201: channelView },
-      },
-    },
+    guarded(auth, ['live'], 'Create or replace a live channel (and start it unless start is false)', {
+      params: idParams,
+      body: channelBody,
+      response: { 200: channelView, 201: channelView },
+    }),
     async (request, reply) => {
       const { resourceId, start, ...settings } = (request.body ?? {}) as Record<string, unknown>;
       const { record, created } = await putChannel(deps, request.actor, {
@@ -174,16 +168,12 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
 
   app.get(
     '/v1/live/channels',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['live'],
-        summary: "The tenant's live channels with their status (by id, paginated)",
-        security,
-        querystring: pageQuery,
-        response: pageAnswer('channels', channelView),
-      },
-    },
+    guarded(
+      auth,
+      ['live'],
+      "The tenant's live channels with their status (by id, paginated)",
+      pageSchema('channels', channelView),
+    ),
     async (request) => {
       const page = await listChannels(deps, request.actor, pageRequest(request.query));
       return { channels: page.items.map(view), next: page.next };
@@ -192,35 +182,27 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
 
   app.get(
     '/v1/live/channels/:id',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['live'],
-        summary: 'One live channel: settings, desired state, encoder status, live edge',
-        security,
-        params: idParams,
-        response: { 200: channelView },
-      },
-    },
+    guarded(auth, ['live'], 'One live channel: settings, desired state, encoder status, live edge', {
+      params: idParams,
+      response: { 200: channelView },
+    }),
     async (request) => view(await getChannel(deps, request.actor, channelId(request))),
   );
 
   for (const action of ['start', 'stop'] as const) {
     app.post(
       `/v1/live/channels/:id/${action}`,
-      {
-        preHandler: auth,
-        schema: {
-          tags: ['live'],
-          summary:
-            action === 'start'
-              ? 'Start a live channel'
-              : 'Stop a live channel: its encoder stops, its keys are deleted (no more licenses), its files go',
-          security,
+      guarded(
+        auth,
+        ['live'],
+        action === 'start'
+          ? 'Start a live channel'
+          : 'Stop a live channel: its encoder stops, its keys are deleted (no more licenses), its files go',
+        {
           params: idParams,
           response: { 200: channelView },
         },
-      },
+      ),
       async (request: FastifyRequest, _reply: FastifyReply) => {
         const running = action === 'start';
         return view(await setChannelRunning(deps, request.actor, { id: channelId(request), running }));
@@ -230,10 +212,7 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
 
   app.delete(
     '/v1/live/channels/:id',
-    {
-      preHandler: auth,
-      schema: { tags: ['live'], summary: 'Stop and delete a live channel', security, params: idParams },
-    },
+    guarded(auth, ['live'], 'Stop and delete a live channel', { params: idParams }),
     async (request, reply) => {
       await deleteChannel(deps, request.actor, channelId(request));
       return reply.code(204).send();
@@ -247,30 +226,17 @@ export async function liveRoutes(app: FastifyInstance, opts: LiveRoutesOptions):
 function registerLiveMetrics(stats: StatsRecorder, live: LiveManager): void {
   const registers = [stats.registry];
   const labelNames = ['tenant', 'channel'] as const;
-  const restarts = new Gauge({
-    name: 'vigil_live_encoder_restarts',
-    help: 'Encoder restarts since the channel started',
-    labelNames,
-    registers,
-  });
-  const segments = new Gauge({
-    name: 'vigil_live_segments_published',
-    help: 'Segment groups published since the channel started',
-    labelNames,
-    registers,
-  });
-  const lag = new Gauge({
-    name: 'vigil_live_edge_lag_seconds',
-    help: 'How far the newest segment ends behind the wall clock',
-    labelNames,
-    registers,
-  });
-  const processing = new Gauge({
-    name: 'vigil_live_processing_ms_avg',
-    help: 'Mean time to retime, encrypt and publish one segment group',
-    labelNames,
-    registers,
-  });
+  const gauge = (name: string, help: string) => new Gauge({ name, help, labelNames, registers });
+  const restarts = gauge('vigil_live_encoder_restarts', 'Encoder restarts since the channel started');
+  const segments = gauge(
+    'vigil_live_segments_published',
+    'Segment groups published since the channel started',
+  );
+  const lag = gauge('vigil_live_edge_lag_seconds', 'How far the newest segment ends behind the wall clock');
+  const processing = gauge(
+    'vigil_live_processing_ms_avg',
+    'Mean time to retime, encrypt and publish one segment group',
+  );
   const up: Gauge<'tenant' | 'channel'> = new Gauge({
     name: 'vigil_live_channel_up',
     help: '1 while the channel encodes and publishes',

@@ -21,6 +21,7 @@ import {
 import type { HotState, TenantState } from '../hot-state.ts';
 import type { KeyGrants } from '../key-grants.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
+import { errorSchema } from './schemas.ts';
 
 export interface OriginRoutesOptions {
   config: ServerConfig;
@@ -126,14 +127,7 @@ export async function originRoutes(app: FastifyInstance, opts: OriginRoutesOptio
         properties: { [DELIVERY_PARAM]: { type: 'string', description: 'The delivery token' } },
       },
       response: {
-        '4xx': {
-          type: 'object',
-          properties: {
-            statusCode: { type: 'integer' },
-            code: { type: 'string' },
-            message: { type: 'string' },
-          },
-        },
+        '4xx': errorSchema,
       },
     },
     handler: async (request, reply) => {

@@ -14,6 +14,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { requireRole } from '../auth/admin.ts';
 import type { ServerConfig } from '../config.ts';
 import type { HotState } from '../hot-state.ts';
+import { errorSchema } from './schemas.ts';
 
 export interface SpekeRoutesOptions {
   store: VigilStore;
@@ -22,11 +23,6 @@ export interface SpekeRoutesOptions {
 }
 
 export const SPEKE_USER_AGENT = 'Vigil';
-
-const errorSchema = {
-  type: 'object',
-  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } },
-};
 
 /** Where players reach this server's key endpoints: the configured public URL, else what the caller used. */
 function keyServerUrls(request: FastifyRequest, config: ServerConfig): KeyServerUrls {

@@ -22,6 +22,7 @@ import type { HotState, TenantState } from '../hot-state.ts';
 import type { KeyGrants } from '../key-grants.ts';
 import type { ViewerRateLimiter } from '../rate-limit.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
+import { errorSchema } from './schemas.ts';
 
 export const WATERMARK_HEADER = 'vigil-watermark';
 /** What a player may report (the Epic 6 ContentAccessLog actions a player can see). */
@@ -38,11 +39,6 @@ export interface ViewerRoutesOptions {
   hot: HotState;
   stats: StatsRecorder;
 }
-
-const errorSchema = {
-  type: 'object',
-  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } },
-};
 
 const directiveSchema = {
   type: 'object',
@@ -392,7 +388,7 @@ export async function viewerRoutes(
       const kid = parseKid((request.params as { kid: string }).kid);
       if (!kid)
         throw new BadRequest('invalid_kid', 'kid must be 32 hex digits, a UUID or base64url of 16 bytes');
-      try {
+      return stats.countingDenials(tenant.id, 'hls', now, async () => {
         const key = await hot.contentKey(tenant, kid, now);
         if (!key) throw new Denial('unknown_kid', 'unknown key id');
         if (key.resourceId !== claims.resourceId) {
@@ -405,10 +401,7 @@ export async function viewerRoutes(
           .header('cache-control', 'no-store')
           .type('application/octet-stream')
           .send(key.key);
-      } catch (err) {
-        if (err instanceof Denial) stats.record(tenant.id, 'hls', err.reason, now);
-        throw err;
-      }
+      });
     },
   );
 

@@ -1,3 +1,4 @@
+import { Denial } from '@vigil/core';
 import type { StatsRow, VigilStore } from '@vigil/store';
 import { Counter, collectDefaultMetrics, type Metric, Registry } from 'prom-client';
 
@@ -44,6 +45,21 @@ export class StatsRecorder {
     this.registry.registerMetric(this.latency as unknown as Metric);
     this.#timer = setInterval(() => void this.flush(), flushMs);
     this.#timer.unref();
+  }
+
+  /** Runs `fn`; a Denial it throws is recorded as its reason's outcome, then rethrown. */
+  async countingDenials<T>(
+    tenantId: string | undefined,
+    endpoint: string,
+    now: number,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof Denial) this.record(tenantId, endpoint, err.reason, now);
+      throw err;
+    }
   }
 
   /** outcome: `granted` or a denial reason. tenantId undefined: the request proved no tenant. */

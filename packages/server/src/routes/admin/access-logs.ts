@@ -1,7 +1,7 @@
 import { readAccessLogs } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
-import { type AdminContext, iso, security } from './shared.ts';
+import { pageAnswer, pageParams, pageRequest } from '../../pagination.ts';
+import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** The access log of the key's tenant. */
 export function accessLogsRoutes(app: FastifyInstance, ctx: AdminContext): void {
@@ -9,13 +9,11 @@ export function accessLogsRoutes(app: FastifyInstance, ctx: AdminContext): void 
 
   app.get(
     '/v1/access-logs',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['control'],
-        summary:
-          'Access log: license grants, heartbeats, refusals and player reports, newest first (paginated)',
-        security,
+    guarded(
+      auth,
+      ['control'],
+      'Access log: license grants, heartbeats, refusals and player reports, newest first (paginated)',
+      {
         querystring: {
           type: 'object',
           additionalProperties: false,
@@ -27,33 +25,22 @@ export function accessLogsRoutes(app: FastifyInstance, ctx: AdminContext): void 
             ...pageParams,
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              entries: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    id: { type: 'string' },
-                    sessionId: { type: 'string' },
-                    resourceId: { type: 'string' },
-                    userId: { type: ['string', 'null'] },
-                    ip: { type: 'string' },
-                    userAgent: { type: 'string' },
-                    action: { type: 'string' },
-                    at: { type: 'string', format: 'date-time' },
-                    metadata: { type: ['object', 'null'], additionalProperties: true },
-                  },
-                },
-              },
-              next: nextSchema,
-            },
+        response: pageAnswer('entries', {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            sessionId: { type: 'string' },
+            resourceId: { type: 'string' },
+            userId: { type: ['string', 'null'] },
+            ip: { type: 'string' },
+            userAgent: { type: 'string' },
+            action: { type: 'string' },
+            at: { type: 'string', format: 'date-time' },
+            metadata: { type: ['object', 'null'], additionalProperties: true },
           },
-        },
+        }),
       },
-    },
+    ),
     async (request) => {
       const { sessionId, action, since, until } = request.query as Record<string, string | undefined>;
       const page = await readAccessLogs(

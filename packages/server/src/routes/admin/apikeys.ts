@@ -1,36 +1,28 @@
 import { createApiKey, createApiKeySchema, listApiKeys, revokeApiKey } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { pageAnswer, pageQuery, pageRequest } from '../../pagination.ts';
-import { type AdminContext, iso, security } from './shared.ts';
+import { pageRequest, pageSchema } from '../../pagination.ts';
+import { dateTimeSchema, nullableDateTimeSchema, objectSchema, stringSchema } from '../schemas.ts';
+import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** API keys of the key's tenant. */
 export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const { auth } = ctx;
 
-  const apiKeySchema = {
-    type: 'object',
-    properties: {
-      key: { type: 'string' },
-      prefix: { type: 'string' },
-      name: { type: 'string' },
-      role: { type: 'string' },
-      createdAt: { type: 'string', format: 'date-time' },
-      revokedAt: { type: ['string', 'null'], format: 'date-time' },
-    },
-  };
+  const apiKeySchema = objectSchema({
+    key: stringSchema,
+    prefix: stringSchema,
+    name: stringSchema,
+    role: stringSchema,
+    createdAt: dateTimeSchema,
+    revokedAt: nullableDateTimeSchema,
+  });
 
   app.post(
     '/v1/apikeys',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['tenants'],
-        summary: 'Create an API key for this tenant (the key is shown once)',
-        security,
-        body: createApiKeySchema,
-        response: { 201: apiKeySchema },
-      },
-    },
+    guarded(auth, ['tenants'], 'Create an API key for this tenant (the key is shown once)', {
+      body: createApiKeySchema,
+      response: { 201: apiKeySchema },
+    }),
     async (request, reply) => {
       const { key, record } = await createApiKey(
         ctx,
@@ -50,16 +42,12 @@ export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/apikeys',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['tenants'],
-        summary: 'API keys of this tenant (prefixes only; oldest first, paginated)',
-        security,
-        querystring: pageQuery,
-        response: pageAnswer('apiKeys', apiKeySchema),
-      },
-    },
+    guarded(
+      auth,
+      ['tenants'],
+      'API keys of this tenant (prefixes only; oldest first, paginated)',
+      pageSchema('apiKeys', apiKeySchema),
+    ),
     async (request) => {
       const page = await listApiKeys(ctx, request.actor, pageRequest(request.query));
       return {
@@ -77,13 +65,11 @@ export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.delete(
     '/v1/apikeys/:prefix',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['tenants'],
-        summary:
-          'Revoke the API key with this prefix (409 apikey_ambiguous when several share it, unless all=true)',
-        security,
+    guarded(
+      auth,
+      ['tenants'],
+      'Revoke the API key with this prefix (409 apikey_ambiguous when several share it, unless all=true)',
+      {
         params: { type: 'object', properties: { prefix: { type: 'string', minLength: 8, maxLength: 8 } } },
         querystring: {
           type: 'object',
@@ -91,7 +77,7 @@ export function apikeysRoutes(app: FastifyInstance, ctx: AdminContext): void {
           properties: { all: { type: 'boolean', description: 'Revoke every active key with this prefix' } },
         },
       },
-    },
+    ),
     async (request, reply) => {
       const { prefix } = request.params as { prefix: string };
       await revokeApiKey(ctx, request.actor, { prefix, all: (request.query as { all?: boolean }).all });

@@ -1,7 +1,7 @@
 import { createBan, createBanSchema, liftBan, listBans } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { pageAnswer, pageQuery, pageRequest } from '../../pagination.ts';
-import { type AdminContext, banSchema, iso, security } from './shared.ts';
+import { pageRequest, pageSchema } from '../../pagination.ts';
+import { type AdminContext, banSchema, guarded, iso } from './shared.ts';
 
 /** Bans by session or address. */
 export function bansRoutes(app: FastifyInstance, ctx: AdminContext): void {
@@ -9,16 +9,10 @@ export function bansRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.post(
     '/v1/bans',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['control'],
-        summary: 'Ban a session, an IP address or an address range (CIDR)',
-        security,
-        body: createBanSchema,
-        response: { 201: banSchema },
-      },
-    },
+    guarded(auth, ['control'], 'Ban a session, an IP address or an address range (CIDR)', {
+      body: createBanSchema,
+      response: { 201: banSchema },
+    }),
     async (request, reply) => {
       const ban = await createBan(ctx, request.actor, request.body as Parameters<typeof createBan>[2]);
       return reply.code(201).send({
@@ -32,17 +26,14 @@ export function bansRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/bans',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['control'],
-        summary:
-          'Bans, with the addresses each banned session was seen calling from (oldest first, paginated)',
-        security,
-        querystring: pageQuery,
-        response: pageAnswer('bans', banSchema),
+    guarded(
+      auth,
+      ['control'],
+      'Bans, with the addresses each banned session was seen calling from (oldest first, paginated)',
+      {
+        ...pageSchema('bans', banSchema),
       },
-    },
+    ),
     async (request) => {
       const page = await listBans(ctx, request.actor, pageRequest(request.query));
       return {
@@ -63,15 +54,9 @@ export function bansRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.delete(
     '/v1/bans/:id',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['control'],
-        summary: 'Lift a ban',
-        security,
-        params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
-      },
-    },
+    guarded(auth, ['control'], 'Lift a ban', {
+      params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
+    }),
     async (request, reply) => {
       await liftBan(ctx, request.actor, { id: (request.params as { id: string }).id });
       return reply.code(204).send();

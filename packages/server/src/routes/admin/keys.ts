@@ -1,37 +1,29 @@
 import { createKeys, createKeysSchema, listKeys } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
 import { nextSchema, pageParams, pageRequest } from '../../pagination.ts';
-import { type AdminContext, iso, security } from './shared.ts';
+import { dateTimeSchema, objectSchema, stringSchema } from '../schemas.ts';
+import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** Content keys (without their key bytes). */
 export function keysRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const { auth } = ctx;
   const deps = { store: ctx.store, keyTtlSeconds: ctx.config.keyTtlSeconds };
 
-  const keyMeta = {
-    type: 'object',
-    properties: {
-      kid: { type: 'string' },
-      resourceId: { type: 'string' },
-      keyPeriod: { type: 'integer' },
-      trackType: { type: 'string' },
-      iv: { type: 'string' },
-      expiresAt: { type: 'string', format: 'date-time' },
-    },
-  };
+  const keyMeta = objectSchema({
+    kid: stringSchema,
+    resourceId: stringSchema,
+    keyPeriod: { type: 'integer' },
+    trackType: stringSchema,
+    iv: stringSchema,
+    expiresAt: dateTimeSchema,
+  });
 
   app.post(
     '/v1/keys',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['keys'],
-        summary: 'Create content keys for a resource (key bytes are never returned)',
-        security,
-        body: createKeysSchema,
-        response: { 201: { type: 'object', properties: { keys: { type: 'array', items: keyMeta } } } },
-      },
-    },
+    guarded(auth, ['keys'], 'Create content keys for a resource (key bytes are never returned)', {
+      body: createKeysSchema,
+      response: { 201: { type: 'object', properties: { keys: { type: 'array', items: keyMeta } } } },
+    }),
     async (request, reply) => {
       const keys = await createKeys(deps, request.actor, request.body as Parameters<typeof createKeys>[2]);
       return reply.code(201).send({
@@ -49,25 +41,19 @@ export function keysRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/keys',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['keys'],
-        summary: 'Key ids of a resource (by key period, paginated)',
-        security,
-        querystring: {
+    guarded(auth, ['keys'], 'Key ids of a resource (by key period, paginated)', {
+      querystring: {
+        type: 'object',
+        required: ['resourceId'],
+        properties: { resourceId: { type: 'string', maxLength: 256 }, ...pageParams },
+      },
+      response: {
+        200: {
           type: 'object',
-          required: ['resourceId'],
-          properties: { resourceId: { type: 'string', maxLength: 256 }, ...pageParams },
-        },
-        response: {
-          200: {
-            type: 'object',
-            properties: { keys: { type: 'array', items: keyMeta }, next: nextSchema },
-          },
+          properties: { keys: { type: 'array', items: keyMeta }, next: nextSchema },
         },
       },
-    },
+    }),
     async (request) => {
       const page = await listKeys(
         ctx,

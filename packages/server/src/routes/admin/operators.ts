@@ -6,10 +6,12 @@ import {
   OPERATOR_NAME,
   removeOperator,
   setOperatorPassword,
+  TENANT_ID_PATTERN,
 } from '@vigil/control';
 import type { Role } from '@vigil/store';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireRole } from '../../auth/admin.ts';
+import { dateTimeSchema, objectSchema, stringSchema } from '../schemas.ts';
 import type { AdminContext } from './shared.ts';
 
 /** Who calls: the console's signed-in operator, or the API key. */
@@ -32,25 +34,25 @@ async function control<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T
   }
 }
 
-const TENANT_ID = '^[a-z0-9][a-z0-9_-]{0,63}$';
 /** An API key, or the console's session cookie (with X-CSRF-Token on changes). */
 const security: Array<Record<string, string[]>> = [{ apiKey: [] }, { consoleSession: [] }];
 
-const operatorSchema = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    role: { type: 'string' },
-    tenantId: { type: 'string' },
-    createdAt: { type: 'string', format: 'date-time' },
-    passwordChangedAt: { type: 'string', format: 'date-time' },
-  },
-};
+const operatorSchema = objectSchema({
+  name: stringSchema,
+  role: stringSchema,
+  tenantId: stringSchema,
+  createdAt: dateTimeSchema,
+  passwordChangedAt: dateTimeSchema,
+});
 const tenantQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    tenant: { type: 'string', pattern: TENANT_ID, description: 'Another tenant (platform role only)' },
+    tenant: {
+      type: 'string',
+      pattern: TENANT_ID_PATTERN,
+      description: 'Another tenant (platform role only)',
+    },
   },
 };
 const nameParams = {
@@ -107,7 +109,7 @@ export function operatorsRoutes(app: FastifyInstance, ctx: AdminContext): void {
             password,
             tenant: {
               type: 'string',
-              pattern: TENANT_ID,
+              pattern: TENANT_ID_PATTERN,
               description: 'Another tenant (platform role only)',
             },
           },

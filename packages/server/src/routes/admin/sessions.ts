@@ -1,7 +1,7 @@
 import { sessionsByTag } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageQuery, pageRequest } from '../../pagination.ts';
-import { type AdminContext, iso, security } from './shared.ts';
+import { pageRequest, pageSchema } from '../../pagination.ts';
+import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** Sessions behind a colour-watermark tag. */
 export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
@@ -9,34 +9,21 @@ export function sessionsRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/sessions/by-tag/:tag',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['control'],
-        summary: 'Sessions whose colour watermark shows this tag (leak tracing; first seen first, paginated)',
-        security,
+    guarded(
+      auth,
+      ['control'],
+      'Sessions whose colour watermark shows this tag (leak tracing; first seen first, paginated)',
+      {
         params: { type: 'object', properties: { tag: { type: 'integer', minimum: 0, maximum: 4294967295 } } },
-        querystring: pageQuery,
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              sessions: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    sessionId: { type: 'string' },
-                    firstSeen: { type: 'string', format: 'date-time' },
-                  },
-                },
-              },
-              next: nextSchema,
-            },
+        ...pageSchema('sessions', {
+          type: 'object',
+          properties: {
+            sessionId: { type: 'string' },
+            firstSeen: { type: 'string', format: 'date-time' },
           },
-        },
+        }),
       },
-    },
+    ),
     async (request) => {
       const page = await sessionsByTag(
         records,

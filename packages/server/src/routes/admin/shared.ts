@@ -60,3 +60,16 @@ export function adminContext(opts: AdminRoutesOptions): AdminContext {
     records: { store: opts.store, flush: () => opts.access.flush() },
   };
 }
+
+/**
+ * The options of a route behind `auth` (an API key): its preHandler, and its OpenAPI schema with the
+ * tags, summary and security every such route declares, then the rest of the schema.
+ */
+export function guarded(
+  auth: AdminContext['auth'],
+  tags: string[],
+  summary: string,
+  schema: Record<string, unknown> = {},
+) {
+  return { preHandler: auth, schema: { tags, summary, security, ...schema } };
+}

@@ -2,7 +2,7 @@ import { type Actor, readStats } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
 import { renderStatsChart } from '../../stats/chart.ts';
 import { statsMinutes } from '../../stats/minutes.ts';
-import { type AdminContext, iso, security } from './shared.ts';
+import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** License statistics and their chart. */
 export function statsRoutes(app: FastifyInstance, ctx: AdminContext): void {
@@ -20,42 +20,36 @@ export function statsRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/stats',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['control'],
-        summary: 'License requests per minute and denials by reason',
-        security,
-        querystring: statsQuery,
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              minutes: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    minute: { type: 'string', format: 'date-time' },
-                    granted: { type: 'integer' },
-                    denied: { type: 'integer' },
-                    denials: { type: 'object', additionalProperties: { type: 'integer' } },
-                  },
-                },
-              },
-              totals: {
+    guarded(auth, ['control'], 'License requests per minute and denials by reason', {
+      querystring: statsQuery,
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            minutes: {
+              type: 'array',
+              items: {
                 type: 'object',
                 properties: {
+                  minute: { type: 'string', format: 'date-time' },
                   granted: { type: 'integer' },
                   denied: { type: 'integer' },
                   denials: { type: 'object', additionalProperties: { type: 'integer' } },
                 },
               },
             },
+            totals: {
+              type: 'object',
+              properties: {
+                granted: { type: 'integer' },
+                denied: { type: 'integer' },
+                denials: { type: 'object', additionalProperties: { type: 'integer' } },
+              },
+            },
           },
         },
       },
-    },
+    }),
     async (request) => {
       const { minutes, totals } = await read(request);
       return { minutes: minutes.map((m) => ({ ...m, minute: iso(m.minute) })), totals };
@@ -64,15 +58,9 @@ export function statsRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/stats/chart.png',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['control'],
-        summary: 'The same stats as a PNG chart',
-        security,
-        querystring: statsQuery,
-      },
-    },
+    guarded(auth, ['control'], 'The same stats as a PNG chart', {
+      querystring: statsQuery,
+    }),
     async (request, reply) => {
       const { minutes } = await read(request);
       return reply

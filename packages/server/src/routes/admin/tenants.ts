@@ -7,8 +7,9 @@ import {
   updateTenantSettings,
 } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { nextSchema, pageQuery, pageRequest } from '../../pagination.ts';
-import { type AdminContext, iso, security } from './shared.ts';
+import { pageRequest, pageSchema } from '../../pagination.ts';
+import { errorSchema, objectSchema, stringSchema } from '../schemas.ts';
+import { type AdminContext, guarded, iso } from './shared.ts';
 
 /** The key's tenant, and tenants (platform role). */
 export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
@@ -16,55 +17,44 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   // The tenant's settings include its leak policy (kept by the detections' store).
   const tenantDeps = { ...ctx, detections: ctx.leak.detections };
 
-  const tenantSchema = {
-    type: 'object',
-    properties: {
-      id: { type: 'string' },
-      name: { type: 'string' },
-      allowedOrigins: { type: 'array', items: { type: 'string' } },
-      jwks: { type: ['object', 'null'], additionalProperties: true },
-      leakPolicy: {
-        type: 'object',
-        description: 'What a found leak leads to (see POST /v1/watches)',
-        properties: {
-          autoBan: { type: 'boolean', description: 'ban identified sessions without a human' },
-          maxFalseMatchProbability: {
-            type: 'number',
-            description: 'ban only when the chance the mark was read as the wrong session is at most this',
-          },
-          agreeingWindows: { type: 'integer', description: 'disjoint windows of footage that must agree' },
+  const tenantSchema = objectSchema({
+    id: stringSchema,
+    name: stringSchema,
+    allowedOrigins: { type: 'array', items: { type: 'string' } },
+    jwks: { type: ['object', 'null'], additionalProperties: true },
+    leakPolicy: {
+      type: 'object',
+      description: 'What a found leak leads to (see POST /v1/watches)',
+      properties: {
+        autoBan: { type: 'boolean', description: 'ban identified sessions without a human' },
+        maxFalseMatchProbability: {
+          type: 'number',
+          description: 'ban only when the chance the mark was read as the wrong session is at most this',
         },
+        agreeingWindows: { type: 'integer', description: 'disjoint windows of footage that must agree' },
       },
     },
-  };
+  });
 
   app.get(
     '/v1/tenant',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['tenants'],
-        summary: "This tenant's settings",
-        security,
-        response: { 200: tenantSchema },
-      },
-    },
+    guarded(auth, ['tenants'], "This tenant's settings", {
+      response: { 200: tenantSchema },
+    }),
     async (request) => getTenantSettings(tenantDeps, request.actor),
   );
 
   app.put(
     '/v1/tenant',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['tenants'],
-        summary:
-          'Change allowed browser origins, registered public keys (JWKS for RS256/ES256 tokens) or name',
-        security,
+    guarded(
+      auth,
+      ['tenants'],
+      'Change allowed browser origins, registered public keys (JWKS for RS256/ES256 tokens) or name',
+      {
         body: updateTenantSchema,
         response: { 200: tenantSchema },
       },
-    },
+    ),
     async (request) =>
       updateTenantSettings(
         tenantDeps,
@@ -75,29 +65,21 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.post(
     '/v1/tenants',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['tenants'],
-        summary: 'Create a tenant (platform role): returns its token secret and an admin API key, once',
-        security,
+    guarded(
+      auth,
+      ['tenants'],
+      'Create a tenant (platform role): returns its token secret and an admin API key, once',
+      {
         body: createTenantSchema,
         response: {
           201: {
             type: 'object',
             properties: { id: { type: 'string' }, jwtSecret: { type: 'string' }, apiKey: { type: 'string' } },
           },
-          '4xx': {
-            type: 'object',
-            properties: {
-              statusCode: { type: 'integer' },
-              code: { type: 'string' },
-              message: { type: 'string' },
-            },
-          },
+          '4xx': errorSchema,
         },
       },
-    },
+    ),
     async (request, reply) => {
       const created = await createTenant(
         ctx,
@@ -110,34 +92,19 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/tenants',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['tenants'],
-        summary: 'All tenants (platform role; by id, paginated)',
-        security,
-        querystring: pageQuery,
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              tenants: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    id: { type: 'string' },
-                    name: { type: 'string' },
-                    createdAt: { type: 'string', format: 'date-time' },
-                  },
-                },
-              },
-              next: nextSchema,
-            },
-          },
+    guarded(
+      auth,
+      ['tenants'],
+      'All tenants (platform role; by id, paginated)',
+      pageSchema('tenants', {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          name: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
         },
-      },
-    },
+      }),
+    ),
     async (request) => {
       const page = await listTenants(ctx, request.actor, pageRequest(request.query));
       return { tenants: page.items.map((t) => ({ ...t, createdAt: iso(t.createdAt) })), next: page.next };

@@ -1,6 +1,6 @@
 import { getWatermark, setWatermark } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { type AdminContext, security, watermarkSchema } from './shared.ts';
+import { type AdminContext, guarded, watermarkSchema } from './shared.ts';
 
 /** The watermark config of the key's tenant. */
 export function watermarkRoutes(app: FastifyInstance, ctx: AdminContext): void {
@@ -8,30 +8,18 @@ export function watermarkRoutes(app: FastifyInstance, ctx: AdminContext): void {
 
   app.get(
     '/v1/watermark',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['control'],
-        summary: 'Watermark config',
-        security,
-        response: { 200: watermarkSchema },
-      },
-    },
+    guarded(auth, ['control'], 'Watermark config', {
+      response: { 200: watermarkSchema },
+    }),
     async (request) => getWatermark(ctx, request.actor),
   );
 
   app.put(
     '/v1/watermark',
-    {
-      preHandler: auth,
-      schema: {
-        tags: ['control'],
-        summary: 'Change the watermark config (partial update)',
-        security,
-        body: watermarkSchema,
-        response: { 200: watermarkSchema },
-      },
-    },
+    guarded(auth, ['control'], 'Change the watermark config (partial update)', {
+      body: watermarkSchema,
+      response: { 200: watermarkSchema },
+    }),
     async (request) => setWatermark(ctx, request.actor, request.body),
   );
 }

@@ -8,6 +8,7 @@ import { inspectCommand, packageCommand } from './commands/package.ts';
 import { serveCommand } from './commands/serve.ts';
 import { tenantCommand } from './commands/tenant.ts';
 import { tokenCommand } from './commands/token.ts';
+import { workerCommand } from './commands/worker.ts';
 
 /** Every `vigil` command, one file per concern in `commands/`; option parsing helpers in `command.ts`. */
 export const commands: Record<string, Command> = {
@@ -23,4 +24,5 @@ export const commands: Record<string, Command> = {
   package: packageCommand,
   inspect: inspectCommand,
   tenant: tenantCommand,
+  worker: workerCommand,
 };

@@ -6,3 +6,4 @@
  */
 export { type Actor, hasRole, ROLE_RANK, requireRole } from './actor.ts';
 export { ControlError, conflict, forbidden, invalid, notFound } from './errors.ts';
+export * from './media.ts';

@@ -1,3 +1,4 @@
+import { ControlError } from '@vigil/control';
 import { BadRequest, Denial } from '@vigil/core';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { RateLimited } from './rate-limit.ts';
@@ -32,6 +33,8 @@ export function errorBody(err: unknown): ErrorBody {
   if (err instanceof Denial) {
     return { statusCode: err.status, code: err.reason, message: err.message, ...err.detail };
   }
+  if (err instanceof ControlError)
+    return { statusCode: err.status, code: err.code, message: err.message, ...err.detail };
   if (err instanceof BadRequest) return { statusCode: err.status, code: err.code, message: err.message };
   const fe = err as FastifyError;
   const paging = pagingParameterError(fe);

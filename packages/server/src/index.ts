@@ -9,6 +9,7 @@ export {
   originPrefix,
   signedOriginUrl,
 } from './delivery.ts';
+export * from './media-runtime.ts';
 export {
   addressBucketKey,
   type BucketSettings,

@@ -1,4 +1,5 @@
 export * from './changes.ts';
+export * from './media.ts';
 export * from './migrations.ts';
 export * from './pages.ts';
 export * from './retention.ts';

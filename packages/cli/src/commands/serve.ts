@@ -5,6 +5,9 @@ import { LiveManager } from '@vigil/live';
 import {
   buildApp,
   ensureDefaultTenant,
+  mediaSettingsFromEnv,
+  mediaStorageFor,
+  mediaWorker,
   openStore,
   rateLimitsFromEnv,
   retentionFromEnv,
@@ -12,6 +15,7 @@ import {
   seedApiKey,
   startPurger,
   startRetention,
+  startUploadSweeper,
   storeSettingsFromEnv,
 } from '@vigil/server';
 import { type Command, common, out, str } from '../command.ts';
@@ -23,6 +27,7 @@ export const serveCommand: Command = {
     port: { type: 'string' },
     host: { type: 'string' },
     'no-demo': { type: 'boolean' },
+    'no-worker': { type: 'boolean' },
   },
   async run(values) {
     const port = Number(str(values, 'port') ?? process.env.PORT ?? 8080);
@@ -41,6 +46,7 @@ export const serveCommand: Command = {
     const settings = storeSettingsFromEnv(str(values, 'data'));
     const retention = retentionFromEnv();
     const rateLimits = rateLimitsFromEnv();
+    const mediaSettings = mediaSettingsFromEnv();
     const store = await openStore(settings);
     const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
     await seedApiKey(store, process.env.VIGIL_API_KEY);
@@ -61,15 +67,32 @@ export const serveCommand: Command = {
             keyServerUrl: () => publicBase,
             log: { warn: (msg) => process.stderr.write(`${msg}\n`) },
           });
+    // Media processing runs in this process unless --no-worker / VIGIL_MEDIA_WORKER=0 (then `vigil worker`).
+    const mediaStorage = mediaStorageFor(settings.dataDir);
+    const worker =
+      values['no-worker'] || process.env.VIGIL_MEDIA_WORKER === '0'
+        ? undefined
+        : mediaWorker({
+            store,
+            storage: mediaStorage,
+            originRoot: join(settings.dataDir, 'origin'),
+            licenseUrlBase: () => publicBase,
+            log: (msg) => process.stderr.write(`${msg}\n`),
+          });
+    const stopSweeper = startUploadSweeper(store, mediaStorage, mediaSettings, 60_000, (msg) =>
+      process.stderr.write(`${msg}\n`),
+    );
     const app = await buildApp({
       store,
       live,
+      media: { storage: mediaStorage, ...(worker ? { notify: () => worker.poke() } : {}) },
       logLevel: process.env.VIGIL_LOG_LEVEL ?? 'warn',
       config: {
         trustedProxies,
         ...(process.env.VIGIL_COMPAT_BASE_PATH ? { compatBasePath: process.env.VIGIL_COMPAT_BASE_PATH } : {}),
         // Live channels and published packages, served with signed delivery as /origin/<tenant>/...
         originRoot: join(settings.dataDir, 'origin'),
+        media: mediaSettings,
         rateLimits,
         ...security,
       },
@@ -82,6 +105,7 @@ export const serveCommand: Command = {
     const address = await app.listen({ port, host });
     publicBase = process.env.VIGIL_PUBLIC_URL ?? address;
     if (live) await live.start();
+    worker?.start();
     out(`Vigil listening on ${address}`);
     out(
       `  store: ${settings.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded, in ${settings.dataDir}`}`,
@@ -102,6 +126,8 @@ export const serveCommand: Command = {
       stopping = true;
       stopPurger();
       stopRetention();
+      stopSweeper();
+      await worker?.close();
       await live?.close();
       await app.close();
       await store.close();

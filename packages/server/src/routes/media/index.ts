@@ -1,0 +1,13 @@
+import type { FastifyInstance } from 'fastify';
+import { processRoutes } from './process.ts';
+import { type MediaRoutesOptions, mediaContext } from './shared.ts';
+import { uploadRoutes } from './upload.ts';
+
+export type { MediaRoutesOptions } from './shared.ts';
+
+/** The media pipeline's API (`/v1/media/*` under an API key): uploads, processing, delivery. */
+export async function mediaRoutes(app: FastifyInstance, opts: MediaRoutesOptions): Promise<void> {
+  const ctx = mediaContext(opts);
+  uploadRoutes(app, ctx);
+  processRoutes(app, ctx);
+}

@@ -552,3 +552,45 @@ export function bodyOf(body: unknown): AsyncIterable<Uint8Array> {
     return body as AsyncIterable<Uint8Array>;
   return Readable.from([]);
 }
+
+export interface StreamTarget {
+  asset: AssetRecord;
+  /** Paths of the DASH manifest and the fMP4 HLS master under the asset's origin folder. */
+  manifest: string;
+  hls: string;
+  /** The variant asked for (highest when none was). */
+  quality: string;
+  qualities: string[];
+}
+
+/** Checks a stream-url request: the asset is ready and the quality (if any) is one of its variants. */
+export async function streamTarget(
+  deps: MediaDeps,
+  actor: Actor,
+  input: { assetId: string; quality?: string | undefined },
+): Promise<StreamTarget> {
+  requireRole(actor, 'operator');
+  const asset = await openAsset(deps, actor, input.assetId);
+  if (asset.status !== 'ready' || !asset.variants)
+    throw mediaError('asset_not_ready', `the asset is ${asset.status}, not ready to stream`, {
+      status: asset.status,
+    });
+  const variants = asset.variants as { quality: string; manifestUrl: string; hlsManifestUrl?: string }[];
+  const qualities = variants.map((v) => v.quality);
+  const chosen =
+    input.quality === undefined ? variants[0] : variants.find((v) => v.quality === input.quality);
+  if (!chosen)
+    throw mediaError('asset_not_ready', `the asset has no ${String(input.quality).slice(0, 20)} variant`, {
+      qualities,
+    });
+  const prefix = `/origin/${asset.tenantId}/${asset.id}/`;
+  const under = (url: string | undefined, fallback: string) =>
+    url?.startsWith(prefix) ? url.slice(prefix.length) : fallback;
+  return {
+    asset,
+    manifest: under(chosen.manifestUrl, 'manifest.mpd'),
+    hls: under(chosen.hlsManifestUrl, 'master.m3u8'),
+    quality: chosen.quality,
+    qualities,
+  };
+}

@@ -179,7 +179,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       settings: { ...DEFAULT_MEDIA_SETTINGS, ...config.media },
       ...(opts.media?.notify ? { notify: opts.media.notify } : {}),
     };
-    await app.register(mediaRoutes, { deps, hot, config, signer });
+    await app.register(mediaRoutes, { deps, hot, config, signer, store, clientIp });
   }
   await app.register(compatRoutes, {
     prefix: config.compatBasePath,

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { processRoutes } from './process.ts';
 import { type MediaRoutesOptions, mediaContext } from './shared.ts';
+import { streamRoutes } from './stream.ts';
 import { uploadRoutes } from './upload.ts';
 
 export type { MediaRoutesOptions } from './shared.ts';
@@ -10,4 +11,5 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRoutesOptions
   const ctx = mediaContext(opts);
   uploadRoutes(app, ctx);
   processRoutes(app, ctx);
+  streamRoutes(app, ctx);
 }

@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { Actor, MediaDeps } from '@vigil/control';
+import type { VigilStore } from '@vigil/store';
 import type { FastifyRequest } from 'fastify';
 import { requireRole } from '../../auth/admin.ts';
 import type { ServerConfig } from '../../config.ts';
@@ -10,6 +12,8 @@ export interface MediaRoutesOptions {
   hot: HotState;
   config: ServerConfig;
   signer: DeliverySigner;
+  store: VigilStore;
+  clientIp: (req: IncomingMessage) => string;
 }
 
 export interface MediaContext extends MediaRoutesOptions {

@@ -480,6 +480,7 @@ export async function processingStatus(deps: MediaDeps, actor: Actor, assetId: s
             maxAttempts: job.maxAttempts,
             ...(job.status === 'queued' ? { runAt: new Date(job.runAt).toISOString() } : {}),
             ...(job.lastError ? { lastError: job.lastError } : {}),
+            ...(job.status === 'running' && job.lockedBy ? { worker: job.lockedBy } : {}),
           },
         }
       : {}),

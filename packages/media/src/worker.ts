@@ -194,9 +194,13 @@ export class MediaWorker {
         await media.finish(job.id, this.id, 'failed', Date.now(), 'the asset is gone');
         return;
       }
+      this.#o.log?.(
+        `media worker ${this.id}: job ${job.id} (${job.assetId}) attempt ${job.attempts} started`,
+      );
       await this.#process(job, asset, abort.signal);
       if (await media.finish(job.id, this.id, 'done', Date.now(), null)) {
         await media.updateAsset(job.tenantId, job.assetId, { status: 'ready', progress: 100 }, Date.now());
+        this.#o.log?.(`media worker ${this.id}: job ${job.id} (${job.assetId}) done`);
       }
     } catch (err) {
       await this.#failed(job, err, abort.signal.aborted);

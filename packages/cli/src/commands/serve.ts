@@ -79,8 +79,12 @@ export const serveCommand: Command = {
             licenseUrlBase: () => publicBase,
             log: (msg) => process.stderr.write(`${msg}\n`),
           });
-    const stopSweeper = startUploadSweeper(store, mediaStorage, mediaSettings, 60_000, (msg) =>
-      process.stderr.write(`${msg}\n`),
+    const stopSweeper = startUploadSweeper(
+      store,
+      mediaStorage,
+      mediaSettings,
+      Number(process.env.VIGIL_MEDIA_SWEEP_MS || 60_000),
+      (msg) => process.stderr.write(`${msg}\n`),
     );
     const app = await buildApp({
       store,

@@ -33,7 +33,13 @@ export const workerCommand: Command = {
       licenseUrlBase: () => licenseUrlBase,
       log: (msg) => process.stderr.write(`${msg}\n`),
     });
-    const stopSweeper = startUploadSweeper(store, storage, mediaSettings);
+    const stopSweeper = startUploadSweeper(
+      store,
+      storage,
+      mediaSettings,
+      Number(process.env.VIGIL_MEDIA_SWEEP_MS || 60_000),
+      (msg) => process.stderr.write(`${msg}\n`),
+    );
     worker.start();
     out(`Vigil media worker ${worker.id} running`);
     let stopping = false;

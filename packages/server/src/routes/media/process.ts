@@ -32,6 +32,7 @@ const statusSchema = {
         maxAttempts: { type: 'integer' },
         runAt: { type: 'string', format: 'date-time' },
         lastError: { type: 'string' },
+        worker: { type: 'string', description: 'The worker running it' },
       },
     },
     updatedAt: { type: 'string', format: 'date-time' },

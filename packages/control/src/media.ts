@@ -388,34 +388,146 @@ export async function completeUpload(
       if (err instanceof ControlError) await fail(err);
       throw err;
     }
-    const meta = u.metadata as { title?: unknown; description?: unknown; userId?: unknown };
-    const asset: AssetRecord = {
-      id: assetId,
-      tenantId: u.tenantId,
-      uploadId: u.id,
-      title: typeof meta.title === 'string' ? meta.title.slice(0, 500) : u.filename,
-      description: typeof meta.description === 'string' ? meta.description.slice(0, 5000) : '',
-      uploaderId: typeof meta.userId === 'string' ? meta.userId.slice(0, 200) : u.createdBy,
-      status: 'processing',
-      progress: 0,
-      errorCode: null,
-      errorMessage: null,
-      sourceKey: key,
-      sourceSize: assembled.size,
-      sourceSha256: assembled.sha256,
-      mimeType: u.mimeType,
-      metadata: null,
-      variants: null,
-      createdAt: now,
-      updatedAt: now,
-    };
-    await deps.media.createAsset(asset, newJob(deps, u.tenantId, assetId, now), now);
+    await createAssetOf(deps, u, assetId, key, assembled, now);
     await deps.storage.deletePrefix(uploadPrefix(u)).catch(() => {});
-    deps.notify?.();
     return { uploadId: u.id, assetId, status: 'processing', sha256: assembled.sha256, size: assembled.size };
   } finally {
     completing.delete(u.id);
   }
+}
+
+/** The asset of a verified, validated upload, with its first job; the upload becomes completed. */
+async function createAssetOf(
+  deps: MediaDeps,
+  u: UploadRecord,
+  assetId: string,
+  key: string,
+  assembled: { size: number; sha256: string },
+  now: number,
+): Promise<void> {
+  const meta = u.metadata as { title?: unknown; description?: unknown; userId?: unknown };
+  const asset: AssetRecord = {
+    id: assetId,
+    tenantId: u.tenantId,
+    uploadId: u.id,
+    title: typeof meta.title === 'string' ? meta.title.slice(0, 500) : u.filename,
+    description: typeof meta.description === 'string' ? meta.description.slice(0, 5000) : '',
+    uploaderId: typeof meta.userId === 'string' ? meta.userId.slice(0, 200) : u.createdBy,
+    status: 'processing',
+    progress: 0,
+    errorCode: null,
+    errorMessage: null,
+    sourceKey: key,
+    sourceSize: assembled.size,
+    sourceSha256: assembled.sha256,
+    mimeType: u.mimeType,
+    metadata: null,
+    variants: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await deps.media.createAsset(asset, newJob(deps, u.tenantId, assetId, now), now);
+  deps.notify?.();
+}
+
+// ---- tus (the resumable-upload protocol): the upload's record, and its file once it is all there ----
+
+/** Records a tus upload of the actor's tenant (validated like an initiation); its id is tus's. */
+export async function createTusUpload(
+  deps: MediaDeps,
+  actor: Actor,
+  input: { id: string; filename: string; filetype: string; size: number; metadata: Record<string, unknown> },
+): Promise<UploadRecord> {
+  requireRole(actor, 'operator');
+  const now = deps.now?.() ?? Date.now();
+  if (!validFilename(input.filename))
+    throw mediaError(
+      'upload_invalid_filename',
+      'Upload-Metadata "filename" is missing or not a valid file name',
+    );
+  if (!Number.isSafeInteger(input.size) || input.size < 0)
+    throw mediaError('upload_invalid_size', 'Upload-Length is required (deferred lengths are not taken)');
+  if (input.size === 0) throw mediaError('upload_empty', 'the file is empty (0 bytes)');
+  if (input.size > deps.settings.maxUploadBytes)
+    throw mediaError(
+      'upload_too_large',
+      `the file is ${input.size} bytes; the limit is ${deps.settings.maxUploadBytes}`,
+    );
+  const mime = input.filetype.toLowerCase();
+  if (!VIDEO_MIME_TYPES.has(mime))
+    throw mediaError(
+      'upload_invalid_mime',
+      `"${input.filetype.slice(0, 100)}" is not a video type Vigil takes`,
+    );
+  const upload: UploadRecord = {
+    id: input.id,
+    tenantId: actor.tenantId,
+    filename: input.filename,
+    mimeType: mime,
+    fileSize: input.size,
+    chunkSize: input.size,
+    totalChunks: 1,
+    metadata: { ...input.metadata, protocol: 'tus' },
+    status: 'uploading',
+    sha256: null,
+    assetId: null,
+    createdBy: actor.id,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + deps.settings.uploadTtlMs,
+  };
+  await deps.media.createUpload(upload);
+  return upload;
+}
+
+/** The tus upload of this id in the actor's tenant, still open; refusals as for chunked uploads. */
+export async function openTusUpload(deps: MediaDeps, actor: Actor, id: string): Promise<UploadRecord> {
+  requireRole(actor, 'operator');
+  const u = await deps.media.upload(actor.tenantId, id);
+  if (!u || u.metadata.protocol !== 'tus')
+    throw mediaError('upload_not_found', `no upload "${id.slice(0, 64)}"`);
+  return u;
+}
+
+/**
+ * A finished tus upload: its file is copied into storage as the source, verified and validated like a
+ * completed chunked upload, and becomes an asset; refused, nothing of it stays.
+ */
+export async function adoptTusUpload(
+  deps: MediaDeps,
+  tenantId: string,
+  id: string,
+  file: AsyncIterable<Uint8Array>,
+): Promise<{ assetId: string }> {
+  const now = deps.now?.() ?? Date.now();
+  const u = await deps.media.upload(tenantId, id);
+  if (!u) throw mediaError('upload_not_found', `no upload "${id}"`);
+  if (u.status === 'completed' && u.assetId) return { assetId: u.assetId };
+  if (!(await deps.media.moveUpload(u.tenantId, u.id, ['uploading', 'completing'], 'completing', now)))
+    throw mediaError('upload_busy', 'the upload is being completed');
+  const assetId = newId('asset');
+  const key = sourceKey(u.tenantId, assetId);
+  const assembled = await deps.storage.put(key, file, { maxBytes: u.fileSize });
+  const fail = async (e: ControlError) => {
+    await deps.storage.delete(key).catch(() => {});
+    return refuse(deps, u, now, e);
+  };
+  if (assembled.size !== u.fileSize)
+    await fail(mediaError('upload_incomplete', `received ${assembled.size} bytes, not ${u.fileSize}`));
+  try {
+    await validateSource(deps.storage, key);
+  } catch (err) {
+    if (err instanceof ControlError) await fail(err);
+    throw err;
+  }
+  await createAssetOf(deps, u, assetId, key, assembled, now);
+  return { assetId };
+}
+
+/** A terminated tus upload (DELETE): ended as aborted. */
+export async function terminateTusUpload(deps: MediaDeps, tenantId: string, id: string): Promise<void> {
+  const now = deps.now?.() ?? Date.now();
+  await deps.media.moveUpload(tenantId, id, ['uploading', 'expired'], 'aborted', now);
 }
 
 function newJob(deps: MediaDeps, tenantId: string, assetId: string, now: number): JobRecord {
@@ -446,6 +558,10 @@ export async function sweepUploads(deps: MediaDeps, limit = 100): Promise<number
     if (completing.has(u.id)) continue;
     if (!(await deps.media.moveUpload(u.tenantId, u.id, [u.status], 'expired', now))) continue;
     await deps.storage.deletePrefix(uploadPrefix(u));
+    if (u.metadata.protocol === 'tus') {
+      await deps.storage.delete(`tus/${u.id}`);
+      await deps.storage.delete(`tus/${u.id}.json`);
+    }
     await deps.media.deleteChunks(u.id);
     ended++;
   }

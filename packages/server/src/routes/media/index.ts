@@ -1,7 +1,9 @@
+import { LocalDiskStorage } from '@vigil/media';
 import type { FastifyInstance } from 'fastify';
 import { processRoutes } from './process.ts';
 import { type MediaRoutesOptions, mediaContext } from './shared.ts';
 import { streamRoutes } from './stream.ts';
+import { tusRoutes } from './tus.ts';
 import { uploadRoutes } from './upload.ts';
 
 export type { MediaRoutesOptions } from './shared.ts';
@@ -12,4 +14,6 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRoutesOptions
   uploadRoutes(app, ctx);
   processRoutes(app, ctx);
   streamRoutes(app, ctx);
+  // tus keeps its files on local disk: offered when the media storage is local.
+  if (opts.deps.storage instanceof LocalDiskStorage) tusRoutes(app, ctx, opts.deps.storage);
 }

@@ -136,3 +136,26 @@ export function bigVideo(minMegabytes: number): string {
   }
   throw new Error(`could not make a video of ${minMegabytes} MB`);
 }
+
+/** A short 1280×720 test clip (testsrc2 + tone), for ladders with an HD rendition. Cached. */
+export function hdClip(seconds: number): string {
+  const dir = join(tmpdir(), 'vigil-media-test');
+  const path = join(dir, `testsrc2-1280x720-${seconds}s-v1.mp4`);
+  if (existsSync(path)) return path;
+  mkdirSync(dir, { recursive: true });
+  const partial = `${path}.${process.pid}.partial.mp4`;
+  const res = spawnSync(
+    'ffmpeg',
+    [
+      ...['-hide_banner', '-v', 'error', '-y'],
+      ...['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30'],
+      ...['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'],
+      ...['-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'],
+      ...['-c:a', 'aac', partial],
+    ],
+    { encoding: 'utf8' },
+  );
+  if (res.status !== 0) throw new Error(`ffmpeg failed to make the HD clip: ${res.stderr}`);
+  renameSync(partial, path);
+  return path;
+}

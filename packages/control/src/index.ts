@@ -5,5 +5,6 @@
  * adapters over them (parse → call → render). Refusals are `ControlError`s.
  */
 export { type Actor, hasRole, ROLE_RANK, requireRole } from './actor.ts';
+export * from './drm.ts';
 export { ControlError, conflict, forbidden, invalid, notFound } from './errors.ts';
 export * from './media.ts';

@@ -30,6 +30,7 @@ export const MEDIA_ERRORS = {
   transcoding_in_progress: 409,
   drm_unsupported: 400,
   drm_key_unavailable: 409,
+  drm_concurrent_streams: 403,
   watermarking_invalid: 400,
   piracy_detection_unavailable: 501,
 } as const;

@@ -460,6 +460,83 @@ export class MediaStore {
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
   }
+
+  // ---- license usage policies and concurrent streams ----
+
+  async setPolicy(
+    tenantId: string,
+    assetId: string,
+    policy: Record<string, unknown>,
+    now: number,
+  ): Promise<void> {
+    const text = JSON.stringify(policy);
+    await this.db
+      .insertInto('media_policies')
+      .values({ tenant_id: tenantId, asset_id: assetId, policy: text, updated_at: now })
+      .onConflict((oc) =>
+        oc.columns(['tenant_id', 'asset_id']).doUpdateSet({ policy: text, updated_at: now }),
+      )
+      .execute();
+  }
+
+  async policy(
+    tenantId: string,
+    assetId: string,
+  ): Promise<{ policy: Record<string, unknown>; updatedAt: number } | undefined> {
+    const row = await this.db
+      .selectFrom('media_policies')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('asset_id', '=', assetId)
+      .executeTakeFirst();
+    return (
+      row && { policy: JSON.parse(row.policy) as Record<string, unknown>, updatedAt: num(row.updated_at) }
+    );
+  }
+
+  /** The user's other devices with a license since `since` (what a concurrent-stream limit counts). */
+  async otherStreams(tenantId: string, userId: string, deviceId: string, since: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('media_streams')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .where('device_id', '!=', deviceId)
+      .where('last_seen', '>=', since)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async touchStream(
+    tenantId: string,
+    userId: string,
+    deviceId: string,
+    assetId: string,
+    now: number,
+  ): Promise<void> {
+    await this.db
+      .insertInto('media_streams')
+      .values({
+        tenant_id: tenantId,
+        user_id: userId,
+        device_id: deviceId,
+        asset_id: assetId,
+        last_seen: now,
+      })
+      .onConflict((oc) =>
+        oc.columns(['tenant_id', 'user_id', 'device_id']).doUpdateSet({ asset_id: assetId, last_seen: now }),
+      )
+      .execute();
+  }
+
+  async endStream(tenantId: string, userId: string, deviceId: string): Promise<void> {
+    await this.db
+      .deleteFrom('media_streams')
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .where('device_id', '=', deviceId)
+      .execute();
+  }
 }
 
 function jobRow(j: JobRecord): JobRow {

@@ -391,6 +391,36 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_med_protection': {
+    // License usage policies of assets, and the recent licenses that concurrent-stream limits count.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('media_policies')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('asset_id', 'text', (c) => c.notNull())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('media_policies_pk', ['tenant_id', 'asset_id'])
+        .execute();
+      await db.schema
+        .createTable('media_streams')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('asset_id', 'text', (c) => c.notNull())
+        .addColumn('last_seen', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('media_streams_pk', ['tenant_id', 'user_id', 'device_id'])
+        .execute();
+      await db.schema
+        .createIndex('media_streams_last_seen')
+        .ifNotExists()
+        .on('media_streams')
+        .column('last_seen')
+        .execute();
+    },
+  },
 };
 
 /** The tables the 0006_addr_ migrations read, as they were then. */

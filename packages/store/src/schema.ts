@@ -144,4 +144,14 @@ export interface Database {
     created_at: number;
     updated_at: number;
   };
+  /** An asset's license usage policy (0008_med_protection). */
+  media_policies: { tenant_id: string; asset_id: string; policy: string; updated_at: number };
+  /** Recent licenses per user and device: what concurrent-stream limits count. */
+  media_streams: {
+    tenant_id: string;
+    user_id: string;
+    device_id: string;
+    asset_id: string;
+    last_seen: number;
+  };
 }

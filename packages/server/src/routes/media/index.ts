@@ -1,5 +1,6 @@
 import { LocalDiskStorage } from '@vigil/media';
 import type { FastifyInstance } from 'fastify';
+import { drmRoutes } from './drm.ts';
 import { processRoutes } from './process.ts';
 import { type MediaRoutesOptions, mediaContext } from './shared.ts';
 import { streamRoutes } from './stream.ts';
@@ -14,6 +15,7 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRoutesOptions
   uploadRoutes(app, ctx);
   processRoutes(app, ctx);
   streamRoutes(app, ctx);
+  drmRoutes(app, ctx);
   // tus keeps its files on local disk: offered when the media storage is local.
   if (opts.deps.storage instanceof LocalDiskStorage) tusRoutes(app, ctx, opts.deps.storage);
 }

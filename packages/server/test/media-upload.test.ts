@@ -82,6 +82,29 @@ describe('media uploads: chunked, verified, resumable', { timeout: 150_000 }, ()
     return up;
   };
 
+  it('lists every media route in the OpenAPI document', async () => {
+    const doc = (await call(`${url}/docs/json`)).body;
+    const paths = Object.keys(doc.paths);
+    for (const p of [
+      '/v1/media/upload/initiate',
+      '/v1/media/upload/chunk',
+      '/v1/media/upload/complete',
+      '/v1/media/upload/abort',
+      '/v1/media/upload/status/{uploadId}',
+      '/v1/media/process/{assetId}',
+      '/v1/media/process/{assetId}/status',
+      '/v1/media/process/{assetId}/cancel',
+      '/v1/media/{assetId}/metadata',
+      '/v1/media/{assetId}/variants',
+      '/v1/media/{assetId}/stream-url',
+      '/v1/media/{assetId}/protect',
+      '/v1/media/{assetId}/protection/status',
+      '/v1/drm/license',
+      '/v1/media/tus/{id}',
+    ])
+      assert.ok(paths.includes(p), `${p} is not in the OpenAPI document`);
+  });
+
   it('refuses bad initiations with precise codes', async () => {
     const init = (body: unknown) => call(`${url}/v1/media/upload/initiate`, { token: API_KEY, body });
     const ok = { filename: 'a.mp4', fileSize: 1000, mimeType: 'video/mp4' };

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -36,6 +36,7 @@ const ENV = {
   VIGIL_MEDIA_PRESET: 'ultrafast',
   VIGIL_MEDIA_POLL_MS: '200',
   VIGIL_MEDIA_LEASE_MS: '3000',
+  VIGIL_MEDIA_BACKOFF_MS: '3000',
   VIGIL_MEDIA_UPLOAD_TTL_SECONDS: '4',
   VIGIL_MEDIA_SWEEP_MS: '500',
 };
@@ -125,6 +126,16 @@ describe('media queue on PostgreSQL: two workers, six jobs', { timeout: 150_000 
     // Nothing runs them yet (the server has no worker).
     const queued = await call(`${url}/v1/media/process/${assets[0]}/status`, { token: API_KEY });
     assert.equal(queued.body.job.status, 'queued');
+    // The seventh: its source goes missing before it runs, so its first attempt fails and is retried.
+    const up7 = await initiate(url, API_KEY, { filename: 'c7.mp4', fileSize: size, mimeType: 'video/mp4' });
+    for (let i = 0; i < up7.totalChunks; i++)
+      assert.equal(
+        (await putChunk(url, API_KEY, up7.uploadId, i, await readChunk(clip, up7.chunkSize, i))).status,
+        200,
+      );
+    const retried = (await complete(url, API_KEY, up7.uploadId)).body.assetId as string;
+    const source = join(data, 'media', 'sources', 'default', retried);
+    renameSync(source, `${source}.away`);
 
     workers.push(await startWorker(data), await startWorker(data));
     const statusOf = async (id: string) =>
@@ -143,6 +154,19 @@ describe('media queue on PostgreSQL: two workers, six jobs', { timeout: 150_000 
     await killed.exited;
     const survivor = workers.find((w) => w !== killed)!;
 
+    const failedOnce = await waitFor('the first attempt of the seventh to fail', 60_000, async () => {
+      const s = await statusOf(retried);
+      return s.job.status === 'queued' && s.job.lastError ? s : undefined;
+    });
+    assert.equal(failedOnce.job.attempts, 1);
+    assert.ok(Date.parse(failedOnce.job.runAt) > Date.now() - 1000, 'retried after a backoff');
+    copyFileSync(`${source}.away`, source);
+    await waitFor('the seventh ready after its retry', 90_000, async () => {
+      const s = await statusOf(retried);
+      if (s.status === 'failed') throw new Error(JSON.stringify(s));
+      return s.status === 'ready' ? s : undefined;
+    });
+    assert.ok((await statusOf(retried)).job.attempts >= 2);
     const final = await waitFor('all six ready', 120_000, async () => {
       const all = await Promise.all(assets.map(statusOf));
       const failed = all.find((s) => s.status === 'failed');
@@ -162,8 +186,9 @@ describe('media queue on PostgreSQL: two workers, six jobs', { timeout: 150_000 
       }
     }
     const runs = log.split('\n').filter((l) => / attempt \d+ started$/.test(l)).length;
-    // Six jobs and one more run of the killed one (a job the killed worker had only just taken may add one).
-    assert.ok(runs >= 7 && runs <= 8, `${runs} runs:\n${log}`);
+    // Seven jobs, one more run of the killed one and of the retried one (a job the killed worker had only
+    // just taken may add one).
+    assert.ok(runs >= 9 && runs <= 10, `${runs} runs:\n${log}`);
     assert.ok(survivor.output().includes(' done'));
   });
 

@@ -5,5 +5,6 @@
  */
 export * from './errors.ts';
 export * from './magic.ts';
+export * from './s3-storage.ts';
 export * from './storage.ts';
 export * from './worker.ts';

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { DEFAULT_MEDIA_SETTINGS, type MediaSettings, sweepUploads } from '@vigil/control';
-import { LocalDiskStorage, MediaWorker, type ObjectStorage } from '@vigil/media';
+import { LocalDiskStorage, MediaWorker, type ObjectStorage, S3Storage } from '@vigil/media';
 import type { Rung } from '@vigil/packager';
 import { MediaStore, type VigilStore } from '@vigil/store';
 
@@ -43,7 +43,20 @@ export function ladderFromEnv(env: NodeJS.ProcessEnv = process.env): Rung[] | un
   });
 }
 
-export function mediaStorageFor(dataDir: string): ObjectStorage {
+/**
+ * The media storage: S3-compatible object storage when `VIGIL_MEDIA_S3_BUCKET` is set (with
+ * `VIGIL_MEDIA_S3_ENDPOINT`, `_REGION`, `_PREFIX`; credentials from the AWS SDK's usual environment),
+ * else local disk in `<dataDir>/media`.
+ */
+export function mediaStorageFor(dataDir: string, env: NodeJS.ProcessEnv = process.env): ObjectStorage {
+  const bucket = env.VIGIL_MEDIA_S3_BUCKET;
+  if (bucket)
+    return new S3Storage({
+      bucket,
+      ...(env.VIGIL_MEDIA_S3_ENDPOINT ? { endpoint: env.VIGIL_MEDIA_S3_ENDPOINT } : {}),
+      ...(env.VIGIL_MEDIA_S3_REGION ? { region: env.VIGIL_MEDIA_S3_REGION } : {}),
+      ...(env.VIGIL_MEDIA_S3_PREFIX ? { prefix: env.VIGIL_MEDIA_S3_PREFIX } : {}),
+    });
   return new LocalDiskStorage(join(dataDir, 'media'));
 }
 

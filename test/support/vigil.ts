@@ -83,7 +83,12 @@ export async function startVigil(opts: StartOptions = {}): Promise<TestServer> {
   const app = await buildApp({
     store,
     live,
-    config: { statsFlushMs: 200, originRoot: join(dataDir, 'origin'), ...opts.config },
+    config: {
+      statsFlushMs: 200,
+      originRoot: join(dataDir, 'origin'),
+      mediaRoot: join(dataDir, 'media'),
+      ...opts.config,
+    },
   });
   url = await app.listen({ port: 0, host: opts.host ?? '127.0.0.1' });
   await live?.start();

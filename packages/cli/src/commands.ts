@@ -11,6 +11,7 @@ import { tenantCommand } from './commands/tenant.ts';
 import { tokenCommand } from './commands/token.ts';
 import { userCommand } from './commands/user.ts';
 import { watchCommand } from './commands/watch.ts';
+import { workerCommand } from './commands/worker.ts';
 
 /** Every `vigil` command, one file per concern in `commands/`; option parsing helpers in `command.ts`. */
 export const commands: Record<string, Command> = {
@@ -29,4 +30,5 @@ export const commands: Record<string, Command> = {
   user: userCommand,
   detect: detectCommand,
   watch: watchCommand,
+  worker: workerCommand,
 };

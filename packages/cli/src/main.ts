@@ -5,7 +5,9 @@ import { UsageError, usageRefusal } from './usage-error.ts';
 
 const USAGE = `vigil <command> [options]
 
-  serve      [--port 8080] [--host 127.0.0.1] [--data ./.vigil] [--no-demo]   run the key server, control API and /demo
+  serve      [--port 8080] [--host 127.0.0.1] [--data ./.vigil] [--no-demo] [--no-worker]   run the key server, control API and /demo
+             (and a media processing worker, unless --no-worker or VIGIL_MEDIA_WORKER=0)
+  worker     [--data ./.vigil] [--license-url-base <url>]   a media processing worker on its own (same store and data folder)
   token      --session <id> --resource <id> --ip <addr> [--ttl 3600] [--sub <user>]   mint a viewer token
              [--path <file> [--server <url>]]   and print the signed origin URL of <file> of the resource
   apikey     create [--role admin|operator|readonly] [--name <text>] | list | revoke <prefix> [--all]

@@ -10,9 +10,11 @@ export * from './bans.ts';
 export * from './delivery.ts';
 export * from './deps.ts';
 export * from './detections.ts';
+export * from './drm.ts';
 export { ControlError, conflict, forbidden, invalid, notFound } from './errors.ts';
 export * from './keys.ts';
 export * from './live.ts';
+export * from './media.ts';
 export {
   authenticateOperator,
   createOperator,

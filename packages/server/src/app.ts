@@ -2,9 +2,11 @@ import { setFlagsFromString } from 'node:v8';
 import AjvCompiler from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { DEFAULT_MEDIA_SETTINGS } from '@vigil/control';
 import { assertHmacSecret, ViewerTokenVerifier } from '@vigil/core';
 import type { LiveManager } from '@vigil/live';
-import type { VigilStore } from '@vigil/store';
+import { LocalDiskStorage, type ObjectStorage } from '@vigil/media';
+import { MediaStore, type VigilStore } from '@vigil/store';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { Counter } from 'prom-client';
 import { AccessLog } from './access-log.ts';
@@ -26,6 +28,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
 import { liveRoutes } from './routes/live.ts';
+import { mediaRoutes } from './routes/media/index.ts';
 import { originRoutes } from './routes/origin.ts';
 import { spekeRoutes } from './routes/speke.ts';
 import { ClearKeyEndpoint, viewerRoutes } from './routes/viewer.ts';
@@ -70,6 +73,11 @@ export interface AppOptions {
   logLevel?: string;
   /** Runs live channels on this instance (the CLI's `serve` makes one); their routes work without it. */
   live?: LiveManager;
+  /**
+   * The media pipeline's storage (default: local disk in `config.mediaRoot`; neither: no media routes)
+   * and what to tell when a processing job is queued (an in-process worker).
+   */
+  media?: { storage?: ObjectStorage; notify?: () => void };
 }
 
 /**
@@ -177,6 +185,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(adminRoutes, { store, hot, stats, config, access, leak });
   await app.register(spekeRoutes, { store, hot, config });
   await app.register(liveRoutes, { store, hot, stats, config, live: opts.live });
+  const mediaStorage =
+    opts.media?.storage ?? (config.mediaRoot ? new LocalDiskStorage(config.mediaRoot) : undefined);
+  if (mediaStorage) {
+    const deps = {
+      media: new MediaStore(store),
+      storage: mediaStorage,
+      settings: { ...DEFAULT_MEDIA_SETTINGS, ...config.media },
+      ...(opts.media?.notify ? { notify: opts.media.notify } : {}),
+    };
+    await app.register(mediaRoutes, { deps, hot, config, signer, store, clientIp });
+  }
   await app.register(compatRoutes, {
     prefix: config.compatBasePath,
     store,

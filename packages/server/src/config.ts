@@ -1,3 +1,4 @@
+import type { MediaSettings } from '@vigil/control';
 import type { ConsoleSettings } from './auth/console-session.ts';
 import type { OutboundSettings } from './outbound.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './rate-limit.ts';
@@ -41,6 +42,13 @@ export interface ServerConfig {
    * `<originRoot>/<tenantId>/<path>`. Unset: no origin (404).
    */
   originRoot?: string | undefined;
+  /**
+   * Folder of the media pipeline's local storage (chunks, sources). Unset: no media routes, unless an
+   * object storage is given to buildApp.
+   */
+  mediaRoot?: string | undefined;
+  /** Upload limits and retries of the media pipeline (defaults: DEFAULT_MEDIA_SETTINGS). */
+  media?: Partial<MediaSettings> | undefined;
   /** Lifetime of the delivery tokens `/v1/delivery` issues (never beyond the viewer token's). */
   deliveryTtlSeconds: number;
   /** Whether `/v1/delivery` binds its tokens to the viewer's address. */

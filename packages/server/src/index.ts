@@ -15,6 +15,7 @@ export {
   originPrefix,
   signedOriginUrl,
 } from './delivery.ts';
+export * from './media-runtime.ts';
 export {
   checkOutboundUrl,
   type OutboundSettings,

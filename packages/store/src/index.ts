@@ -1,5 +1,6 @@
 export * from './changes.ts';
 export * from './detections.ts';
+export * from './media.ts';
 export * from './migrations.ts';
 export * from './operators.ts';
 export * from './pages.ts';

@@ -425,6 +425,133 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_med_media': {
+    // The media pipeline: chunked uploads, their chunks, assets and the embedded processing queue.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('media_uploads')
+        .ifNotExists()
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('filename', 'text', (c) => c.notNull())
+        .addColumn('mime_type', 'text', (c) => c.notNull())
+        .addColumn('file_size', 'bigint', (c) => c.notNull())
+        .addColumn('chunk_size', 'bigint', (c) => c.notNull())
+        .addColumn('total_chunks', 'integer', (c) => c.notNull())
+        .addColumn('metadata', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text')
+        .addColumn('asset_id', 'text')
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('media_uploads_expiry')
+        .ifNotExists()
+        .on('media_uploads')
+        .columns(['status', 'expires_at'])
+        .execute();
+      await db.schema
+        .createTable('media_upload_chunks')
+        .ifNotExists()
+        .addColumn('upload_id', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('media_upload_chunks_pk', ['upload_id', 'idx'])
+        .execute();
+      await db.schema
+        .createTable('media_assets')
+        .ifNotExists()
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+        .addColumn('upload_id', 'text')
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('uploader_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('progress', 'integer', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('error_message', 'text')
+        .addColumn('source_key', 'text', (c) => c.notNull())
+        .addColumn('source_size', 'bigint', (c) => c.notNull())
+        .addColumn('source_sha256', 'text', (c) => c.notNull())
+        .addColumn('mime_type', 'text', (c) => c.notNull())
+        .addColumn('metadata', 'text')
+        .addColumn('variants', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('media_assets_tenant_created')
+        .ifNotExists()
+        .on('media_assets')
+        .columns(['tenant_id', 'created_at', 'id'])
+        .execute();
+      await db.schema
+        .createTable('media_jobs')
+        .ifNotExists()
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('asset_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('max_attempts', 'integer', (c) => c.notNull())
+        .addColumn('run_at', 'bigint', (c) => c.notNull())
+        .addColumn('locked_by', 'text')
+        .addColumn('locked_until', 'bigint')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('media_jobs_due')
+        .ifNotExists()
+        .on('media_jobs')
+        .columns(['status', 'run_at'])
+        .execute();
+      await db.schema
+        .createIndex('media_jobs_asset')
+        .ifNotExists()
+        .on('media_jobs')
+        .columns(['asset_id', 'created_at'])
+        .execute();
+    },
+  },
+  '0008_med_protection': {
+    // License usage policies of assets, and the recent licenses that concurrent-stream limits count.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('media_policies')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('asset_id', 'text', (c) => c.notNull())
+        .addColumn('policy', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('media_policies_pk', ['tenant_id', 'asset_id'])
+        .execute();
+      await db.schema
+        .createTable('media_streams')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('asset_id', 'text', (c) => c.notNull())
+        .addColumn('last_seen', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('media_streams_pk', ['tenant_id', 'user_id', 'device_id'])
+        .execute();
+      await db.schema
+        .createIndex('media_streams_last_seen')
+        .ifNotExists()
+        .on('media_streams')
+        .column('last_seen')
+        .execute();
+    },
+  },
 };
 
 /** The tables the 0006_addr_ migrations read, as they were then. */

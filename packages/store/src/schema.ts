@@ -148,4 +148,80 @@ export interface Database {
    * shared by every instance (0008_con_signin_failures).
    */
   signin_failures: { key: string; failures: number; last_at: number; blocked_until: number };
+  /** Chunked uploads in progress or done (0008_med_media). */
+  media_uploads: {
+    id: string;
+    tenant_id: string;
+    filename: string;
+    mime_type: string;
+    file_size: number;
+    chunk_size: number;
+    total_chunks: number;
+    metadata: string;
+    /** uploading | completing | completed | aborted | expired */
+    status: string;
+    sha256: string | null;
+    asset_id: string | null;
+    created_by: string;
+    created_at: number;
+    updated_at: number;
+    expires_at: number;
+  };
+  media_upload_chunks: {
+    upload_id: string;
+    tenant_id: string;
+    idx: number;
+    size: number;
+    sha256: string;
+    received_at: number;
+  };
+  media_assets: {
+    id: string;
+    tenant_id: string;
+    upload_id: string | null;
+    title: string;
+    description: string;
+    uploader_id: string;
+    /** MediaStatus: uploading | processing | transcoding | protecting | ready | failed | expired */
+    status: string;
+    progress: number;
+    error_code: string | null;
+    error_message: string | null;
+    source_key: string;
+    source_size: number;
+    source_sha256: string;
+    mime_type: string;
+    /** VideoMetadata JSON once probed. */
+    metadata: string | null;
+    /** MediaVariant[] JSON once packaged. */
+    variants: string | null;
+    created_at: number;
+    updated_at: number;
+  };
+  /** The embedded job queue (one job per asset processing run). */
+  media_jobs: {
+    id: string;
+    tenant_id: string;
+    asset_id: string;
+    /** queued | running | done | failed | cancelled */
+    status: string;
+    attempts: number;
+    max_attempts: number;
+    run_at: number;
+    locked_by: string | null;
+    locked_until: number | null;
+    last_error: string | null;
+    created_at: number;
+    updated_at: number;
+  };
+  /** An asset's license usage policy (0008_med_protection). */
+  media_policies: { tenant_id: string; asset_id: string; policy: string; updated_at: number };
+  /** Recent licenses per user and device: what concurrent-stream limits count. */
+  media_streams: {
+    tenant_id: string;
+    user_id: string;
+    device_id: string;
+    asset_id: string;
+    last_seen: number;
+  };
 }

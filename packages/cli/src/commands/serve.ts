@@ -7,6 +7,9 @@ import {
   buildApp,
   consoleSettingsFromEnv,
   ensureDefaultTenant,
+  mediaSettingsFromEnv,
+  mediaStorageFor,
+  mediaWorker,
   openStore,
   outboundSettingsFromEnv,
   rateLimitsFromEnv,
@@ -15,13 +18,14 @@ import {
   seedApiKey,
   startPurger,
   startRetention,
+  startUploadSweeper,
   storeSettingsFromEnv,
 } from '@vigil/server';
 import { type Command, options, out, str } from '../command.ts';
 import { UsageError } from '../usage-error.ts';
 
 export const serveCommand: Command = {
-  options: options(['port', 'host'], ['no-demo']),
+  options: options(['port', 'host'], ['no-demo', 'no-worker']),
   async run(values) {
     const port = Number(str(values, 'port') ?? process.env.PORT ?? 8080);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be 0..65535');
@@ -50,6 +54,7 @@ export const serveCommand: Command = {
     const detectConcurrency = Number(process.env.VIGIL_DETECT_CONCURRENCY ?? 1);
     if (!Number.isInteger(detectConcurrency) || detectConcurrency < 0 || detectConcurrency > 16)
       throw new UsageError('VIGIL_DETECT_CONCURRENCY must be a whole number from 0 to 16');
+    const mediaSettings = mediaSettingsFromEnv();
     const store = await openStore(settings);
     const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
     await seedApiKey(store, process.env.VIGIL_API_KEY);
@@ -72,15 +77,36 @@ export const serveCommand: Command = {
             keyServerUrl: () => publicBase,
             log: { warn: (msg) => process.stderr.write(`${msg}\n`) },
           });
+    // Media processing runs in this process unless --no-worker / VIGIL_MEDIA_WORKER=0 (then `vigil worker`).
+    const mediaStorage = mediaStorageFor(settings.dataDir);
+    const worker =
+      values['no-worker'] || process.env.VIGIL_MEDIA_WORKER === '0'
+        ? undefined
+        : mediaWorker({
+            store,
+            storage: mediaStorage,
+            originRoot: join(settings.dataDir, 'origin'),
+            licenseUrlBase: () => publicBase,
+            log: (msg) => process.stderr.write(`${msg}\n`),
+          });
+    const stopSweeper = startUploadSweeper(
+      store,
+      mediaStorage,
+      mediaSettings,
+      Number(process.env.VIGIL_MEDIA_SWEEP_MS || 60_000),
+      (msg) => process.stderr.write(`${msg}\n`),
+    );
     const app = await buildApp({
       store,
       live,
+      media: { storage: mediaStorage, ...(worker ? { notify: () => worker.poke() } : {}) },
       logLevel: process.env.VIGIL_LOG_LEVEL ?? 'warn',
       config: {
         trustedProxies,
         ...(process.env.VIGIL_COMPAT_BASE_PATH ? { compatBasePath: process.env.VIGIL_COMPAT_BASE_PATH } : {}),
         // Live channels and published packages, served with signed delivery as /origin/<tenant>/...
         originRoot: join(settings.dataDir, 'origin'),
+        media: mediaSettings,
         rateLimits,
         console: consoleSettings,
         // Leak tracing: uploaded clips and evidence frames, and the jobs this instance runs at once.
@@ -100,6 +126,7 @@ export const serveCommand: Command = {
     const address = await app.listen({ port, host });
     publicBase = process.env.VIGIL_PUBLIC_URL ?? address;
     if (live) await live.start();
+    worker?.start();
     out(`Vigil listening on ${address}`);
     out(
       `  store: ${settings.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded, in ${settings.dataDir}`}`,
@@ -126,6 +153,8 @@ export const serveCommand: Command = {
       stopping = true;
       stopPurger();
       stopRetention();
+      stopSweeper();
+      await worker?.close();
       await live?.close();
       await app.close();
       await store.close();

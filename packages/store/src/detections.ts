@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { type Page, type PageRequest, readPage, rowCompare } from './pages.ts';
 import type { Database } from './schema.ts';
-import type { VigilStore } from './store.ts';
 
 /**
  * Leak-tracing storage over a VigilStore: detection jobs (a queue that survives restarts), watched
@@ -11,115 +9,20 @@ import type { VigilStore } from './store.ts';
  * each runs once; a lease that runs out (its instance died) is taken over.
  */
 
-export type DetectionStatus = 'queued' | 'running' | 'done' | 'failed';
+import {
+  DEFAULT_LEAK_POLICY,
+  type DetectionRecord,
+  detectionFromRow,
+  type LeakPolicyRecord,
+  newDetectionId,
+  type SessionAccessRecord,
+} from './detection-records.ts';
+import { WatchStore } from './watches.ts';
 
-export interface DetectionRecord {
-  tenantId: string;
-  id: string;
-  status: DetectionStatus;
-  sourceKind: 'upload' | 'url';
-  source: string;
-  mode: string;
-  /** 0..1 */
-  progress: number;
-  footageSeconds: number;
-  result: Record<string, unknown> | null;
-  error: { code: string; message: string } | null;
-  attempts: number;
-  createdAt: number;
-  updatedAt: number;
-  finishedAt: number | null;
-}
+export * from './detection-records.ts';
 
-export interface WatchRecord {
-  tenantId: string;
-  id: string;
-  url: string;
-  mode: string;
-  autoBan: boolean;
-  desired: 'running' | 'stopped';
-  status: Record<string, unknown> | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface WatchEventRecord {
-  seq: number;
-  at: number;
-  event: Record<string, unknown>;
-}
-
-export interface LeakPolicyRecord {
-  autoBan: boolean;
-  maxFalseMatchProbability: number;
-  agreeingWindows: number;
-}
-
-export interface SessionAccessRecord {
-  sessionId: string;
-  /** Access-log entries of the session. */
-  entries: number;
-  firstSeen: number | null;
-  lastSeen: number | null;
-  ips: { ip: string; firstSeen: number; lastSeen: number; hits: number }[];
-  userAgents: { userAgent: string; firstSeen: number; lastSeen: number; hits: number }[];
-  resources: string[];
-}
-
-/**
- * Off until the tenant turns it on; each of two disjoint windows must pass 1e-4 (the codec's false-match
- * probability of that window's decode), so both together are under 1e-8 (the detector's own default).
- */
-export const DEFAULT_LEAK_POLICY: LeakPolicyRecord = {
-  autoBan: false,
-  maxFalseMatchProbability: 1e-4,
-  agreeingWindows: 2,
-};
-
-/** Recent events kept per watch. */
-export const WATCH_EVENTS_KEPT = 100;
-
-const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
-
-function detectionFromRow(r: Database['detections']): DetectionRecord {
-  return {
-    tenantId: r.tenant_id,
-    id: r.id,
-    status: r.status as DetectionStatus,
-    sourceKind: r.source_kind as 'upload' | 'url',
-    source: r.source,
-    mode: r.mode,
-    progress: Number(r.progress) / 1000,
-    footageSeconds: Number(r.footage_seconds) / 1000,
-    result: json(r.result),
-    error: json(r.error),
-    attempts: Number(r.attempts),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-    finishedAt: r.finished_at === null ? null : Number(r.finished_at),
-  };
-}
-
-function watchFromRow(r: Database['watches']): WatchRecord {
-  return {
-    tenantId: r.tenant_id,
-    id: r.id,
-    url: r.url,
-    mode: r.mode,
-    autoBan: Number(r.auto_ban) === 1,
-    desired: r.desired as 'running' | 'stopped',
-    status: json(r.status),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-  };
-}
-
-export const newDetectionId = () => `det_${randomBytes(9).toString('base64url')}`;
-export const newWatchId = () => `wat_${randomBytes(9).toString('base64url')}`;
-
-export class DetectionStore {
-  constructor(readonly store: VigilStore) {}
-
+/** Detection jobs, what the access log knows of a session, and leak policies; watches from WatchStore. */
+export class DetectionStore extends WatchStore {
   get #db() {
     return this.store.db;
   }
@@ -447,186 +350,6 @@ export class DetectionStore {
       .limit(max)
       .execute();
     return rows.map((r) => r.session_id);
-  }
-
-  // --- watches ---
-
-  async createWatch(input: {
-    tenantId: string;
-    url: string;
-    mode: string;
-    autoBan: boolean;
-  }): Promise<WatchRecord> {
-    const now = Date.now();
-    const row: Database['watches'] = {
-      tenant_id: input.tenantId,
-      id: newWatchId(),
-      url: input.url,
-      mode: input.mode,
-      auto_ban: input.autoBan ? 1 : 0,
-      desired: 'running',
-      status: JSON.stringify({ state: 'starting' }),
-      lease_owner: null,
-      lease_until: null,
-      created_at: now,
-      updated_at: now,
-    };
-    await this.#db.insertInto('watches').values(row).execute();
-    return watchFromRow(row);
-  }
-
-  async getWatch(tenantId: string, id: string): Promise<WatchRecord | undefined> {
-    const row = await this.#db
-      .selectFrom('watches')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return row && watchFromRow(row);
-  }
-
-  /** A tenant's watches, newest first. */
-  pageWatches(tenantId: string, req: PageRequest): Promise<Page<WatchRecord>> {
-    return readPage(
-      this.store,
-      'watches',
-      tenantId,
-      'ns',
-      req,
-      (after, take) => {
-        let q = this.#db.selectFrom('watches').selectAll().where('tenant_id', '=', tenantId);
-        if (after) q = q.where(rowCompare(['created_at', 'id'], '<', after));
-        return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(take).execute();
-      },
-      (r) => [Number(r.created_at), r.id],
-      watchFromRow,
-    );
-  }
-
-  /** Removes a watch and its events; its runner notices at its next lease renewal. */
-  async deleteWatch(tenantId: string, id: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (tx) => {
-      await tx
-        .deleteFrom('watch_events')
-        .where('tenant_id', '=', tenantId)
-        .where('watch_id', '=', id)
-        .execute();
-      const r = await tx
-        .deleteFrom('watches')
-        .where('tenant_id', '=', tenantId)
-        .where('id', '=', id)
-        .executeTakeFirst();
-      return Number(r.numDeletedRows) === 1;
-    });
-  }
-
-  /** Watches to run that nobody holds (or whose holder's lease ran out), taken for `owner`. */
-  async claimWatches(owner: string, leaseUntil: number, max: number): Promise<WatchRecord[]> {
-    const now = Date.now();
-    const candidates = await this.#db
-      .selectFrom('watches')
-      .selectAll()
-      .where('desired', '=', 'running')
-      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-      .orderBy('created_at')
-      .limit(max)
-      .execute();
-    const taken: WatchRecord[] = [];
-    for (const c of candidates) {
-      let q = this.#db
-        .updateTable('watches')
-        .set({ lease_owner: owner, lease_until: leaseUntil })
-        .where('tenant_id', '=', c.tenant_id)
-        .where('id', '=', c.id);
-      q =
-        c.lease_until === null
-          ? q.where('lease_until', 'is', null)
-          : q.where('lease_until', '=', c.lease_until);
-      const r = await q.executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 1) taken.push(watchFromRow(c));
-    }
-    return taken;
-  }
-
-  /** Renews this owner's lease on a watch; false when the watch is gone, stopped or held by another. */
-  async renewWatch(tenantId: string, id: string, owner: string, leaseUntil: number): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('watches')
-      .set({ lease_until: leaseUntil })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .where('lease_owner', '=', owner)
-      .where('desired', '=', 'running')
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
-  }
-
-  async setWatchStatus(
-    tenantId: string,
-    id: string,
-    status: Record<string, unknown>,
-    desired?: 'running' | 'stopped',
-  ): Promise<void> {
-    await this.#db
-      .updateTable('watches')
-      .set({ status: JSON.stringify(status), updated_at: Date.now(), ...(desired ? { desired } : {}) })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .execute();
-  }
-
-  /** Lets go of this owner's watches (a clean shutdown), so another instance or the next start takes them. */
-  async releaseWatches(owner: string): Promise<void> {
-    await this.#db
-      .updateTable('watches')
-      .set({ lease_owner: null, lease_until: null })
-      .where('lease_owner', '=', owner)
-      .execute();
-  }
-
-  /** Appends an event, keeping the WATCH_EVENTS_KEPT most recent. */
-  async appendWatchEvent(tenantId: string, watchId: string, event: Record<string, unknown>): Promise<void> {
-    await this.#db.transaction().execute(async (tx) => {
-      const last = await tx
-        .selectFrom('watch_events')
-        .select('seq')
-        .where('tenant_id', '=', tenantId)
-        .where('watch_id', '=', watchId)
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      const seq = last ? Number(last.seq) + 1 : 1;
-      await tx
-        .insertInto('watch_events')
-        .values({ tenant_id: tenantId, watch_id: watchId, seq, at: Date.now(), event: JSON.stringify(event) })
-        .execute();
-      await tx
-        .deleteFrom('watch_events')
-        .where('tenant_id', '=', tenantId)
-        .where('watch_id', '=', watchId)
-        .where('seq', '<=', seq - WATCH_EVENTS_KEPT)
-        .execute();
-    });
-  }
-
-  async watchEvents(
-    tenantId: string,
-    watchId: string,
-    limit = WATCH_EVENTS_KEPT,
-  ): Promise<WatchEventRecord[]> {
-    const rows = await this.#db
-      .selectFrom('watch_events')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('watch_id', '=', watchId)
-      .orderBy('seq', 'desc')
-      .limit(limit)
-      .execute();
-    return rows.reverse().map((r) => ({
-      seq: Number(r.seq),
-      at: Number(r.at),
-      event: JSON.parse(r.event) as Record<string, unknown>,
-    }));
   }
 
   // --- leak policy ---

@@ -232,6 +232,8 @@ for (const makeAdapter of [sqliteAdapter, postgresAdapter]) {
         name: 'Tenant B',
         allowedOrigins: ['https://b.example'],
         jwks: null,
+        // Leak tracing (issue 12): the tenant's policy, the defaults until it is set.
+        leakPolicy: { autoBan: false, maxFalseMatchProbability: 1e-4, agreeingWindows: 2 },
       });
 
       const renamed = await call(`${server.url}/v1/tenant`, {

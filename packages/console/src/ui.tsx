@@ -181,6 +181,42 @@ export function Field({
   );
 }
 
+/** A labelled number input; `onChange` gets its value as a number (NaN while empty or not a number). */
+export function NumberField({
+  label,
+  hint,
+  value,
+  onChange,
+  step,
+  min,
+  max,
+}: {
+  label: string;
+  hint?: string;
+  value: number;
+  onChange: (value: number) => void;
+  step: number;
+  min?: number;
+  max?: number;
+}) {
+  return (
+    <Field label={label} {...(hint === undefined ? {} : { hint })}>
+      {(id, describedBy) => (
+        <input
+          id={id}
+          type="number"
+          step={step}
+          min={min}
+          max={max}
+          value={value}
+          aria-describedby={describedBy}
+          onChange={(e) => onChange(e.target.value === '' ? Number.NaN : Number(e.target.value))}
+        />
+      )}
+    </Field>
+  );
+}
+
 export const when = (iso: string | null | undefined) =>
   iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' }) : '—';
 

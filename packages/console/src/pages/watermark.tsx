@@ -1,7 +1,17 @@
 /** Watermark: on/off (saved at once), mode, colour-box geometry over a frame, intervals, tamper policy. */
 import { type FormEvent, type KeyboardEvent, type MouseEvent, useEffect, useState } from 'react';
 import { PALETTE } from '../colour-keyboard.ts';
-import { canWrite, ErrorNote, Field, LoadState, Section, useAction, useApp, useLoad } from '../ui.tsx';
+import {
+  canWrite,
+  ErrorNote,
+  Field,
+  LoadState,
+  NumberField,
+  Section,
+  useAction,
+  useApp,
+  useLoad,
+} from '../ui.tsx';
 
 export interface WatermarkConfig {
   enabled: boolean;
@@ -112,7 +122,6 @@ export function WatermarkPage() {
   const patch = (p: Partial<WatermarkConfig>) => setDraft((d) => (d ? { ...d, ...p } : d));
   const patchBox = (p: Partial<WatermarkConfig['box']>) =>
     setDraft((d) => (d ? { ...d, box: { ...d.box, ...p } } : d));
-  const num = (v: string) => (v === '' ? Number.NaN : Number(v));
 
   // The switch moves at once; a refused change moves it back (with the reason shown beside it).
   const setEnabled = (enabled: boolean) => {
@@ -200,56 +209,36 @@ export function WatermarkPage() {
                   <fieldset>
                     <legend>Colour box</legend>
                     <div className="form-row">
-                      <Field label="Left (%)">
-                        {(id) => (
-                          <input
-                            id={id}
-                            type="number"
-                            step="0.5"
-                            min={0}
-                            max={100}
-                            value={draft.box.x}
-                            onChange={(e) => patchBox({ x: num(e.target.value) })}
-                          />
-                        )}
-                      </Field>
-                      <Field label="Top (%)">
-                        {(id) => (
-                          <input
-                            id={id}
-                            type="number"
-                            step="0.5"
-                            min={0}
-                            max={100}
-                            value={draft.box.y}
-                            onChange={(e) => patchBox({ y: num(e.target.value) })}
-                          />
-                        )}
-                      </Field>
-                      <Field label="Width">
-                        {(id) => (
-                          <input
-                            id={id}
-                            type="number"
-                            step="0.5"
-                            min={0.5}
-                            value={draft.box.width}
-                            onChange={(e) => patchBox({ width: num(e.target.value) })}
-                          />
-                        )}
-                      </Field>
-                      <Field label="Height">
-                        {(id) => (
-                          <input
-                            id={id}
-                            type="number"
-                            step="0.5"
-                            min={0.5}
-                            value={draft.box.height}
-                            onChange={(e) => patchBox({ height: num(e.target.value) })}
-                          />
-                        )}
-                      </Field>
+                      <NumberField
+                        label="Left (%)"
+                        step={0.5}
+                        min={0}
+                        max={100}
+                        value={draft.box.x}
+                        onChange={(v) => patchBox({ x: v })}
+                      />
+                      <NumberField
+                        label="Top (%)"
+                        step={0.5}
+                        min={0}
+                        max={100}
+                        value={draft.box.y}
+                        onChange={(v) => patchBox({ y: v })}
+                      />
+                      <NumberField
+                        label="Width"
+                        step={0.5}
+                        min={0.5}
+                        value={draft.box.width}
+                        onChange={(v) => patchBox({ width: v })}
+                      />
+                      <NumberField
+                        label="Height"
+                        step={0.5}
+                        min={0.5}
+                        value={draft.box.height}
+                        onChange={(v) => patchBox({ height: v })}
+                      />
                       <Field label="Size unit">
                         {(id) => (
                           <select
@@ -262,65 +251,45 @@ export function WatermarkPage() {
                           </select>
                         )}
                       </Field>
-                      <Field label="Seconds per colour">
-                        {(id) => (
-                          <input
-                            id={id}
-                            type="number"
-                            step="0.1"
-                            min={0.1}
-                            value={draft.symbolSeconds}
-                            onChange={(e) => patch({ symbolSeconds: num(e.target.value) })}
-                          />
-                        )}
-                      </Field>
+                      <NumberField
+                        label="Seconds per colour"
+                        step={0.1}
+                        min={0.1}
+                        value={draft.symbolSeconds}
+                        onChange={(v) => patch({ symbolSeconds: v })}
+                      />
                     </div>
                   </fieldset>
                 ) : (
                   <fieldset>
                     <legend>Text mark</legend>
                     <div className="form-row">
-                      <Field label="Moves every (s)">
-                        {(id) => (
-                          <input
-                            id={id}
-                            type="number"
-                            step="1"
-                            min={1}
-                            value={draft.textIntervalSeconds}
-                            onChange={(e) => patch({ textIntervalSeconds: num(e.target.value) })}
-                          />
-                        )}
-                      </Field>
-                      <Field label="Opacity">
-                        {(id) => (
-                          <input
-                            id={id}
-                            type="number"
-                            step="0.05"
-                            min={0.05}
-                            max={1}
-                            value={draft.textOpacity}
-                            onChange={(e) => patch({ textOpacity: num(e.target.value) })}
-                          />
-                        )}
-                      </Field>
+                      <NumberField
+                        label="Moves every (s)"
+                        step={1}
+                        min={1}
+                        value={draft.textIntervalSeconds}
+                        onChange={(v) => patch({ textIntervalSeconds: v })}
+                      />
+                      <NumberField
+                        label="Opacity"
+                        step={0.05}
+                        min={0.05}
+                        max={1}
+                        value={draft.textOpacity}
+                        onChange={(v) => patch({ textOpacity: v })}
+                      />
                     </div>
                   </fieldset>
                 )}
                 <div className="form-row">
-                  <Field label="Heartbeat every (s)">
-                    {(id) => (
-                      <input
-                        id={id}
-                        type="number"
-                        step="1"
-                        min={1}
-                        value={draft.heartbeatSeconds}
-                        onChange={(e) => patch({ heartbeatSeconds: num(e.target.value) })}
-                      />
-                    )}
-                  </Field>
+                  <NumberField
+                    label="Heartbeat every (s)"
+                    step={1}
+                    min={1}
+                    value={draft.heartbeatSeconds}
+                    onChange={(v) => patch({ heartbeatSeconds: v })}
+                  />
                   <Field label="When tampered with">
                     {(id) => (
                       <select

@@ -1,12 +1,6 @@
 import { drmLicense, protectAsset, protectionStatus } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { errorSchema, type MediaContext, security, tags } from './shared.ts';
-
-const assetParams = {
-  type: 'object',
-  required: ['assetId'],
-  properties: { assetId: { type: 'string', maxLength: 100 } },
-};
+import { assetParams, assetRoute, errorSchema, type MediaContext, security, tags } from './shared.ts';
 
 const policySchema = {
   type: 'object',
@@ -78,16 +72,11 @@ export function drmRoutes(app: FastifyInstance, ctx: MediaContext): void {
 
   app.get(
     '/v1/media/:assetId/protection/status',
-    {
-      preHandler: apiKey,
-      schema: {
-        tags,
-        security,
-        summary: "The asset's protection: encryption, key ids, DRM types and usage policy",
-        params: assetParams,
-        response: { 200: protectionSchema, '4xx': errorSchema },
-      },
-    },
+    assetRoute(
+      ctx,
+      "The asset's protection: encryption, key ids, DRM types and usage policy",
+      protectionSchema,
+    ),
     async (request) => protectionStatus(deps, actor(request), id(request)),
   );
 

@@ -6,13 +6,7 @@ import {
   processingStatus,
 } from '@vigil/control';
 import type { FastifyInstance } from 'fastify';
-import { errorSchema, type MediaContext, security, tags } from './shared.ts';
-
-const assetParams = {
-  type: 'object',
-  required: ['assetId'],
-  properties: { assetId: { type: 'string', maxLength: 100 } },
-};
+import { assetParams, assetRoute, errorSchema, type MediaContext, security, tags } from './shared.ts';
 
 const MEDIA_STATUS = ['uploading', 'processing', 'transcoding', 'protecting', 'ready', 'failed', 'expired'];
 
@@ -90,62 +84,34 @@ export function processRoutes(app: FastifyInstance, ctx: MediaContext): void {
 
   app.post(
     '/v1/media/process/:assetId',
-    {
-      preHandler: apiKey,
-      schema: {
-        tags,
-        security,
-        summary:
-          'Queue the processing of an asset again (operator): after a failure or a cancel, or to redo it',
-        params: assetParams,
-        response: { 202: statusSchema, '4xx': errorSchema },
-      },
-    },
+    assetRoute(
+      ctx,
+      'Queue the processing of an asset again (operator): after a failure or a cancel, or to redo it',
+      statusSchema,
+      202,
+    ),
     async (request, reply) => reply.code(202).send(await processAsset(deps, actor(request), id(request))),
   );
 
   app.get(
     '/v1/media/process/:assetId/status',
-    {
-      preHandler: apiKey,
-      schema: {
-        tags,
-        security,
-        summary: "An asset's MediaStatus, progress in percent and its job",
-        params: assetParams,
-        response: { 200: statusSchema, '4xx': errorSchema },
-      },
-    },
+    assetRoute(ctx, "An asset's MediaStatus, progress in percent and its job", statusSchema),
     async (request) => processingStatus(deps, actor(request), id(request)),
   );
 
   app.post(
     '/v1/media/process/:assetId/cancel',
-    {
-      preHandler: apiKey,
-      schema: {
-        tags,
-        security,
-        summary: 'Cancel the queued or running processing of an asset (operator); it ends failed',
-        params: assetParams,
-        response: { 200: statusSchema, '4xx': errorSchema },
-      },
-    },
+    assetRoute(
+      ctx,
+      'Cancel the queued or running processing of an asset (operator); it ends failed',
+      statusSchema,
+    ),
     async (request) => cancelProcessing(deps, actor(request), id(request)),
   );
 
   app.get(
     '/v1/media/:assetId/metadata',
-    {
-      preHandler: apiKey,
-      schema: {
-        tags,
-        security,
-        summary: "The asset's VideoMetadata (409 asset_not_ready before it was probed)",
-        params: assetParams,
-        response: { 200: metadataSchema, '4xx': errorSchema },
-      },
-    },
+    assetRoute(ctx, "The asset's VideoMetadata (409 asset_not_ready before it was probed)", metadataSchema),
     async (request) => assetMetadata(deps, actor(request), id(request)),
   );
 

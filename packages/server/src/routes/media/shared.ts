@@ -39,18 +39,34 @@ export const errorSchema = {
   additionalProperties: true,
 };
 
+export const assetParams = {
+  type: 'object',
+  required: ['assetId'],
+  properties: { assetId: { type: 'string', maxLength: 100 } },
+};
+
+/** A route on one asset (`/…/:assetId/…`): any API key of the tenant (the operation checks the role). */
+export function assetRoute(ctx: MediaContext, summary: string, answer: object, status = 200) {
+  return {
+    preHandler: ctx.apiKey,
+    schema: {
+      tags,
+      security,
+      summary,
+      params: assetParams,
+      response: { [status]: answer, '4xx': errorSchema },
+    },
+  };
+}
+
 export const ID_PATTERN = '^[a-z]+_[0-9a-f]{24}$';
 
 export function mediaContext(opts: MediaRoutesOptions): MediaContext {
   return {
     ...opts,
     apiKey: requireRole(opts.hot, 'readonly'),
-    actor: (request) => ({
-      tenantId: request.apiKey.tenantId,
-      role: request.apiKey.role,
-      kind: 'api-key',
-      id: request.apiKey.prefix,
-    }),
+    // Set by authenticate: the API key's, or the console operator's.
+    actor: (request) => request.actor,
     baseUrl: (request) => opts.config.publicUrl ?? `${request.protocol}://${request.host}`,
   };
 }

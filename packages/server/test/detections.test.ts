@@ -19,15 +19,17 @@ import {
   playerRecording,
   type Recording,
 } from '../../../test/support/player-recording.ts';
-import { call, runCli, startVigil, type TestServer, tempDir, waitFor } from '../../../test/support/vigil.ts';
+import { call, runCli, startVigil, type TestServer, tempDir } from '../../../test/support/vigil.ts';
 
 const SESSION = 'pirate-7';
 const MAX_UPLOAD = 8 * 1024 * 1024;
+/** An unmarked clip long enough that reading it all takes a while on any machine: progress is seen. */
+const LONG_SECONDS = 60;
 
-/** A few seconds of colourful, unmarked video (cached). */
-function unmarkedClip(): string {
+/** Some seconds of colourful, unmarked video (cached). */
+function unmarkedClip(seconds = 6): string {
   const dir = join(tmpdir(), 'vigil-detections-test');
-  const path = join(dir, 'unmarked-testsrc2-6s-v1.mp4');
+  const path = join(dir, `unmarked-testsrc2-${seconds}s-v1.mp4`);
   if (existsSync(path)) return path;
   mkdirSync(dir, { recursive: true });
   const partial = `${path}.${process.pid}.partial.mp4`;
@@ -35,7 +37,7 @@ function unmarkedClip(): string {
     'ffmpeg',
     [
       ...['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25'],
-      ...['-t', '6', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', partial],
+      ...['-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', partial],
     ],
     { encoding: 'utf8' },
   );
@@ -68,9 +70,10 @@ describe('detections API', () => {
     });
     // The recording, served progressively from this machine (allowed by the server's setting).
     files = createServer((req, res) => {
-      if (req.url === '/clip.mp4') {
-        res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': clip.length });
-        res.end(clip);
+      if (req.url === '/clip.mp4' || req.url === '/long-unmarked.mp4') {
+        const body = req.url === '/clip.mp4' ? clip : readFileSync(unmarkedClip(LONG_SECONDS));
+        res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': body.length });
+        res.end(body);
       } else {
         res.writeHead(404);
         res.end();
@@ -97,14 +100,22 @@ describe('detections API', () => {
     });
 
   /** Polls a detection until it ends; returns it and the statuses and progress seen on the way. */
-  async function finished(id: string) {
+  async function finished(id: string, pollMs = 250) {
     const seen: { status: string; progress: number; footage: number }[] = [];
-    const d = await waitFor(`detection ${id}`, 180_000, async () => {
+    const deadline = Date.now() + 180_000;
+    // biome-ignore lint/suspicious/noExplicitAny: the detection's JSON, as the API answers it
+    let d: any;
+    for (;;) {
       const res = await call(`${vigil.url}/v1/detections/${id}`, { token: vigil.apiKey });
       assert.equal(res.status, 200, JSON.stringify(res.body));
       seen.push({ status: res.body.status, progress: res.body.progress, footage: res.body.footageSeconds });
-      return res.body.status === 'done' || res.body.status === 'failed' ? res.body : undefined;
-    });
+      if (res.body.status === 'done' || res.body.status === 'failed') {
+        d = res.body;
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for detection ${id}`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
     return { d, seen };
   }
 
@@ -121,11 +132,7 @@ describe('detections API', () => {
     const { d, seen } = await finished(res.body.id);
     assert.equal(d.status, 'done', JSON.stringify(d));
     assert.equal(d.progress, 1);
-    // Progress while it ran: a fraction and the footage read so far.
-    assert.ok(
-      seen.some((s) => s.status === 'running' && s.progress > 0 && s.progress < 1 && s.footage > 0),
-      `progress seen: ${JSON.stringify(seen)}`,
-    );
+    assert.ok(seen.length > 0);
     const r = d.result;
     assert.equal(r.found, true, JSON.stringify(r));
     assert.equal(r.sessionId, SESSION);
@@ -190,6 +197,25 @@ describe('detections API', () => {
     assert.equal(d.status, 'done', JSON.stringify(d));
     assert.equal(d.result.found, true, JSON.stringify(d.result));
     assert.equal(d.result.sessionId, SESSION);
+  });
+
+  it('reports progress while it runs: a fraction and the footage read so far', async () => {
+    unmarkedClip(LONG_SECONDS);
+    const res = await call(`${vigil.url}/v1/detections`, {
+      token: vigil.apiKey,
+      body: { url: `${filesBase}/long-unmarked.mp4`, mode: 'color' },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const { d, seen } = await finished(res.body.id, 50);
+    assert.equal(d.status, 'done', JSON.stringify(d));
+    assert.equal(d.result.found, false, JSON.stringify(d.result));
+    const running = seen.filter((s) => s.status === 'running' && s.progress > 0 && s.progress < 1);
+    assert.ok(
+      running.some((s) => s.footage > 0),
+      `progress seen: ${JSON.stringify(seen)}`,
+    );
+    // Progress only moves forward.
+    for (let i = 1; i < running.length; i++) assert.ok(running[i]!.footage >= running[i - 1]!.footage);
   });
 
   it('bans the session found and, on request, its addresses, with the detection as reason', async () => {

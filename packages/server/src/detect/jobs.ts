@@ -10,6 +10,8 @@ import { UrlForbidden } from '../outbound.ts';
 /** How long a job's lease lasts, and how often the runner renews it. */
 const LEASE_MS = 30_000;
 const RENEW_MS = 10_000;
+/** How often, at most, a running job writes its progress. */
+const PROGRESS_MS = 250;
 /** A job interrupted (its instance stopped while running it) is run again once, then fails. */
 const MAX_ATTEMPTS = 2;
 /** Sessions the access log served in this window are what text mode may match. */
@@ -144,7 +146,8 @@ export class DetectionRunner {
         onProgress: (p) => {
           footage = p.footageSeconds;
           const now = Date.now();
-          if (now - lastWrite < 500) return;
+          // The first footage read is shown at once, then at most every PROGRESS_MS.
+          if (p.footageSeconds <= 0 || now - lastWrite < PROGRESS_MS) return;
           lastWrite = now;
           void detections
             .updateRunning(job.tenantId, job.id, this.owner, {

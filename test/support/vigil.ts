@@ -53,13 +53,19 @@ export interface StartOptions {
   live?: { minBackoffMs?: number };
   /** Where to listen; default 127.0.0.1 (`::1` or `::` for IPv6 tests). */
   host?: string;
+  /**
+   * The default tenant's configured secret (as VIGIL_JWT_SECRET): default a new random one; `null` for
+   * none, so a stored secret (a rotated one) stays.
+   */
+  jwtSecret?: string | null;
 }
 
 /** Starts Vigil in this process on 127.0.0.1 (or `opts.host`) and a random port. */
 export async function startVigil(opts: StartOptions = {}): Promise<TestServer> {
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? tempDir();
-  const secret = `test-secret-${randomBytes(12).toString('hex')}`;
+  const configured =
+    opts.jwtSecret === undefined ? `test-secret-${randomBytes(12).toString('hex')}` : opts.jwtSecret;
   const apiKey = `vk_test_${randomBytes(16).toString('hex')}`;
   const store = await openStore({
     dataDir,
@@ -67,7 +73,8 @@ export async function startVigil(opts: StartOptions = {}): Promise<TestServer> {
     pgSchema: opts.pgSchema,
     masterKey: opts.masterKey ?? '11'.repeat(32),
   });
-  await ensureDefaultTenant(store, secret);
+  await ensureDefaultTenant(store, configured ?? undefined);
+  const secret = configured ?? (await store.getTenant('default'))!.secret.toString('utf8');
   await seedApiKey(store, apiKey);
   let url = '';
   const live = opts.live

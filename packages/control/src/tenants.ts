@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type PageRequest, pageTenants } from '@vigil/store';
 import { type Actor, requireRole } from './actor.ts';
 import type { StoreDeps } from './deps.ts';
@@ -69,6 +70,8 @@ export interface TenantSettings {
   name: string;
   allowedOrigins: string[];
   jwks: { keys: Record<string, unknown>[] } | null;
+  /** While a rotated HS256 secret still verifies: until when (ms since the epoch). */
+  previousSecretValidUntil?: number;
   /** Where the leak-tracing store is there (the server): auto-ban, false-match threshold, windows. */
   leakPolicy?: LeakPolicy;
 }
@@ -81,6 +84,8 @@ export async function getTenantSettings(deps: TenantDeps, actor: Actor): Promise
   requireRole(actor, 'readonly');
   const t = (await deps.store.getTenant(actor.tenantId))!;
   const settings: TenantSettings = { id: t.id, name: t.name, allowedOrigins: t.allowedOrigins, jwks: t.jwks };
+  if (t.previousSecret && t.previousSecret.until > Date.now())
+    settings.previousSecretValidUntil = t.previousSecret.until;
   if (deps.detections) settings.leakPolicy = await deps.detections.getLeakPolicy(actor.tenantId);
   return settings;
 }
@@ -133,4 +138,51 @@ export async function updateTenantSettings(
   await deps.store.updateTenant(actor.tenantId, settings);
   if (policy) await deps.detections!.putLeakPolicy(actor.tenantId, policy);
   return getTenantSettings(deps, actor);
+}
+
+/** How long a rotated secret keeps verifying unless told: one hour. */
+export const DEFAULT_SECRET_GRACE_SECONDS = 3600;
+/** The longest grace period a rotated secret may keep verifying: 7 days. */
+export const MAX_SECRET_GRACE_SECONDS = 7 * 86_400;
+
+export const rotateSecretSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    graceSeconds: {
+      type: 'integer',
+      minimum: 0,
+      maximum: MAX_SECRET_GRACE_SECONDS,
+      default: DEFAULT_SECRET_GRACE_SECONDS,
+      description: 'how long tokens signed with the old secret still verify (0: not at all)',
+    },
+  },
+} as const;
+
+export interface RotateSecretInput {
+  graceSeconds?: number | undefined;
+}
+
+export interface RotatedSecret {
+  /** The new HS256 viewer-token secret, shown once. */
+  jwtSecret: string;
+  /** Until when (ms since the epoch) tokens signed with the old secret still verify. */
+  previousSecretValidUntil: number;
+}
+
+/**
+ * Rotates the actor's tenant's HS256 viewer-token secret (admin role): a new random secret signs from
+ * now on; the old one verifies for `graceSeconds` more (default one hour), then never again.
+ */
+export async function rotateTenantSecret(
+  deps: StoreDeps,
+  actor: Actor,
+  input: RotateSecretInput,
+): Promise<RotatedSecret> {
+  requireRole(actor, 'admin');
+  const body = check<RotateSecretInput>(rotateSecretSchema, defined(input ?? {}));
+  const secret = Buffer.from(randomBytes(32).toString('base64url'), 'utf8');
+  const until = Date.now() + (body.graceSeconds ?? DEFAULT_SECRET_GRACE_SECONDS) * 1000;
+  await deps.store.rotateTenantSecret(actor.tenantId, secret, until);
+  return { jwtSecret: secret.toString('utf8'), previousSecretValidUntil: until };
 }

@@ -123,7 +123,12 @@ export class HotState {
     ]);
     const state: TenantState = {
       id: tenantId,
-      tokenKeys: { tenantId, secret: tenant.secret, jwks: tenant.jwks as TenantTokenKeys['jwks'] },
+      tokenKeys: {
+        tenantId,
+        secret: tenant.secret,
+        previousSecret: tenant.previousSecret,
+        jwks: tenant.jwks as TenantTokenKeys['jwks'],
+      },
       bans: new BanIndex(bans),
       watermark,
       tagKey: this.store.envelope.deriveKey(colorTagKeyLabel(tenantId)),

@@ -60,11 +60,19 @@ export async function openStore(settings: StoreSettings): Promise<VigilStore> {
 export async function ensureDefaultTenant(
   store: VigilStore,
   jwtSecret: string | undefined,
-): Promise<{ created: boolean; generatedSecret?: string }> {
+): Promise<{ created: boolean; generatedSecret?: string; warning?: string }> {
   if (jwtSecret) assertHmacSecret(jwtSecret, 'VIGIL_JWT_SECRET');
   const existing = await store.getTenant(DEFAULT_TENANT);
   const wanted = jwtSecret ? Buffer.from(jwtSecret, 'utf8') : undefined;
   if (existing) {
+    // The secret the API rotated away from: the rotation stands (tenant backends switched to the new one).
+    if (wanted && existing.previousSecret?.secret.equals(wanted))
+      return {
+        created: false,
+        warning:
+          "VIGIL_JWT_SECRET is the default tenant's secret from before its rotation: the rotated secret " +
+          'stays in force; put the new secret in VIGIL_JWT_SECRET (or unset it)',
+      };
     if (wanted && !wanted.equals(existing.secret))
       await store.updateTenant(DEFAULT_TENANT, { secret: wanted });
     // A short secret stored by an older version: replace it with VIGIL_JWT_SECRET.

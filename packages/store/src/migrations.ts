@@ -552,6 +552,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0009_tok_secret_rotation': {
+    // A rotated HS256 viewer-token secret: the previous one (still sealed) verifies until a time.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('tenants').addColumn('previous_secret_sealed', 'text').execute();
+      await db.schema.alterTable('tenants').addColumn('previous_secret_until', 'bigint').execute();
+    },
+  },
 };
 
 /** The tables the 0006_addr_ migrations read, as they were then. */

@@ -81,6 +81,8 @@ export interface Tenant {
   id: string;
   name: string;
   secret: Buffer;
+  /** The HS256 secret before the last rotation, and until when (ms) it still verifies viewer tokens. */
+  previousSecret?: { secret: Buffer; until: number } | undefined;
   jwks: { keys: Record<string, unknown>[] } | null;
   /** Origins allowed to call the license endpoints from a browser; "*" allows any. */
   allowedOrigins: string[];

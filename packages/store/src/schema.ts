@@ -9,6 +9,9 @@ export interface Database {
     id: string;
     name: string;
     secret_sealed: string;
+    /** The secret before the last rotation (sealed as `secret_sealed`), verifying until `previous_secret_until`. */
+    previous_secret_sealed: string | null;
+    previous_secret_until: number | null;
     jwks: string | null;
     allowed_origins: string;
     created_at: number;

@@ -34,7 +34,14 @@ export { ROLES } from './rows.ts';
  * rule lives once, in the repository of its aggregate (`repos/`).
  */
 const FLAT = {
-  tenants: ['createTenant', 'getTenant', 'listTenants', 'listAllowedOrigins', 'updateTenant'],
+  tenants: [
+    'createTenant',
+    'getTenant',
+    'listTenants',
+    'listAllowedOrigins',
+    'updateTenant',
+    'rotateTenantSecret',
+  ],
   apiKeys: [
     'createApiKey',
     'storeApiKey',

@@ -56,7 +56,8 @@ export const serveCommand: Command = {
       throw new UsageError('VIGIL_DETECT_CONCURRENCY must be a whole number from 0 to 16');
     const mediaSettings = mediaSettingsFromEnv();
     const store = await openStore(settings);
-    const { generatedSecret } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
+    const { generatedSecret, warning } = await ensureDefaultTenant(store, process.env.VIGIL_JWT_SECRET);
+    if (warning) process.stderr.write(`vigil: ${warning}\n`);
     await seedApiKey(store, process.env.VIGIL_API_KEY);
     // The console's first account; a generated password is shown below, this once.
     const { generatedPassword } = await ensureAdminOperator({ store }, process.env.VIGIL_ADMIN_PASSWORD);

@@ -6,6 +6,8 @@ export interface TenantTokenKeys {
   tenantId: string;
   /** HS256 secret. */
   secret: Uint8Array;
+  /** The HS256 secret before the last rotation: it verifies until `until` (ms since the epoch). */
+  previousSecret?: { secret: Uint8Array; until: number } | undefined;
   /** Public keys for RS256 / ES256, registered by the tenant. */
   jwks?: JSONWebKeySet | undefined;
 }
@@ -76,13 +78,33 @@ export async function verifySignature(
     currentDate: new Date(opts.now),
   };
   try {
-    if (alg === 'HS256') return (await jwtVerify(token, keys.secret, verifyOpts)).payload;
+    if (alg === 'HS256') return await verifyHs256(token, keys, verifyOpts, opts.now);
     if (ASYMMETRIC.has(alg) && keys.jwks && keys.jwks.keys.length > 0) {
       return (await jwtVerify(token, createLocalJWKSet(keys.jwks), verifyOpts)).payload;
     }
     throw new Denial('alg_not_allowed', `tenant has no key for algorithm "${alg}"`);
   } catch (err) {
     throw toDenial(err);
+  }
+}
+
+/**
+ * HS256 with the tenant's secret and, only when that signature fails and the rotation's grace period
+ * has not ended, with the secret it replaced: both are compared by jose in constant time.
+ */
+async function verifyHs256(
+  token: string,
+  keys: TenantTokenKeys,
+  verifyOpts: Parameters<typeof jwtVerify>[2],
+  now: number,
+): Promise<JWTPayload> {
+  try {
+    return (await jwtVerify(token, keys.secret, verifyOpts)).payload;
+  } catch (err) {
+    const previous = keys.previousSecret;
+    if (!(err instanceof errors.JWSSignatureVerificationFailed) || !previous || now >= previous.until)
+      throw err;
+    return (await jwtVerify(token, previous.secret, verifyOpts)).payload;
   }
 }
 

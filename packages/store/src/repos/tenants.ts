@@ -22,6 +22,8 @@ export class TenantRepo extends Repository {
         id: input.id,
         name: input.name ?? input.id,
         secret_sealed: this.envelope.seal(secret, `tenant-secret:${input.id}`),
+        previous_secret_sealed: null,
+        previous_secret_until: null,
         jwks: null,
         allowed_origins: JSON.stringify(input.allowedOrigins ?? ['*']),
         created_at: now,
@@ -42,7 +44,7 @@ export class TenantRepo extends Repository {
   async getTenant(id: string): Promise<Tenant | undefined> {
     const row = await this.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
-    return {
+    const tenant: Tenant = {
       id: row.id,
       name: row.name,
       secret: this.envelope.open(row.secret_sealed, `tenant-secret:${row.id}`),
@@ -50,6 +52,41 @@ export class TenantRepo extends Repository {
       allowedOrigins: JSON.parse(row.allowed_origins),
       createdAt: Number(row.created_at),
     };
+    if (row.previous_secret_sealed && row.previous_secret_until !== null) {
+      tenant.previousSecret = {
+        secret: this.envelope.open(row.previous_secret_sealed, `tenant-secret:${row.id}`),
+        until: Number(row.previous_secret_until),
+      };
+    }
+    return tenant;
+  }
+
+  /**
+   * Replaces the tenant's HS256 secret with `secret`; the one it replaces keeps verifying viewer tokens
+   * until `previousUntil` (ms), so tokens already handed out play on while the tenant's backend switches.
+   * One transaction: a rotation that meets another leaves exactly one of them.
+   */
+  async rotateTenantSecret(id: string, secret: Buffer, previousUntil: number): Promise<void> {
+    assertHmacSecret(secret, `the secret of tenant "${id}"`);
+    await this.db.transaction().execute(async (tx) => {
+      const row = await tx
+        .selectFrom('tenants')
+        .select('secret_sealed')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row) throw new Error(`tenant "${id}" does not exist`);
+      await tx
+        .updateTable('tenants')
+        .set({
+          secret_sealed: this.envelope.seal(secret, `tenant-secret:${id}`),
+          previous_secret_sealed: row.secret_sealed,
+          previous_secret_until: previousUntil,
+          updated_at: Date.now(),
+        })
+        .where('id', '=', id)
+        .execute();
+    });
+    await this.publish(id, 'tenant');
   }
 
   async listTenants(): Promise<{ id: string; name: string; createdAt: number }[]> {
@@ -73,7 +110,12 @@ export class TenantRepo extends Repository {
   ): Promise<void> {
     if (patch.secret) assertHmacSecret(patch.secret, `the secret of tenant "${id}"`);
     const values: Partial<Database['tenants']> = { updated_at: Date.now() };
-    if (patch.secret) values.secret_sealed = this.envelope.seal(patch.secret, `tenant-secret:${id}`);
+    if (patch.secret) {
+      // A secret set outright (the server's configuration) replaces the old one at once.
+      values.secret_sealed = this.envelope.seal(patch.secret, `tenant-secret:${id}`);
+      values.previous_secret_sealed = null;
+      values.previous_secret_until = null;
+    }
     if (patch.jwks !== undefined) values.jwks = patch.jwks ? JSON.stringify(patch.jwks) : null;
     if (patch.allowedOrigins) values.allowed_origins = JSON.stringify(patch.allowedOrigins);
     if (patch.name) values.name = patch.name;

@@ -3,6 +3,8 @@ import {
   createTenantSchema,
   getTenantSettings,
   listTenants,
+  rotateSecretSchema,
+  rotateTenantSecret,
   updateTenantSchema,
   updateTenantSettings,
 } from '@vigil/control';
@@ -22,6 +24,11 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
     name: stringSchema,
     allowedOrigins: { type: 'array', items: { type: 'string' } },
     jwks: { type: ['object', 'null'], additionalProperties: true },
+    previousSecretValidUntil: {
+      type: 'integer',
+      description:
+        'while a rotated HS256 secret still verifies viewer tokens: until when (ms since the epoch)',
+    },
     leakPolicy: {
       type: 'object',
       description: 'What a found leak leads to (see POST /v1/watches)',
@@ -60,6 +67,29 @@ export function tenantsRoutes(app: FastifyInstance, ctx: AdminContext): void {
         tenantDeps,
         request.actor,
         request.body as Parameters<typeof updateTenantSettings>[2],
+      ),
+  );
+
+  app.post(
+    '/v1/tenant/secret/rotate',
+    guarded(
+      auth,
+      ['tenants'],
+      'Rotate the HS256 viewer-token secret (admin): the new secret is answered once and signs from now on; ' +
+        'tokens signed with the old one still verify for graceSeconds (default 3600, at most 7 days)',
+      {
+        body: rotateSecretSchema,
+        response: {
+          200: objectSchema({ jwtSecret: stringSchema, previousSecretValidUntil: { type: 'integer' } }),
+          '4xx': errorSchema,
+        },
+      },
+    ),
+    async (request) =>
+      rotateTenantSecret(
+        ctx,
+        request.actor,
+        (request.body ?? {}) as Parameters<typeof rotateTenantSecret>[2],
       ),
   );
 

@@ -51,15 +51,6 @@ export async function createWatch(
   const url = parseSourceUrl(input.url);
   if (input.autoBan !== undefined && typeof input.autoBan !== 'boolean')
     throw invalid('invalid_watch', '"autoBan" must be true or false');
-  // The detector follows live streams by the colour mark only.
-  if (
-    mode === 'text' ||
-    (mode === 'auto' && (await deps.store.getWatermarkConfig(actor.tenantId)).mode === 'text')
-  )
-    throw invalid(
-      'unsupported_mode',
-      'live restreams are watched in colour mode: set the watermark mode to color (PUT /v1/watermark) or pass "mode": "color"',
-    );
   if ((await deps.detections.countRunningWatches(actor.tenantId)) >= MAX_RUNNING_WATCHES)
     throw new ControlError(
       429,

@@ -8,6 +8,7 @@ import { DEFAULT_CODEC, layoutOf } from '@vigil/watermark-codec';
 import { COLOR_WIDTH, ColorReader, colorFps, hitProbability, minColorSeconds } from './color/index.ts';
 import { frames, NoVideoError } from './input/index.ts';
 import type { DetectContext, DetectMode, WatchEvent } from './types.ts';
+import { watchText } from './watch-text.ts';
 
 export async function* watch(
   url: string,
@@ -15,7 +16,7 @@ export async function* watch(
   ctx: DetectContext & { windowSeconds?: number },
 ): AsyncGenerator<WatchEvent> {
   if (mode === 'text' || (mode === 'auto' && ctx.watermark.mode === 'text')) {
-    yield { event: 'error', message: 'watching a live stream is supported in colour mode only' };
+    yield* watchText(url, ctx);
     return;
   }
   const symbol = ctx.watermark.symbolSeconds;

@@ -2,10 +2,13 @@
  * `vigil detect` in text mode: a restreamed recording of the player in text mode, against the store the
  * serving Vigil wrote (its access log names the sessions it served), found in auto mode (the tenant's
  * watermark is in text mode, so text is tried first), printed as one JSON object with evidence and the
- * session's access log; a clip without the mark gets `found: false`.
+ * session's access log; a clip without the mark gets `found: false`. `vigil watch --mode text` follows
+ * the restream served over HTTP and names the session in a window.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { PNG } from 'pngjs';
 import {
@@ -72,5 +75,32 @@ describe('vigil detect in text mode', () => {
     const r = await detectJson(clip, '--mode', 'text');
     assert.equal(r.found, false, JSON.stringify(r));
     assert.equal(typeof r.reason, 'string');
+  });
+
+  it('vigil watch --mode text names the session of a restream it follows', { timeout: 120_000 }, async () => {
+    const body = readFileSync(attacked(rec.path, attackNamed('360p-300k')));
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': body.length });
+      res.end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/restream.mp4`;
+      const res = await runCli(['watch', url, '--json', '--mode', 'text', '--data', data]);
+      assert.equal(res.code, 0, res.stderr);
+      const events = res.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      const hit = events.find((e) => e.event === 'identified');
+      assert.ok(hit, res.stdout);
+      assert.equal(hit.sessionId, rec.sessionId);
+      assert.equal(hit.mode, 'text');
+      assert.ok(hit.atSeconds <= 20 && hit.falseMatchProbability < 1e-6, JSON.stringify(hit));
+      // No --ban and the tenant's policy off: it only reports.
+      assert.equal(events.filter((e) => e.event === 'banned').length, 0, res.stdout);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -37,7 +37,7 @@ export const watchCommand: Command = {
     windows: { type: 'string' },
   },
   async run(values, positionals) {
-    const url = oneInput(positionals, 'usage: vigil watch <URL> [--json] [--ban] [--mode auto|color]');
+    const url = oneInput(positionals, 'usage: vigil watch <URL> [--json] [--ban] [--mode auto|color|text]');
     if (!/^https?:\/\//i.test(url))
       throw new UsageError('vigil watch needs an http(s) URL (HLS, DASH or progressive)');
     const mode = parseMode(values);
@@ -98,7 +98,7 @@ export const watchCommand: Command = {
             .slice(-policy.agreeingWindows)
             .map((e) => (e.event === 'identified' ? e.window : [0, 0]));
           const reason =
-            `leak detection: vigil watch of ${shown(url)} identified session ${decision.sessionId} in colour mode ` +
+            `leak detection: vigil watch of ${shown(url)} identified session ${decision.sessionId} in ${event.mode === 'text' ? 'text' : 'colour'} mode ` +
             `in ${windows.length} disjoint windows (${windows.map(([a, b]) => `${a}-${b} s`).join(', ')}), ` +
             `false-match probability ${event.falseMatchProbability ?? 'n/a'}`;
           const ban = await store.upsertBan({

@@ -131,6 +131,18 @@ const cases = (side: 'cli' | 'api'): Case[] => [
     api: { method: 'POST', path: '/v1/tenants', body: { id } },
     expect,
   })),
+  // the viewer-token secret's rotation (refusals only: a rotation would change the secret the cases sign with)
+  ...(
+    [
+      [-1, 'invalid_request'],
+      [1.5, 'invalid_request'],
+    ] as const
+  ).map(([grace, expect]) => ({
+    name: `tenant rotate-secret --grace ${grace}`,
+    cli: ['tenant', 'rotate-secret', `--grace=${grace}`],
+    api: { method: 'POST', path: '/v1/tenant/secret/rotate', body: { graceSeconds: grace } },
+    expect,
+  })),
   // API keys
   ...(
     [

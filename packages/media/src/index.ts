@@ -5,6 +5,7 @@
  */
 export * from './errors.ts';
 export * from './magic.ts';
+export * from './package-output.ts';
 export * from './pg-boss-queue.ts';
 export * from './queue.ts';
 export * from './s3-storage.ts';

@@ -21,6 +21,7 @@ import {
   storeKeySource,
 } from '@vigil/packager';
 import type { AssetRecord, JobRecord, MediaStatus, MediaStore, VigilStore } from '@vigil/store';
+import { packageTarget } from './package-output.ts';
 import { EmbeddedQueue, type MediaQueue } from './queue.ts';
 import type { ObjectStorage } from './storage.ts';
 
@@ -30,7 +31,10 @@ export interface MediaWorkerOptions {
   storage: ObjectStorage;
   /** Where jobs come from; default: the store's embedded queue. */
   queue?: MediaQueue;
-  /** Packages are written to `<originRoot>/<tenant>/<assetId>/` (what the origin serves). */
+  /**
+   * On local storage packages are written to `<originRoot>/<tenant>/<assetId>/` (what the origin serves);
+   * on object storage they are published through it (`package-output.ts`).
+   */
   originRoot: string;
   /** The key server the manifests name. */
   licenseUrlBase: () => string;
@@ -277,11 +281,12 @@ export class MediaWorker {
     };
     await report('processing', 1, true);
     const local = await storage.localFile(asset.sourceKey);
+    const target = await packageTarget(storage, this.#o.originRoot, job.tenantId, job.assetId);
     try {
       const source = await probeSource(local.path, { allowNoAudio: true, signal });
       const metadata = metadataOf(source, asset, containerOf(asset.mimeType));
       await media.updateAsset(job.tenantId, job.assetId, { metadata: { ...metadata } }, Date.now());
-      const out = join(this.#o.originRoot, job.tenantId, job.assetId);
+      const out = target.dir;
       // What an earlier, interrupted run left (no package description yet) would refuse the folder.
       await rm(out, { recursive: true, force: true });
       let pending = Promise.resolve();
@@ -316,6 +321,7 @@ export class MediaWorker {
       await pending;
       await report('protecting', 96, true);
       metadata.thumbnails = await this.#thumbnails(local.path, out, source.duration, signal, job);
+      await target.publish(signal);
       await media.updateAsset(
         job.tenantId,
         job.assetId,
@@ -323,6 +329,7 @@ export class MediaWorker {
         Date.now(),
       );
     } finally {
+      await target.release();
       await local.release();
     }
   }

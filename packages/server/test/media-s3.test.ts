@@ -15,6 +15,7 @@ import { readInitTracks } from '@vigil/packager';
 import S3rver from 's3rver';
 import { testClip } from '../../../test/support/browser.ts';
 import {
+  clearKeysOf,
   complete,
   fileSha256,
   initiate,
@@ -148,19 +149,9 @@ describe('media storage on S3', { timeout: 150_000 }, () => {
       body: { assetId, drmType: 'clearkey', userId: 'user-s3', deviceId: 'device-s3' },
     });
     assert.equal(license.status, 200, JSON.stringify(license.body));
-    const keysByKid = new Map(
-      (
-        JSON.parse(Buffer.from(license.body.license, 'base64').toString('utf8')).keys as {
-          kid: string;
-          k: string;
-        }[]
-      ).map((k) => [
-        Buffer.from(k.kid, 'base64url').toString('hex'),
-        Buffer.from(k.k, 'base64url').toString('hex'),
-      ]),
-    );
+    const keysByKid = clearKeysOf(license.body.license);
     const kid = readInitTracks(initBytes)[0]?.protection?.kid;
-    const key = kid && keysByKid.get(kid);
+    const key = kid && keysByKid[kid];
     assert.ok(key, `a key for ${kid}`);
     const dir = tempDir('vigil-s3-play-');
     try {

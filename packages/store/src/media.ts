@@ -464,29 +464,30 @@ export class MediaStore {
   // ---- the job rows under a queue library (pg-boss): it dispatches, the rows keep the record ----
 
   /** Jobs queued and never run, due by `now`: what a queue library has to be told about. */
-  async undispatched(now: number, limit: number): Promise<JobRecord[]> {
-    const rows = await this.db
-      .selectFrom('media_jobs')
-      .selectAll()
-      .where('status', '=', 'queued')
-      .where('run_at', '<=', now)
-      .where('attempts', '=', 0)
-      .orderBy('run_at')
-      .limit(limit)
-      .execute();
-    return rows.map(jobOf);
+  undispatched(now: number, limit: number): Promise<JobRecord[]> {
+    return this.#jobsIn('queued', 'run_at', now, limit, 0);
   }
 
   /** Running jobs whose lease ran out by `now` (their worker died or hung). */
-  async lapsed(now: number, limit: number): Promise<JobRecord[]> {
-    const rows = await this.db
+  lapsed(now: number, limit: number): Promise<JobRecord[]> {
+    return this.#jobsIn('running', 'locked_until', now, limit);
+  }
+
+  /** Jobs in `status` whose `column` is before `now` (earliest first), never run when `attempts` is 0. */
+  async #jobsIn(
+    status: JobStatus,
+    column: 'run_at' | 'locked_until',
+    now: number,
+    limit: number,
+    attempts?: number,
+  ): Promise<JobRecord[]> {
+    let q = this.db
       .selectFrom('media_jobs')
       .selectAll()
-      .where('status', '=', 'running')
-      .where('locked_until', '<', now)
-      .orderBy('locked_until')
-      .limit(limit)
-      .execute();
+      .where('status', '=', status)
+      .where(column, column === 'run_at' ? '<=' : '<', now);
+    if (attempts !== undefined) q = q.where('attempts', '=', attempts);
+    const rows = await q.orderBy(column).limit(limit).execute();
     return rows.map(jobOf);
   }
 

@@ -12,6 +12,20 @@ import { call } from './vigil.ts';
 
 export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
+/** The keys of a `/v1/drm/license` answer's `license` (base64 ClearKey JSON): hex kid → hex key. */
+export function clearKeysOf(license: string): Record<string, string> {
+  const keys = JSON.parse(Buffer.from(license, 'base64').toString('utf8')).keys as {
+    kid: string;
+    k: string;
+  }[];
+  return Object.fromEntries(
+    keys.map((k) => [
+      Buffer.from(k.kid, 'base64url').toString('hex'),
+      Buffer.from(k.k, 'base64url').toString('hex'),
+    ]),
+  );
+}
+
 export interface Initiated {
   uploadId: string;
   uploadUrl: string;

@@ -150,6 +150,17 @@ export class S3Storage implements ObjectStorage {
     }
   }
 
+  async stat(key: string): Promise<{ size: number; modifiedMs: number } | undefined> {
+    try {
+      const res = await this.#s3.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(key) }));
+      return { size: res.ContentLength ?? 0, modifiedMs: res.LastModified?.getTime() ?? 0 };
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || (err as { name?: string }).name === 'NotFound') return undefined;
+      throw err;
+    }
+  }
+
   async delete(key: string): Promise<void> {
     await this.#s3.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#key(key) }));
   }

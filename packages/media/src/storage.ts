@@ -39,6 +39,8 @@ export interface ObjectStorage {
   read(key: string, range?: { start: number; end: number }): Promise<Readable>;
   /** The object's size, or undefined when there is none. */
   size(key: string): Promise<number | undefined>;
+  /** The object's size and last change, or undefined when there is none (what an origin answers with). */
+  stat(key: string): Promise<{ size: number; modifiedMs: number } | undefined>;
   delete(key: string): Promise<void>;
   /** Deletes every object under `prefix` (a key ending in `/`). */
   deletePrefix(prefix: string): Promise<void>;
@@ -122,6 +124,15 @@ export class LocalDiskStorage implements ObjectStorage {
     try {
       const s = await stat(this.path(key));
       return s.isFile() ? s.size : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async stat(key: string): Promise<{ size: number; modifiedMs: number } | undefined> {
+    try {
+      const s = await stat(this.path(key));
+      return s.isFile() ? { size: s.size, modifiedMs: s.mtimeMs } : undefined;
     } catch {
       return undefined;
     }

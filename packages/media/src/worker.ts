@@ -1,6 +1,7 @@
 /**
- * The processing worker: takes jobs from the store's queue (a lease renewed while it runs, so a job of a
- * worker that died is taken again once the lease runs out), and for each asset probes the source
+ * The processing worker: takes jobs from the queue port (`queue.ts`: the store's embedded queue, or pg-boss
+ * on PostgreSQL; a lease renewed while it runs, so a job of a worker that died is taken again once the
+ * lease runs out), and for each asset probes the source
  * (VideoMetadata), transcodes a ladder, encrypts and packages it with the packager (CENC, keys in the
  * store) into the origin folder, and makes thumbnails. MediaStatus moves processing → transcoding →
  * protecting → ready, or failed; a failure that may pass is retried with exponential backoff.
@@ -20,13 +21,20 @@ import {
   storeKeySource,
 } from '@vigil/packager';
 import type { AssetRecord, JobRecord, MediaStatus, MediaStore, VigilStore } from '@vigil/store';
+import { packageTarget } from './package-output.ts';
+import { EmbeddedQueue, type MediaQueue } from './queue.ts';
 import type { ObjectStorage } from './storage.ts';
 
 export interface MediaWorkerOptions {
   store: VigilStore;
   media: MediaStore;
   storage: ObjectStorage;
-  /** Packages are written to `<originRoot>/<tenant>/<assetId>/` (what the origin serves). */
+  /** Where jobs come from; default: the store's embedded queue. */
+  queue?: MediaQueue;
+  /**
+   * On local storage packages are written to `<originRoot>/<tenant>/<assetId>/` (what the origin serves);
+   * on object storage they are published through it (`package-output.ts`).
+   */
   originRoot: string;
   /** The key server the manifests name. */
   licenseUrlBase: () => string;
@@ -115,16 +123,19 @@ function containerOf(mime: string): string {
 
 export class MediaWorker {
   readonly id: string;
-  readonly #o: Required<Omit<MediaWorkerOptions, 'workerId' | 'log' | 'ladder' | 'preset'>> &
+  readonly queue: MediaQueue;
+  readonly #o: Required<Omit<MediaWorkerOptions, 'workerId' | 'log' | 'ladder' | 'preset' | 'queue'>> &
     Pick<MediaWorkerOptions, 'ladder' | 'preset' | 'log'>;
   #running = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #polling = false;
   #aborts = new Map<string, AbortController>();
+  #started = false;
 
   constructor(opts: MediaWorkerOptions) {
     this.id = opts.workerId ?? `worker-${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.queue = opts.queue ?? new EmbeddedQueue(opts.media);
     this.#o = {
       concurrency: 1,
       pollMs: 1000,
@@ -136,7 +147,10 @@ export class MediaWorker {
     };
   }
 
-  start(): void {
+  /** Connects the queue, then polls it. */
+  async start(): Promise<void> {
+    await this.queue.start();
+    this.#started = true;
     this.#timer = setInterval(() => this.poke(), this.#o.pollMs);
     this.#timer.unref?.();
     this.poke();
@@ -144,7 +158,7 @@ export class MediaWorker {
 
   /** Looks for work now (a job was queued in this process). */
   poke(): void {
-    if (this.#closed || this.#polling) return;
+    if (this.#closed || this.#polling || !this.#started) return;
     this.#polling = true;
     void this.#fill()
       .catch((err) => this.#o.log?.(`media worker: ${(err as Error).message}`))
@@ -155,7 +169,7 @@ export class MediaWorker {
 
   async #fill(): Promise<void> {
     while (!this.#closed && this.#running.size < this.#o.concurrency) {
-      const job = await this.#o.media.claim(this.id, Date.now(), this.#o.leaseMs);
+      const job = await this.queue.take(this.id, this.#o.leaseMs);
       if (!job) return;
       const run = this.#run(job).finally(() => {
         this.#running.delete(job.id);
@@ -171,6 +185,7 @@ export class MediaWorker {
     if (this.#timer) clearInterval(this.#timer);
     for (const a of this.#aborts.values()) a.abort();
     await Promise.allSettled([...this.#running.values()]);
+    await this.queue.close();
   }
 
   async #run(job: JobRecord): Promise<void> {
@@ -179,7 +194,7 @@ export class MediaWorker {
     this.#aborts.set(job.id, abort);
     const lease = setInterval(
       () => {
-        void media.renew(job.id, this.id, Date.now() + this.#o.leaseMs).then(
+        void this.queue.renew(job, this.id, this.#o.leaseMs).then(
           (mine) => {
             if (!mine) abort.abort();
           },
@@ -191,14 +206,14 @@ export class MediaWorker {
     try {
       const asset = await media.asset(job.tenantId, job.assetId);
       if (!asset) {
-        await media.finish(job.id, this.id, 'failed', Date.now(), 'the asset is gone');
+        await this.queue.end(job, this.id, 'failed', 'the asset is gone');
         return;
       }
       this.#o.log?.(
         `media worker ${this.id}: job ${job.id} (${job.assetId}) attempt ${job.attempts} started`,
       );
       await this.#process(job, asset, abort.signal);
-      if (await media.finish(job.id, this.id, 'done', Date.now(), null)) {
+      if (await this.queue.end(job, this.id, 'done', null)) {
         await media.updateAsset(job.tenantId, job.assetId, { status: 'ready', progress: 100 }, Date.now());
         this.#o.log?.(`media worker ${this.id}: job ${job.id} (${job.assetId}) done`);
       }
@@ -214,21 +229,29 @@ export class MediaWorker {
     const { media } = this.#o;
     const now = Date.now();
     // Cancelled (the lease is no longer ours) or this worker closing: nothing to record.
-    if (aborted) return;
+    if (aborted) {
+      await this.queue.abandon(job, this.id).catch(() => {});
+      return;
+    }
     const message = (err as Error)?.message ?? String(err);
     const code = err instanceof PackagerError ? err.code : 'internal';
     const permanent = err instanceof PackagerError && PERMANENT.has(err.code);
     if (!permanent && job.attempts < job.maxAttempts) {
-      const delay = this.#o.backoffMs * 2 ** (job.attempts - 1);
-      if (await media.finish(job.id, this.id, 'queued', now, message, now + delay)) {
+      const runAt = await this.queue.retry(
+        job,
+        this.id,
+        message,
+        this.#o.backoffMs * 2 ** (job.attempts - 1),
+      );
+      if (runAt !== undefined) {
         await media.updateAsset(job.tenantId, job.assetId, { status: 'processing', progress: 0 }, now);
         this.#o.log?.(
-          `media worker: ${job.assetId} attempt ${job.attempts} failed (${message}); retry in ${delay} ms`,
+          `media worker: ${job.assetId} attempt ${job.attempts} failed (${message}); retry in ${runAt - now} ms`,
         );
       }
       return;
     }
-    if (await media.finish(job.id, this.id, 'failed', now, message)) {
+    if (await this.queue.end(job, this.id, 'failed', message)) {
       await media.updateAsset(
         job.tenantId,
         job.assetId,
@@ -258,11 +281,12 @@ export class MediaWorker {
     };
     await report('processing', 1, true);
     const local = await storage.localFile(asset.sourceKey);
+    const target = await packageTarget(storage, this.#o.originRoot, job.tenantId, job.assetId);
     try {
       const source = await probeSource(local.path, { allowNoAudio: true, signal });
       const metadata = metadataOf(source, asset, containerOf(asset.mimeType));
       await media.updateAsset(job.tenantId, job.assetId, { metadata: { ...metadata } }, Date.now());
-      const out = join(this.#o.originRoot, job.tenantId, job.assetId);
+      const out = target.dir;
       // What an earlier, interrupted run left (no package description yet) would refuse the folder.
       await rm(out, { recursive: true, force: true });
       let pending = Promise.resolve();
@@ -297,6 +321,7 @@ export class MediaWorker {
       await pending;
       await report('protecting', 96, true);
       metadata.thumbnails = await this.#thumbnails(local.path, out, source.duration, signal, job);
+      await target.publish(signal);
       await media.updateAsset(
         job.tenantId,
         job.assetId,
@@ -304,6 +329,7 @@ export class MediaWorker {
         Date.now(),
       );
     } finally {
+      await target.release();
       await local.release();
     }
   }

@@ -176,6 +176,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     signer,
     keyGrants,
     clientIp,
+    // Packages published to object storage are served from it (local ones are in the origin folder).
+    packages: opts.media?.storage?.kind === 'local' ? undefined : opts.media?.storage,
   });
   // Console sign-in: requireRole takes the session cookie in place of an API key (console-session.ts).
   const consoleSessions = new ConsoleSessions(store, config.console, clientIp, config.trustedProxies);

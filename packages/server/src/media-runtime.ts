@@ -4,7 +4,15 @@
  */
 import { join } from 'node:path';
 import { DEFAULT_MEDIA_SETTINGS, type MediaSettings, sweepUploads } from '@vigil/control';
-import { LocalDiskStorage, MediaWorker, type ObjectStorage, S3Storage } from '@vigil/media';
+import {
+  EmbeddedQueue,
+  LocalDiskStorage,
+  type MediaQueue,
+  MediaWorker,
+  type ObjectStorage,
+  PgBossQueue,
+  S3Storage,
+} from '@vigil/media';
 import type { Rung } from '@vigil/packager';
 import { MediaStore, type VigilStore } from '@vigil/store';
 
@@ -76,6 +84,33 @@ export function startUploadSweeper(
   return () => clearInterval(timer);
 }
 
+/**
+ * The processing queue: pg-boss when `DATABASE_URL` is set (its tables in the schema
+ * `VIGIL_MEDIA_QUEUE_SCHEMA`, default `<VIGIL_PG_SCHEMA>_pgboss` or `vigil_pgboss`; a run is capped at
+ * `VIGIL_MEDIA_JOB_TIMEOUT_SECONDS`, default 6 h), else the store's embedded queue.
+ */
+export function mediaQueueFor(
+  media: MediaStore,
+  env: NodeJS.ProcessEnv = process.env,
+  log?: (line: string) => void,
+): MediaQueue {
+  const url = env.DATABASE_URL;
+  if (!url) return new EmbeddedQueue(media);
+  const schema = env.VIGIL_MEDIA_QUEUE_SCHEMA || `${env.VIGIL_PG_SCHEMA || 'vigil'}_pgboss`;
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
+    throw new Error(`VIGIL_MEDIA_QUEUE_SCHEMA: "${schema}" is not a plain PostgreSQL schema name`);
+  const timeout = Math.floor(positive(env, 'VIGIL_MEDIA_JOB_TIMEOUT_SECONDS', 6 * 3600));
+  if (timeout >= 24 * 3600) throw new Error('VIGIL_MEDIA_JOB_TIMEOUT_SECONDS must be under 24 hours');
+  return new PgBossQueue({
+    media,
+    connectionString: url,
+    schema,
+    backoffMs: positive(env, 'VIGIL_MEDIA_BACKOFF_MS', 2000),
+    timeoutSeconds: timeout,
+    ...(log ? { log } : {}),
+  });
+}
+
 export interface WorkerSettings {
   store: VigilStore;
   storage: ObjectStorage;
@@ -85,13 +120,18 @@ export interface WorkerSettings {
   env?: NodeJS.ProcessEnv;
 }
 
-/** A processing worker configured from the environment (`VIGIL_MEDIA_CONCURRENCY`, `_LADDER`, `_PRESET`, ...). */
+/**
+ * A processing worker configured from the environment (`VIGIL_MEDIA_CONCURRENCY`, `_LADDER`, `_PRESET`,
+ * ...) over the queue of `mediaQueueFor`.
+ */
 export function mediaWorker(s: WorkerSettings): MediaWorker {
   const env = s.env ?? process.env;
   const ladder = ladderFromEnv(env);
+  const media = new MediaStore(s.store);
   return new MediaWorker({
     store: s.store,
-    media: new MediaStore(s.store),
+    media,
+    queue: mediaQueueFor(media, env, s.log),
     storage: s.storage,
     originRoot: s.originRoot,
     licenseUrlBase: s.licenseUrlBase,

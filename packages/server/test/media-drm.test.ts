@@ -16,7 +16,7 @@ import {
   startStaticServer,
   waitForMediaTime,
 } from '../../../test/support/browser.ts';
-import { complete, hdClip, initiate, putChunk, readChunk } from '../../../test/support/media.ts';
+import { clearKeysOf, complete, hdClip, initiate, putChunk, readChunk } from '../../../test/support/media.ts';
 import { type ChildServer, call, spawnVigil, tempDir, waitFor } from '../../../test/support/vigil.ts';
 
 const API_KEY = 'vk_media_drm_key_0123456789abcdef';
@@ -137,17 +137,7 @@ describe('DRM license usage policy', { timeout: 150_000 }, () => {
   it('the capped license plays the 240p rendition in Chromium', async () => {
     const capped = await license({ userId: 'user-5', deviceId: 'device-p' });
     assert.equal(capped.status, 200);
-    const clearKeys = Object.fromEntries(
-      (
-        JSON.parse(Buffer.from(capped.body.license, 'base64').toString('utf8')).keys as {
-          kid: string;
-          k: string;
-        }[]
-      ).map((k) => [
-        Buffer.from(k.kid, 'base64url').toString('hex'),
-        Buffer.from(k.k, 'base64url').toString('hex'),
-      ]),
-    );
+    const clearKeys = clearKeysOf(capped.body.license);
     const stream = await call(
       `${url}/v1/media/${assetId}/stream-url?userId=user-5&sessionId=drm-viewer&ip=127.0.0.1`,
       { token: API_KEY },

@@ -1,8 +1,9 @@
 /**
- * The processing queue shared through PostgreSQL: one `vigil serve --no-worker` takes six uploads and two
- * `vigil worker` processes on the same store and data folder process them. Every job runs to the end
- * exactly once, except the one whose worker is SIGKILLed mid-job: its lease runs out and the other worker
- * takes it again. Also: an upload left open past its expiry is swept, its chunk files with it.
+ * The processing queue shared through PostgreSQL (pg-boss, in a schema of its own): one `vigil serve
+ * --no-worker` takes six uploads and two `vigil worker` processes on the same store and data folder
+ * process them. Every job runs to the end exactly once, except the one whose worker is SIGKILLed mid-job:
+ * its lease runs out, its pg-boss job is failed and pg-boss hands the retry to the other worker. Also: an
+ * upload left open past its expiry is swept, its chunk files with it.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -100,6 +101,7 @@ describe('media queue on PostgreSQL: two workers, six jobs', { timeout: 150_000 
     const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await client.connect();
     await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}_pgboss" CASCADE`);
     await client.end();
   });
 
@@ -190,6 +192,28 @@ describe('media queue on PostgreSQL: two workers, six jobs', { timeout: 150_000 
     // just taken may add one).
     assert.ok(runs >= 9 && runs <= 10, `${runs} runs:\n${log}`);
     assert.ok(survivor.output().includes(' done'));
+    // pg-boss ran them: seven jobs completed in its schema, the killed one and the seventh retried.
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      const boss = await client.query(
+        `SELECT state, retry_count, data->>'jobId' AS job FROM "${schema}_pgboss".job WHERE name = $1`,
+        ['vigil-media-processing'],
+      );
+      assert.equal(boss.rows.length, 7, JSON.stringify(boss.rows));
+      assert.ok(
+        boss.rows.every((r) => r.state === 'completed'),
+        JSON.stringify(boss.rows),
+      );
+      const retriedIds = new Set([
+        final.find((s) => s.assetId === victim.id)!.job.id,
+        (await statusOf(retried)).job.id,
+      ]);
+      for (const r of boss.rows)
+        if (retriedIds.has(r.job)) assert.ok(r.retry_count >= 1, `${r.job} retried by pg-boss`);
+    } finally {
+      await client.end();
+    }
   });
 
   it('sweeps an upload left open past its expiry, files included', async () => {

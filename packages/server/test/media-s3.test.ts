@@ -1,17 +1,21 @@
 /**
  * The media storage on S3-compatible object storage (the AWS SDK against s3rver, an S3 REST server on
  * local disk): chunks, the assembled source and its removal go through the bucket; an upload completes,
- * is validated (from a downloaded copy) and processed to `ready`; aborted and refused uploads leave no
- * object behind.
+ * is validated (from a downloaded copy) and processed to `ready`, its package published to the bucket
+ * and served from it by the origin (the stream URL's manifest, an init and a segment that ffmpeg
+ * decrypts with the license's key, a Range request); aborted and refused uploads leave no object behind.
  */
 import assert from 'node:assert/strict';
-import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { readInitTracks } from '@vigil/packager';
 import S3rver from 's3rver';
 import { testClip } from '../../../test/support/browser.ts';
 import {
+  clearKeysOf,
   complete,
   fileSha256,
   initiate,
@@ -95,9 +99,78 @@ describe('media storage on S3', { timeout: 150_000 }, () => {
     });
     const meta = (await call(`${url}/v1/media/${assetId}/metadata`, { token: API_KEY })).body;
     assert.equal(meta.size, size);
+    // The package is in the bucket, not on local disk.
+    const packaged = (await keys()).filter((k) => k.startsWith(`packages/default/${assetId}/`));
+    assert.ok(packaged.includes(`packages/default/${assetId}/manifest.mpd`), packaged.join(', '));
+    assert.ok(packaged.some((k) => k.endsWith('.m4s')));
+    const originDir = join(data, 'origin');
+    assert.ok(!existsSync(originDir) || readdirSync(originDir, { recursive: true }).length === 0);
+    await playsFromBucket(assetId);
     // tus keeps files on local disk: not offered on S3.
     assert.equal((await fetch(`${url}/v1/media/tus/`, { method: 'OPTIONS' })).status, 404);
   });
+
+  /** The stream URL's manifest, an init and a segment through the origin, decrypted by ffmpeg. */
+  async function playsFromBucket(assetId: string): Promise<void> {
+    const stream = await call(
+      `${url}/v1/media/${assetId}/stream-url?userId=user-s3&sessionId=s3-viewer&ip=127.0.0.1`,
+      { token: API_KEY },
+    );
+    assert.equal(stream.status, 200, JSON.stringify(stream.body));
+    const manifestUrl = new URL(stream.body.streamUrl as string);
+    const mpd = await fetch(manifestUrl);
+    assert.equal(mpd.status, 200);
+    assert.equal(mpd.headers.get('content-type'), 'application/dash+xml');
+    const text = await mpd.text();
+    const init = /initialization="([^"]+)"/.exec(text)?.[1];
+    const media = /media="([^"]+)"/.exec(text)?.[1];
+    assert.ok(init && media, text);
+    const signed = (name: string) => {
+      const u = new URL(name, manifestUrl);
+      u.search = manifestUrl.search;
+      return u;
+    };
+    const initBytes = Buffer.from(await (await fetch(signed(init))).arrayBuffer());
+    const segUrl = signed(media.replace(/\$Number%05d\$/, '00001'));
+    const seg = await fetch(segUrl);
+    assert.equal(seg.status, 200);
+    const segBytes = Buffer.from(await seg.arrayBuffer());
+    assert.equal(Number(seg.headers.get('content-length')), segBytes.length);
+    // Range, streamed from the bucket.
+    const part = await fetch(segUrl, { headers: { range: 'bytes=100-199' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 100-199/${segBytes.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), segBytes.subarray(100, 200));
+    // Unsigned: refused, as on local disk.
+    assert.equal((await fetch(new URL(segUrl.pathname, url))).status, 403);
+
+    const license = await call(`${url}/v1/drm/license`, {
+      token: API_KEY,
+      body: { assetId, drmType: 'clearkey', userId: 'user-s3', deviceId: 'device-s3' },
+    });
+    assert.equal(license.status, 200, JSON.stringify(license.body));
+    const keysByKid = clearKeysOf(license.body.license);
+    const kid = readInitTracks(initBytes)[0]?.protection?.kid;
+    const key = kid && keysByKid[kid];
+    assert.ok(key, `a key for ${kid}`);
+    const dir = tempDir('vigil-s3-play-');
+    try {
+      const file = join(dir, 'fragment.mp4');
+      writeFileSync(file, Buffer.concat([initBytes, segBytes]));
+      const decode = (k: string) =>
+        spawnSync('ffmpeg', ['-v', 'error', '-decryption_key', k, '-i', file, '-f', 'framemd5', '-'], {
+          encoding: 'utf8',
+        });
+      const good = decode(key);
+      assert.equal(good.status, 0, good.stderr);
+      assert.equal(good.stderr.trim(), '', 'decodes cleanly with the license key');
+      assert.ok(good.stdout.split('\n').filter((l) => /^\d+,/.test(l)).length > 10, 'frames decoded');
+      const wrong = decode('00'.repeat(16));
+      assert.ok(wrong.status !== 0 || wrong.stderr.trim() !== '', 'a wrong key does not decode cleanly');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 
   it('a refused upload and an aborted one leave no object', async () => {
     const dir = tempDir('vigil-s3-bad-');

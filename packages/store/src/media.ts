@@ -461,6 +461,71 @@ export class MediaStore {
     return Number(result.numUpdatedRows);
   }
 
+  // ---- the job rows under a queue library (pg-boss): it dispatches, the rows keep the record ----
+
+  /** Jobs queued and never run, due by `now`: what a queue library has to be told about. */
+  undispatched(now: number, limit: number): Promise<JobRecord[]> {
+    return this.#jobsIn('queued', 'run_at', now, limit, 0);
+  }
+
+  /** Running jobs whose lease ran out by `now` (their worker died or hung). */
+  lapsed(now: number, limit: number): Promise<JobRecord[]> {
+    return this.#jobsIn('running', 'locked_until', now, limit);
+  }
+
+  /** Jobs in `status` whose `column` is before `now` (earliest first), never run when `attempts` is 0. */
+  async #jobsIn(
+    status: JobStatus,
+    column: 'run_at' | 'locked_until',
+    now: number,
+    limit: number,
+    attempts?: number,
+  ): Promise<JobRecord[]> {
+    let q = this.db
+      .selectFrom('media_jobs')
+      .selectAll()
+      .where('status', '=', status)
+      .where(column, column === 'run_at' ? '<=' : '<', now);
+    if (attempts !== undefined) q = q.where('attempts', '=', attempts);
+    const rows = await q.orderBy(column).limit(limit).execute();
+    return rows.map(jobOf);
+  }
+
+  /**
+   * Takes the job `jobId` for `workerId` until `now + leaseMs` (the queue library handed it to this
+   * worker): a queued one, or a running one whose run the library gave up on. Undefined when it is done,
+   * failed, cancelled or gone.
+   */
+  async take(jobId: string, workerId: string, now: number, leaseMs: number): Promise<JobRecord | undefined> {
+    const row = await this.db.selectFrom('media_jobs').selectAll().where('id', '=', jobId).executeTakeFirst();
+    if (!row || (row.status !== 'queued' && row.status !== 'running')) return undefined;
+    const next = {
+      status: 'running',
+      locked_by: workerId,
+      locked_until: now + leaseMs,
+      attempts: num(row.attempts) + 1,
+      updated_at: now,
+    };
+    const result = await this.db
+      .updateTable('media_jobs')
+      .set(next)
+      .where('id', '=', jobId)
+      .where('status', '=', row.status)
+      .where('attempts', '=', row.attempts)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1 ? jobOf({ ...row, ...next }) : undefined;
+  }
+
+  /** Sets when a queued job runs again (the time the queue library chose). */
+  async reschedule(jobId: string, runAt: number): Promise<void> {
+    await this.db
+      .updateTable('media_jobs')
+      .set({ run_at: runAt })
+      .where('id', '=', jobId)
+      .where('status', '=', 'queued')
+      .execute();
+  }
+
   // ---- license usage policies and concurrent streams ----
 
   async setPolicy(

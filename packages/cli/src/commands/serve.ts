@@ -127,7 +127,7 @@ export const serveCommand: Command = {
     const address = await app.listen({ port, host });
     publicBase = process.env.VIGIL_PUBLIC_URL ?? address;
     if (live) await live.start();
-    worker?.start();
+    await worker?.start();
     out(`Vigil listening on ${address}`);
     out(
       `  store: ${settings.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded, in ${settings.dataDir}`}`,

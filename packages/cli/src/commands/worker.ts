@@ -40,8 +40,8 @@ export const workerCommand: Command = {
       Number(process.env.VIGIL_MEDIA_SWEEP_MS || 60_000),
       (msg) => process.stderr.write(`${msg}\n`),
     );
-    worker.start();
-    out(`Vigil media worker ${worker.id} running`);
+    await worker.start();
+    out(`Vigil media worker ${worker.id} running (queue: ${worker.queue.kind})`);
     let stopping = false;
     const stop = async () => {
       if (stopping) return;

@@ -1,7 +1,5 @@
-import { constants, createReadStream, type Stats } from 'node:fs';
-import { type FileHandle, open, realpath } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { extname, join, resolve, sep } from 'node:path';
+import { extname, resolve } from 'node:path';
 import {
   DELIVERY_COOKIE,
   DELIVERY_PARAM,
@@ -9,6 +7,7 @@ import {
   normalizeUrlPath,
   verifyDelivery,
 } from '@vigil/core';
+import type { ObjectStorage } from '@vigil/media';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerConfig } from '../config.ts';
 import { type DeliverySigner, isTenantId, ORIGIN_BASE } from '../delivery.ts';
@@ -20,6 +19,7 @@ import {
 } from '../hls-playlist.ts';
 import type { HotState, TenantState } from '../hot-state.ts';
 import type { KeyGrants } from '../key-grants.ts';
+import { type OriginFile, openLocalFile, openStoredFile } from '../origin-files.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 import { errorSchema } from './schemas.ts';
 
@@ -31,6 +31,8 @@ export interface OriginRoutesOptions {
   /** Key grants for the key URIs of the playlists served (native HLS); undefined: none. */
   keyGrants?: KeyGrants | undefined;
   clientIp: (req: IncomingMessage) => string;
+  /** Media storage holding published packages (object storage); undefined: the origin folder only. */
+  packages?: ObjectStorage | undefined;
 }
 
 /** The only files the origin serves; anything else (key info files, layouts, dotfiles) is a 404. */
@@ -98,16 +100,17 @@ export function parseRange(header: string, size: number): { start: number; end: 
   return { start, end };
 }
 
-const etagOf = (st: Stats) => `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+const etagOf = (st: { size: number; mtimeMs: number }) =>
+  `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
 
 /**
- * The origin: `GET|HEAD /origin/<tenantId>/<path>` serves `<originRoot>/<tenantId>/<path>` to requests
- * carrying a valid delivery token (`?vd=` or the `vigil_delivery` cookie) whose prefix covers the path.
- * Only regular files of the known media types, never a dotfile, a folder, or anything a symlink leads
- * to outside the tenant's folder.
+ * The origin: `GET|HEAD /origin/<tenantId>/<path>` serves `<originRoot>/<tenantId>/<path>`, or else the
+ * media storage's `packages/<tenantId>/<path>`, to requests carrying a valid delivery token (`?vd=` or
+ * the `vigil_delivery` cookie) whose prefix covers the path. Only regular files of the known media
+ * types, never a dotfile, a folder, or anything a symlink leads to outside the tenant's folder.
  */
 export async function originRoutes(app: FastifyInstance, opts: OriginRoutesOptions): Promise<void> {
-  const { config, hot, stats, signer, keyGrants, clientIp } = opts;
+  const { config, hot, stats, signer, keyGrants, clientIp, packages } = opts;
   const root = config.originRoot === undefined ? undefined : resolve(config.originRoot);
 
   app.route({
@@ -131,7 +134,7 @@ export async function originRoutes(app: FastifyInstance, opts: OriginRoutesOptio
       },
     },
     handler: async (request, reply) => {
-      if (root === undefined) return notFound(reply);
+      if (root === undefined && !packages) return notFound(reply);
       const now = Date.now();
       const rawPath = (request.raw.url ?? '/').split('?', 1)[0]!;
       const path = normalizeUrlPath(rawPath);
@@ -175,30 +178,15 @@ export async function originRoutes(app: FastifyInstance, opts: OriginRoutesOptio
       const ext = extname(rest.at(-1) ?? '').toLowerCase();
       const type = ORIGIN_TYPES[ext];
       if (rest.length === 0 || !type || rest.some((s) => s.startsWith('.'))) return notFound(reply);
-      const tenantRoot = join(root, pathTenant!);
-      let file: FileHandle | undefined;
-      let st: Stats;
-      try {
-        const real = await realpath(join(tenantRoot, ...rest));
-        const realRoot = await realpath(tenantRoot);
-        if (!real.startsWith(realRoot + sep)) return notFound(reply);
-        file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
-        st = await file.stat();
-        if (!st.isFile()) {
-          await file.close();
-          return notFound(reply);
-        }
-      } catch (err) {
-        await file?.close().catch(() => {});
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EISDIR')
-          return notFound(reply);
-        throw err;
-      }
+      const file: OriginFile | undefined =
+        (root === undefined ? undefined : await openLocalFile(root, pathTenant!, rest)) ??
+        (packages ? await openStoredFile(packages, pathTenant!, rest) : undefined);
+      if (!file) return notFound(reply);
+      const st = file;
 
       if (ext === '.m3u8' && st.size <= MAX_REWRITTEN_PLAYLIST_BYTES) {
-        const text = await file.readFile('utf8').catch(async (err: unknown) => {
-          await file!.close().catch(() => {});
+        const text = await file.text().catch(async (err: unknown) => {
+          await file.close();
           throw err;
         });
         const requestOrigin = `${request.protocol}://${request.host}`;
@@ -272,7 +260,7 @@ export async function originRoutes(app: FastifyInstance, opts: OriginRoutesOptio
         await file.close();
         return reply.send();
       }
-      return reply.send(createReadStream('', { fd: file, start, end, autoClose: true }));
+      return reply.send(await file.stream(start, end));
     },
   });
 }

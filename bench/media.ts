@@ -247,6 +247,7 @@ async function processing(server: { url: string; child: ChildProcess; output(): 
     const started = Date.now();
     const done = await complete(server.url, API_KEY, up.uploadId, whole);
     if (done.status !== 200) throw new Error(JSON.stringify(done.body));
+    const answered = (Date.now() - started) / 1000;
     await waitFor('ready', 1_800_000, async () => {
       const s = (await call(`${server.url}/v1/media/process/${done.body.assetId}/status`, { token: API_KEY }))
         .body;
@@ -263,7 +264,7 @@ async function processing(server: { url: string; child: ChildProcess; output(): 
       .filter((l) => l.includes(done.body.assetId) && l.includes(' done'))
       .at(-1);
     process.stdout.write(
-      `processing round ${round + 1}, 60 s 1080p (${f0(statSync(clip).size / MB)} MB): complete → ready ${f1(v.wall)} s (${f1(v.cpu)} CPU-s), bare ffmpeg ladder ${f1(b.wall)} s (${f1(b.cpu)} CPU-s)${timings ? `\n  ${timings.trim()}` : ''}\n`,
+      `processing round ${round + 1}, 60 s 1080p (${f0(statSync(clip).size / MB)} MB): complete → ready ${f1(v.wall)} s (${f1(v.cpu)} CPU-s), bare ffmpeg ladder ${f1(b.wall)} s (${f1(b.cpu)} CPU-s)\n  complete answered in ${f1(answered)} s (assembly, checksum, validation)${timings ? `\n  ${timings.trim()}` : ''}\n`,
     );
   }
   const vw = median(vigil.map((r) => r.wall));

@@ -292,10 +292,26 @@ export async function transcode(
   await mkdir(dashDir, { recursive: true });
 
   await Promise.all(stills.map((p) => rm(p.path, { force: true })));
-  await ffmpeg(dashArgs(source, settings, frameRate, dashDir, stills), 'transcoding', {
-    signal: opts.signal,
-    onTime: (t) => opts.onProgress?.(Math.min(1, t / source.duration)),
-  });
+  const progress = (t: number) => opts.onProgress?.(Math.min(1, t / source.duration));
+  // ffmpeg prints its first progress line only once every output has begun, and a still begins with its
+  // frame: until then the segments written (but the last, still growing) tell how far it got.
+  const watch = setInterval(() => {
+    readdir(dashDir).then(
+      (files) => {
+        const done = files.filter((f) => f.startsWith('seg-0-')).length - 1;
+        if (done > 0) progress(done * settings.segmentDuration);
+      },
+      () => {},
+    );
+  }, 500);
+  try {
+    await ffmpeg(dashArgs(source, settings, frameRate, dashDir, stills), 'transcoding', {
+      signal: opts.signal,
+      onTime: progress,
+    });
+  } finally {
+    clearInterval(watch);
+  }
   // A still the run did not reach (a duration that overstated the frames): made on its own.
   for (const still of stills) {
     if (!(await exists(still.path)))

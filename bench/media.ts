@@ -170,6 +170,12 @@ function runBare(args: string[], outDir: string): Promise<{ wall: number; cpu: n
   });
 }
 
+/** Wall seconds (or MB/s) and CPU seconds (or MB per CPU-second) of one measured run. */
+type Timing = { wall: number; cpu: number };
+
+const initiateVideo = (url: string, filename: string, fileSize: number) =>
+  initiate(url, API_KEY, { filename, fileSize, mimeType: 'video/mp4' });
+
 const f0 = (n: number) => n.toFixed(0);
 const f1 = (n: number) => n.toFixed(1);
 
@@ -182,14 +188,10 @@ async function ingest(server: { url: string; child: ChildProcess }, bareDir: str
       chunks.push(file.subarray(o, Math.min(file.length, o + CHUNK)));
     const sums = chunks.map(sha256);
     const mb = file.length / MB;
-    const vigil: { wall: number; cpu: number }[] = [];
-    const plain: { wall: number; cpu: number }[] = [];
+    const vigil: Timing[] = [];
+    const plain: Timing[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const up = await initiate(server.url, API_KEY, {
-        filename: 'b.mp4',
-        fileSize: file.length,
-        mimeType: 'video/mp4',
-      });
+      const up = await initiateVideo(server.url, 'b.mp4', file.length);
       const vc0 = cpuOf(server.child.pid!);
       const v = await sendAll(
         (i) => `${server.url}/v1/media/upload/chunk?uploadId=${up.uploadId}&index=${i}`,
@@ -227,14 +229,10 @@ async function processing(server: { url: string; child: ChildProcess; output(): 
   const bytes = readFileSync(clip);
   const whole = createHash('sha256').update(bytes).digest('hex');
   const args = await bareFfmpegArgs(clip, bareDir);
-  const vigil: { wall: number; cpu: number }[] = [];
-  const plain: { wall: number; cpu: number }[] = [];
+  const vigil: Timing[] = [];
+  const plain: Timing[] = [];
   for (let round = 0; round < PROCESS_ROUNDS; round++) {
-    const up = await initiate(server.url, API_KEY, {
-      filename: 'c.mp4',
-      fileSize: bytes.length,
-      mimeType: 'video/mp4',
-    });
+    const up = await initiateVideo(server.url, 'c.mp4', bytes.length);
     const parts: Buffer[] = [];
     for (let o = 0; o < bytes.length; o += up.chunkSize) parts.push(bytes.subarray(o, o + up.chunkSize));
     await sendAll(

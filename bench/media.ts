@@ -259,7 +259,7 @@ async function processing(server: { url: string; child: ChildProcess; output(): 
     const timings = server
       .output()
       .split('\n')
-      .filter((l) => l.includes(done.body.assetId) && l.includes(' done'))
+      .filter((l) => l.includes(`${done.body.assetId} took `))
       .at(-1);
     process.stdout.write(
       `processing round ${round + 1}, 60 s 1080p (${f0(statSync(clip).size / MB)} MB): complete → ready ${f1(v.wall)} s (${f1(v.cpu)} CPU-s), bare ffmpeg ladder ${f1(b.wall)} s (${f1(b.cpu)} CPU-s)\n  complete answered in ${f1(answered)} s (assembly, checksum, validation)${timings ? `\n  ${timings.trim()}` : ''}\n`,

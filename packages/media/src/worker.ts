@@ -199,7 +199,8 @@ export class MediaWorker {
       const timings = await this.#process(job, asset, abort.signal);
       if (await media.finish(job.id, this.id, 'done', Date.now(), null)) {
         await media.updateAsset(job.tenantId, job.assetId, { status: 'ready', progress: 100 }, Date.now());
-        this.#o.log?.(`media worker ${this.id}: job ${job.id} (${job.assetId}) done (${timings})`);
+        this.#o.log?.(`media worker ${this.id}: ${job.assetId} took ${timings}`);
+        this.#o.log?.(`media worker ${this.id}: job ${job.id} (${job.assetId}) done`);
       }
     } catch (err) {
       await this.#failed(job, err, abort.signal.aborted);

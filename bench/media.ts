@@ -1,41 +1,56 @@
 /**
- * The media pipeline's two costs, each beside its bare baseline in the same run:
+ * The media pipeline's two costs, each beside its bare baseline in the same run, interleaved (A B A B),
+ * in wall time and per CPU-second of the measured process (user + system, its reaped children included,
+ * from `/proc/<pid>/stat`):
  *
  * - **ingest**: a generated video (≥ 200 MB) sent as 5 MiB chunks with their SHA-256 to `vigil serve`
  *   (`PUT /v1/media/upload/chunk`: streamed to disk, hashed, size-checked, fsynced, recorded), against the
- *   same chunks `PUT` to a plain Node server that writes them to a file; interleaved rounds, the same
- *   number of connections. MB/s of wall time (the client's hashing is done before the clock starts).
- * - **processing**: a 60 s 1080p clip uploaded, then the time from `complete` to `ready` (probe, ladder
- *   transcode, CENC, manifests, thumbnails) against one bare ffmpeg run transcoding the same ladder with
- *   the same encoder settings to files.
+ *   same chunks `PUT` to a plain Node server (its own process) that writes them to a file; the same number
+ *   of requests in flight, as a client sending several chunks at once. MB/s of wall time and MB per
+ *   CPU-second of the server (the client's hashing is done before the clock starts).
+ * - **processing**: a 60 s 1080p clip uploaded, then the time from `complete` to `ready` (assembly and
+ *   validation, probe, ladder transcode, thumbnails, CENC, manifests) against the bare ffmpeg command of
+ *   the same ladder transcode (the pipeline's own argument builder, the worker's settings) to files.
  *
- * `npm run bench:media` (BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_SKIP_PROCESSING=1).
+ * `npm run bench:media` (BENCH_ROUNDS, BENCH_PROCESS_ROUNDS, BENCH_CONNECTIONS, BENCH_SKIP_PROCESSING=1,
+ * BENCH_SKIP_INGEST=1).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
-import { createServer } from 'node:http';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { MEDIA_LADDER } from '../packages/media/src/worker.ts';
-import { aacArgs, h264LadderArgs } from '../packages/packager/src/index.ts';
+import { chooseRenditions, probeSource } from '../packages/packager/src/index.ts';
+import { dashArgs, outputFrameRate } from '../packages/packager/src/pipeline/transcode.ts';
 import { bigVideo, complete, initiate, sha256 } from '../test/support/media.ts';
 import { call, spawnVigil, tempDir, waitFor } from '../test/support/vigil.ts';
 import { envNumber, median } from './common.ts';
 
 const ROUNDS = envNumber('BENCH_ROUNDS', 3);
+const PROCESS_ROUNDS = envNumber('BENCH_PROCESS_ROUNDS', 2);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 4);
 const API_KEY = 'vk_bench_media_0123456789abcdef';
 const MB = 1024 * 1024;
 const CHUNK = 5 * MB;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+/** The worker's segment duration (MediaWorker's default). */
+const SEGMENT_DURATION = 2;
+
+/** User + system CPU seconds of process `pid` and of its children it has reaped. */
+function cpuOf(pid: number | 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
+/** CPU seconds of this process's reaped children only (cutime + cstime). */
+function childrenCpu(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
 
 async function sendAll(urls: (i: number) => string, chunks: Buffer[], sums: string[], token?: string) {
   let next = 0;
@@ -60,20 +75,43 @@ async function sendAll(urls: (i: number) => string, chunks: Buffer[], sums: stri
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-/** The baseline: a plain node:http server writing each PUT body to a file. */
+/** The baseline server, run as its own process: plain node:http writing each PUT body to a file. */
+const BARE_SERVER = `
+const { createServer } = require('node:http');
+const { createWriteStream } = require('node:fs');
+const { join } = require('node:path');
+let n = 0;
+const server = createServer((req, res) => {
+  const out = createWriteStream(join(process.argv[1], 'chunk-' + n++));
+  req.pipe(out);
+  out.on('close', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+  });
+});
+server.listen(0, '127.0.0.1', () => console.log('listening ' + server.address().port));
+`;
+
 async function bareServer(dir: string) {
-  let n = 0;
-  const server = createServer((req, res) => {
-    const out = createWriteStream(join(dir, `chunk-${n++}`));
-    req.pipe(out);
-    out.on('close', () => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{}');
+  const child: ChildProcess = spawn(process.execPath, ['-e', BARE_SERVER, dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((done, fail) => {
+    child.once('exit', (code) => fail(new Error(`bare server exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /^listening (\d+)/.exec(line);
+      if (m) done(Number(m[1]));
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
+    close: () =>
+      new Promise<void>((r) => {
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
 }
 
 function clip1080(seconds: number): string {
@@ -92,29 +130,31 @@ function clip1080(seconds: number): string {
   return path;
 }
 
-/** One ffmpeg transcoding the worker's ladder with the packager's encoder settings, to files. */
-function bareFfmpeg(input: string, outDir: string): Promise<number> {
-  const rungs = [...MEDIA_LADDER].filter((r) => r.height <= 1080);
-  const split = `[0:v]split=${rungs.length}${rungs.map((_, i) => `[s${i}]`).join('')};${rungs
-    .map((r, i) => `[s${i}]scale=-2:${r.height}[v${i}]`)
-    .join(';')}`;
-  const args = [
-    ...['-hide_banner', '-v', 'error', '-y', '-i', input, '-filter_complex', split],
-    ...rungs.flatMap((_, i) => ['-map', `[v${i}]`]),
-    '-map',
-    '0:a',
-    ...h264LadderArgs({
-      preset: 'veryfast',
-      gop: 60,
-      segmentDuration: 2,
-      bitrates: rungs.map((r) => r.bitrate),
-      peakFactor: 1.1,
-    } as Parameters<typeof h264LadderArgs>[0]),
-    ...aacArgs(128_000),
-    '-f',
-    'mp4',
-    join(outDir, 'bare.mp4'),
+/**
+ * The bare baseline: the worker's ladder transcode as one ffmpeg command, built by the pipeline's own
+ * `dashArgs` with the worker's settings (ladder, `veryfast`, 2 s segments, AAC 128 kb/s), to files.
+ */
+async function bareFfmpegArgs(input: string, outDir: string): Promise<string[]> {
+  const source = await probeSource(input, { allowNoAudio: true });
+  const settings = {
+    segmentDuration: SEGMENT_DURATION,
+    renditions: chooseRenditions(source, MEDIA_LADDER),
+    preset: 'veryfast',
+    audioBitrate: 128_000,
+    withAudio: source.audio !== null,
+  };
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-y',
+    ...dashArgs(source, settings, outputFrameRate(source.fps).text, outDir),
   ];
+}
+
+function runBare(args: string[], outDir: string): Promise<{ wall: number; cpu: number }> {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const cpu0 = childrenCpu();
   const started = Date.now();
   return new Promise((done, fail) => {
     const p = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -122,8 +162,116 @@ function bareFfmpeg(input: string, outDir: string): Promise<number> {
     p.stderr!.on('data', (d) => {
       err += d;
     });
-    p.once('exit', (code) => (code === 0 ? done((Date.now() - started) / 1000) : fail(new Error(err))));
+    p.once('exit', (code) =>
+      code === 0
+        ? done({ wall: (Date.now() - started) / 1000, cpu: childrenCpu() - cpu0 })
+        : fail(new Error(err)),
+    );
   });
+}
+
+/** Wall seconds (or MB/s) and CPU seconds (or MB per CPU-second) of one measured run. */
+type Timing = { wall: number; cpu: number };
+
+const initiateVideo = (url: string, filename: string, fileSize: number) =>
+  initiate(url, API_KEY, { filename, fileSize, mimeType: 'video/mp4' });
+
+const f0 = (n: number) => n.toFixed(0);
+const f1 = (n: number) => n.toFixed(1);
+
+async function ingest(server: { url: string; child: ChildProcess }, bareDir: string) {
+  const bare = await bareServer(bareDir);
+  try {
+    const file = readFileSync(bigVideo(200));
+    const chunks: Buffer[] = [];
+    for (let o = 0; o < file.length; o += CHUNK)
+      chunks.push(file.subarray(o, Math.min(file.length, o + CHUNK)));
+    const sums = chunks.map(sha256);
+    const mb = file.length / MB;
+    const vigil: Timing[] = [];
+    const plain: Timing[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const up = await initiateVideo(server.url, 'b.mp4', file.length);
+      const vc0 = cpuOf(server.child.pid!);
+      const v = await sendAll(
+        (i) => `${server.url}/v1/media/upload/chunk?uploadId=${up.uploadId}&index=${i}`,
+        chunks,
+        sums,
+        API_KEY,
+      );
+      const vc = cpuOf(server.child.pid!) - vc0;
+      await call(`${server.url}/v1/media/upload/abort`, { token: API_KEY, body: { uploadId: up.uploadId } });
+      const bc0 = cpuOf(bare.pid);
+      const b = await sendAll((i) => `${bare.url}/put/${i}`, chunks, sums);
+      const bc = cpuOf(bare.pid) - bc0;
+      rmSync(bareDir, { recursive: true, force: true });
+      mkdirSync(bareDir, { recursive: true });
+      vigil.push({ wall: mb / v, cpu: mb / vc });
+      plain.push({ wall: mb / b, cpu: mb / bc });
+      process.stdout.write(
+        `ingest round ${round + 1}: vigil ${f0(mb / v)} MB/s (${f0(mb / vc)} MB/CPU-s, ${f1(vc)} CPU-s), bare PUT ${f0(mb / b)} MB/s (${f0(mb / bc)} MB/CPU-s, ${f1(bc)} CPU-s) (${f0(mb)} MB, ${chunks.length} chunks, ${CONNECTIONS} in flight)\n`,
+      );
+    }
+    const vw = median(vigil.map((r) => r.wall));
+    const bw = median(plain.map((r) => r.wall));
+    const vcpu = median(vigil.map((r) => r.cpu));
+    const bcpu = median(plain.map((r) => r.cpu));
+    process.stdout.write(
+      `ingest median: vigil ${f0(vw)} MB/s, ${f0(vcpu)} MB/CPU-s; bare ${f0(bw)} MB/s, ${f0(bcpu)} MB/CPU-s; bare/vigil ${(bw / vw).toFixed(2)}× wall, ${(bcpu / vcpu).toFixed(2)}× per CPU-s (goals: ≥ 100 MB/s, ≤ 2×: ${vw >= 100 && bw / vw <= 2 ? 'met' : 'MISSED'})\n`,
+    );
+  } finally {
+    await bare.close();
+  }
+}
+
+async function processing(server: { url: string; child: ChildProcess; output(): string }, bareDir: string) {
+  const clip = clip1080(60);
+  const bytes = readFileSync(clip);
+  const whole = createHash('sha256').update(bytes).digest('hex');
+  const args = await bareFfmpegArgs(clip, bareDir);
+  const vigil: Timing[] = [];
+  const plain: Timing[] = [];
+  for (let round = 0; round < PROCESS_ROUNDS; round++) {
+    const up = await initiateVideo(server.url, 'c.mp4', bytes.length);
+    const parts: Buffer[] = [];
+    for (let o = 0; o < bytes.length; o += up.chunkSize) parts.push(bytes.subarray(o, o + up.chunkSize));
+    await sendAll(
+      (i) => `${server.url}/v1/media/upload/chunk?uploadId=${up.uploadId}&index=${i}`,
+      parts,
+      parts.map(sha256),
+      API_KEY,
+    );
+    const cpu0 = cpuOf(server.child.pid!);
+    const started = Date.now();
+    const done = await complete(server.url, API_KEY, up.uploadId, whole);
+    if (done.status !== 200) throw new Error(JSON.stringify(done.body));
+    const answered = (Date.now() - started) / 1000;
+    await waitFor('ready', 1_800_000, async () => {
+      const s = (await call(`${server.url}/v1/media/process/${done.body.assetId}/status`, { token: API_KEY }))
+        .body;
+      if (s.status === 'failed') throw new Error(JSON.stringify(s));
+      return s.status === 'ready' || undefined;
+    });
+    const v = { wall: (Date.now() - started) / 1000, cpu: cpuOf(server.child.pid!) - cpu0 };
+    const b = await runBare(args, bareDir);
+    vigil.push(v);
+    plain.push(b);
+    const timings = server
+      .output()
+      .split('\n')
+      .filter((l) => l.includes(`${done.body.assetId} took `))
+      .at(-1);
+    process.stdout.write(
+      `processing round ${round + 1}, 60 s 1080p (${f0(statSync(clip).size / MB)} MB): complete → ready ${f1(v.wall)} s (${f1(v.cpu)} CPU-s), bare ffmpeg ladder ${f1(b.wall)} s (${f1(b.cpu)} CPU-s)\n  complete answered in ${f1(answered)} s (assembly, checksum, validation)${timings ? `\n  ${timings.trim()}` : ''}\n`,
+    );
+  }
+  const vw = median(vigil.map((r) => r.wall));
+  const bw = median(plain.map((r) => r.wall));
+  const vc = median(vigil.map((r) => r.cpu));
+  const bc = median(plain.map((r) => r.cpu));
+  process.stdout.write(
+    `processing median: complete → ready ${f1(vw)} s (${f1(vc)} CPU-s), bare ffmpeg ${f1(bw)} s (${f1(bc)} CPU-s): ${f0((vw / bw - 1) * 100)}% over in wall, ${f0((vc / bc - 1) * 100)}% over in CPU (goal ≤ 10%: ${vw <= bw * 1.1 ? 'met' : 'MISSED'})\n`,
+  );
 }
 
 async function main() {
@@ -136,82 +284,10 @@ async function main() {
     VIGIL_LIVE: '0',
     VIGIL_MEDIA_POLL_MS: '200',
   });
-  const bare = await bareServer(bareDir);
   try {
-    const file = readFileSync(bigVideo(200));
-    const chunks: Buffer[] = [];
-    for (let o = 0; o < file.length; o += CHUNK)
-      chunks.push(file.subarray(o, Math.min(file.length, o + CHUNK)));
-    const sums = chunks.map(sha256);
-    const mb = file.length / MB;
-    const vigil: number[] = [];
-    const plain: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const up = await initiate(server.url, API_KEY, {
-        filename: 'b.mp4',
-        fileSize: file.length,
-        mimeType: 'video/mp4',
-      });
-      const v = await sendAll(
-        (i) => `${server.url}/v1/media/upload/chunk?uploadId=${up.uploadId}&index=${i}`,
-        chunks,
-        sums,
-        API_KEY,
-      );
-      await call(`${server.url}/v1/media/upload/abort`, { token: API_KEY, body: { uploadId: up.uploadId } });
-      const b = await sendAll((i) => `${bare.url}/put/${i}`, chunks, sums);
-      rmSync(bareDir, { recursive: true, force: true });
-      mkdirSync(bareDir, { recursive: true });
-      vigil.push(mb / v);
-      plain.push(mb / b);
-      process.stdout.write(
-        `ingest round ${round + 1}: vigil ${(mb / v).toFixed(0)} MB/s, bare PUT ${(mb / b).toFixed(0)} MB/s (${mb.toFixed(0)} MB, ${chunks.length} chunks, ${CONNECTIONS} connections)\n`,
-      );
-    }
-    const ratio = median(plain) / median(vigil);
-    process.stdout.write(
-      `ingest median: vigil ${median(vigil).toFixed(0)} MB/s, bare ${median(plain).toFixed(0)} MB/s, bare/vigil ${ratio.toFixed(2)}× (goals: ≥ 100 MB/s, ≤ 2×: ${median(vigil) >= 100 && ratio <= 2 ? 'met' : 'MISSED'})\n`,
-    );
-
-    if (process.env.BENCH_SKIP_PROCESSING !== '1') {
-      const clip = clip1080(60);
-      const bytes = readFileSync(clip);
-      const up = await initiate(server.url, API_KEY, {
-        filename: 'c.mp4',
-        fileSize: bytes.length,
-        mimeType: 'video/mp4',
-      });
-      const parts: Buffer[] = [];
-      for (let o = 0; o < bytes.length; o += up.chunkSize) parts.push(bytes.subarray(o, o + up.chunkSize));
-      await sendAll(
-        (i) => `${server.url}/v1/media/upload/chunk?uploadId=${up.uploadId}&index=${i}`,
-        parts,
-        parts.map(sha256),
-        API_KEY,
-      );
-      const started = Date.now();
-      const done = await complete(
-        server.url,
-        API_KEY,
-        up.uploadId,
-        createHash('sha256').update(bytes).digest('hex'),
-      );
-      if (done.status !== 200) throw new Error(JSON.stringify(done.body));
-      await waitFor('ready', 1_800_000, async () => {
-        const s = (
-          await call(`${server.url}/v1/media/process/${done.body.assetId}/status`, { token: API_KEY })
-        ).body;
-        if (s.status === 'failed') throw new Error(JSON.stringify(s));
-        return s.status === 'ready' || undefined;
-      });
-      const ready = (Date.now() - started) / 1000;
-      const bareSeconds = await bareFfmpeg(clip, bareDir);
-      process.stdout.write(
-        `processing 60 s 1080p (${(statSync(clip).size / MB).toFixed(0)} MB): complete → ready ${ready.toFixed(1)} s, bare ffmpeg ladder ${bareSeconds.toFixed(1)} s, ${((ready / bareSeconds - 1) * 100).toFixed(0)}% over (goal ≤ 10%: ${ready <= bareSeconds * 1.1 ? 'met' : 'MISSED'})\n`,
-      );
-    }
+    if (process.env.BENCH_SKIP_INGEST !== '1') await ingest(server, bareDir);
+    if (process.env.BENCH_SKIP_PROCESSING !== '1') await processing(server, bareDir);
   } finally {
-    await bare.close();
     await server.stop();
     rmSync(data, { recursive: true, force: true });
     rmSync(bareDir, { recursive: true, force: true });

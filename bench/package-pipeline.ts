@@ -1,6 +1,6 @@
 /**
  * Packaging pipeline benchmark: `packageMedia` (cenc, ephemeral keys, 4 s segments, key period 2) run
- * whole in a child process, against the bare ffmpeg commands it runs (the same transcode and poster
+ * whole in a child process, against the bare ffmpeg command it runs (the same transcode and poster
  * arguments, from the pipeline's own builders), interleaved A B A B. See bench/README.md.
  *
  *   npm run bench:package            BENCH_ROUNDS=3 BENCH_SOURCE_SECONDS=30
@@ -21,7 +21,7 @@ import { probeSource } from '../packages/packager/src/pipeline/probe.ts';
 import {
   dashArgs,
   outputFrameRate,
-  posterArgs,
+  stillsOf,
   type TranscodeSettings,
 } from '../packages/packager/src/pipeline/transcode.ts';
 import { envNumber, median } from './common.ts';
@@ -257,42 +257,26 @@ interface Bare {
   frameRate: string;
 }
 
-function bareCommands(b: Bare, dir: string): { transcode: string[]; poster: string[] } {
-  return {
-    transcode: [...FFMPEG_PREFIX, ...dashArgs(b.source, b.settings, b.frameRate, join(dir, 'dash'))],
-    poster: [...FFMPEG_PREFIX, ...posterArgs(b.source, b.settings, join(dir, 'poster.jpg'))],
-  };
+function bareCommand(b: Bare, dir: string): string[] {
+  const stills = stillsOf(b.source, b.settings, dir);
+  return [...FFMPEG_PREFIX, ...dashArgs(b.source, b.settings, b.frameRate, join(dir, 'dash'), stills)];
 }
 
 async function runBare(b: Bare, round: number): Promise<Run & { segments: number }> {
   const scratch = mkdtempSync(join(tmpdir(), 'vigil-package-bench-b-'));
   try {
     mkdirSync(join(scratch, 'dash'));
-    const cmd = bareCommands(b, scratch);
-    // Side by side, as the pipeline runs them; the CPU of the pair is counted once both have exited.
-    const cpu0 = childrenCpu();
-    const [transcode, poster] = await Promise.all([
-      timed(ffmpegBin(), cmd.transcode),
-      timed(ffmpegBin(), cmd.poster),
-    ]);
-    const cpu = childrenCpu() - cpu0;
+    // The pipeline's one run: the ladder and the poster from the same decode.
+    const transcode = await timed(ffmpegBin(), bareCommand(b, scratch));
     if (!existsSync(join(scratch, 'poster.jpg'))) throw new Error('bare ffmpeg wrote no poster');
-    const wall =
-      (Math.max(transcode.exitedAt, poster.exitedAt) - Math.min(transcode.startedAt, poster.startedAt)) /
-      1000;
     return {
       round,
       target: 'bare',
-      wall,
-      cpu,
+      wall: transcode.wall,
+      cpu: transcode.cpu,
       nodeCpu: 0,
-      toolCpu: cpu,
-      detail: {
-        transcodeWall: transcode.wall,
-        transcodeCpu: cpu - poster.cpu,
-        posterWall: poster.wall,
-        posterCpu: poster.cpu,
-      },
+      toolCpu: transcode.cpu,
+      detail: { transcodeWall: transcode.wall, transcodeCpu: transcode.cpu },
       segments: countSegments(join(scratch, 'dash')),
     };
   } finally {
@@ -325,7 +309,7 @@ const COLUMNS: [string, number, (r: Run) => string][] = [
     (r) =>
       r.target === 'pipeline'
         ? `packageMedia ${f2(r.detail.packageMediaSeconds)} s`
-        : `transcode ${f2(r.detail.transcodeWall)} s / ${f2(r.detail.transcodeCpu)} CPU-s, poster ${f2(r.detail.posterWall)} s / ${f2(r.detail.posterCpu)} CPU-s`,
+        : `transcode and poster ${f2(r.detail.transcodeWall)} s / ${f2(r.detail.transcodeCpu)} CPU-s`,
   ],
 ];
 const row = (cells: string[]) =>
@@ -350,12 +334,11 @@ async function main(): Promise<void> {
   console.log(
     `${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${load0.map((l) => l.toFixed(2)).join(' ')}`,
   );
-  const shown = bareCommands(bare, '$OUT');
+  const shown = bareCommand(bare, '$OUT');
   console.log(
-    '\nB, the bare commands (the pipeline also runs ffprobe and a 0.5 s ffmpeg decode check first):',
+    '\nB, the bare command (the pipeline also runs ffprobe and a 0.5 s ffmpeg decode check first):',
   );
-  console.log(`  ${ffmpegBin()} ${shown.transcode.map(quote).join(' ')}`);
-  console.log(`  ${ffmpegBin()} ${shown.poster.map(quote).join(' ')}\n`);
+  console.log(`  ${ffmpegBin()} ${shown.map(quote).join(' ')}\n`);
 
   // Warm-up on a short clip (tsx's cache, the page cache), and the check that B is what A runs: the
   // pipeline's transcode.json holds the settings it passed to the argument builders.
@@ -406,8 +389,6 @@ async function main(): Promise<void> {
     pairedOverheadWall: median(A.map((a, i) => a.wall / B[i]!.wall - 1)),
     pairedOverheadCpu: median(A.map((a, i) => a.cpu / B[i]!.cpu - 1)),
     bareTranscodeWall: median(B.map((r) => r.detail.transcodeWall!)),
-    barePosterWall: median(B.map((r) => r.detail.posterWall!)),
-    barePosterCpu: median(B.map((r) => r.detail.posterCpu!)),
     /** A without its node process's start (tsx, imports) and exit: packageMedia itself. */
     innerWall: median(A.map((r) => r.wall - nodeStartExit(r, 'wall'))),
     innerCpu: median(A.map((r) => r.cpu - nodeStartExit(r, 'nodeCpu'))),
@@ -511,10 +492,7 @@ async function main(): Promise<void> {
           keyPeriod: 2,
           clkTck: CLK_TCK,
           settings: bare.settings,
-          bareCommands: {
-            transcode: `${ffmpegBin()} ${shown.transcode.map(quote).join(' ')}`,
-            poster: `${ffmpegBin()} ${shown.poster.map(quote).join(' ')}`,
-          },
+          bareCommand: `${ffmpegBin()} ${shown.map(quote).join(' ')}`,
         },
         goal: { overheadAtMost: GOAL_OVERHEAD },
         summary,

@@ -209,29 +209,31 @@ export class MediaStore {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Records a verified chunk (again: the newer one counts). */
+  /** Records a verified chunk (again: the newer one counts); one transaction, so one commit to sync. */
   async putChunk(tenantId: string, uploadId: string, c: ChunkRecord): Promise<void> {
-    await this.db
-      .insertInto('media_upload_chunks')
-      .values({
-        upload_id: uploadId,
-        tenant_id: tenantId,
-        idx: c.index,
-        size: c.size,
-        sha256: c.sha256,
-        received_at: c.receivedAt,
-      })
-      .onConflict((oc) =>
-        oc
-          .columns(['upload_id', 'idx'])
-          .doUpdateSet({ size: c.size, sha256: c.sha256, received_at: c.receivedAt }),
-      )
-      .execute();
-    await this.db
-      .updateTable('media_uploads')
-      .set({ updated_at: c.receivedAt })
-      .where('id', '=', uploadId)
-      .execute();
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto('media_upload_chunks')
+        .values({
+          upload_id: uploadId,
+          tenant_id: tenantId,
+          idx: c.index,
+          size: c.size,
+          sha256: c.sha256,
+          received_at: c.receivedAt,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['upload_id', 'idx'])
+            .doUpdateSet({ size: c.size, sha256: c.sha256, received_at: c.receivedAt }),
+        )
+        .execute();
+      await tx
+        .updateTable('media_uploads')
+        .set({ updated_at: c.receivedAt })
+        .where('id', '=', uploadId)
+        .execute();
+    });
   }
 
   async chunks(tenantId: string, uploadId: string): Promise<ChunkRecord[]> {

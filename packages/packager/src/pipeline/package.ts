@@ -29,7 +29,7 @@ import {
 } from './layout.ts';
 import { prepareOutput } from './output.ts';
 import { planPeriods } from './periods.ts';
-import { probeSource } from './probe.ts';
+import { probeSource, type SourceInfo } from './probe.ts';
 import { type ClearTrack, transcode } from './transcode.ts';
 
 export const DEFAULT_SEGMENT_DURATION = 4;
@@ -62,6 +62,13 @@ export interface PackageOptions {
   /** AAC bitrate, default 128 kb/s. */
   audioBitrate?: number;
   /**
+   * JPEG thumbnails at these fractions of the duration, `width` wide, written as `thumbs/thumb-<n>.jpg`
+   * (n from 1) by the transcode's own run, from the frames it decodes anyway.
+   */
+  thumbnails?: { at: readonly number[]; width: number };
+  /** The input's probe when the caller has one already (it is not probed again). */
+  source?: SourceInfo;
+  /**
    * A work folder to keep the clear transcode in, and to reuse it from when it already holds one of the
    * same source and settings. Default: a private temporary folder, removed at the end.
    */
@@ -87,6 +94,8 @@ export interface PackageSummary {
   /** Key ids used, with what each protects (never key bytes). */
   keys: { kid: string; keyPeriod: number; trackType: TrackType; use: KeySpec['use'] }[];
   reusedTranscode: boolean;
+  /** The thumbnails asked for, paths relative to the package folder. */
+  thumbnails: string[];
   elapsedMs: number;
 }
 
@@ -169,7 +178,10 @@ export async function packageMedia(
 
   progress('probe', 0);
   const input = resolve(opts.input);
-  const source = await probeSource(input, { allowNoAudio: opts.allowNoAudio, signal });
+  const source =
+    opts.source && resolve(opts.source.path) === input
+      ? opts.source
+      : await probeSource(input, { allowNoAudio: opts.allowNoAudio, signal });
   throwIfAborted(signal);
   const output = await prepareOutput(resolve(opts.out));
   const outDir = output.path;
@@ -189,6 +201,7 @@ export async function packageMedia(
         preset: opts.preset ?? 'veryfast',
         audioBitrate: opts.audioBitrate ?? 128_000,
         withAudio: source.audio !== null,
+        ...(opts.thumbnails ? { thumbnails: opts.thumbnails } : {}),
       },
       workDir,
       { signal, onProgress: (f) => progress('transcode', 2 + 78 * f) },
@@ -349,6 +362,10 @@ export async function packageMedia(
     // Manifests, written last: a folder without them is not a finished package.
     progress('manifests', 99);
     await copyFile(transcoded.poster, join(outDir, 'poster.jpg'));
+    const thumbnails = transcoded.thumbnails.map((_, i) => `thumbs/thumb-${i + 1}.jpg`);
+    if (thumbnails.length > 0) await mkdir(join(outDir, 'thumbs'), { recursive: true });
+    for (const [i, file] of transcoded.thumbnails.entries())
+      await copyFile(file, join(outDir, thumbnails[i]!));
     const duration = periods.reduce((a, p) => a + p.duration, 0);
     const hlsKeyUrlBase = withTs ? `${base}/v1/license/hls` : null;
     const layout: PackageLayout = {
@@ -393,6 +410,7 @@ export async function packageMedia(
       layout,
       keys: keys.map(({ kid, keyPeriod: p, trackType, use }) => ({ kid, keyPeriod: p, trackType, use })),
       reusedTranscode: transcoded.reused,
+      thumbnails,
       elapsedMs: Date.now() - started,
     };
   } catch (err) {

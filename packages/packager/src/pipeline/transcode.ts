@@ -13,6 +13,8 @@ export interface TranscodeSettings {
   preset: string;
   audioBitrate: number;
   withAudio: boolean;
+  /** JPEG thumbnails at these fractions of the duration, `width` wide (none when absent). */
+  thumbnails?: { at: readonly number[]; width: number } | undefined;
 }
 
 export interface ClearSegment {
@@ -42,8 +44,17 @@ export interface ClearTrack {
 export interface TranscodeResult {
   tracks: ClearTrack[];
   poster: string;
+  /** The thumbnails asked for in the settings, in their order. */
+  thumbnails: string[];
   /** Frames per second of the output, as ffmpeg's rational ("30/1"). */
   frameRate: string;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    (st) => st.size > 0,
+    () => false,
+  );
 }
 
 /** The marker that says a work folder holds a finished transcode of these settings. */
@@ -68,20 +79,47 @@ export function outputFrameRate(fps: number): { text: string; value: number } {
   return { text: `${milli}/1000`, value: milli / 1000 };
 }
 
-/** The arguments of the transcode's one ffmpeg run (`ffmpeg()` adds `-hide_banner -nostdin -y` first). */
+/** A still picture written by the transcode's run from the frames it decodes anyway: one JPEG frame. */
+export interface Still {
+  /** Seconds into the source. */
+  at: number;
+  width: number;
+  height: number;
+  /** JPEG quality, ffmpeg's `-q:v` (2 best .. 31). */
+  quality: number;
+  path: string;
+}
+
+/** The output frame nearest `at` seconds, and never past the last one. */
+function stillFrame(source: SourceInfo, at: number): number {
+  const fps = outputFrameRate(source.fps).value;
+  const last = Math.max(0, Math.floor(source.duration * fps) - 1);
+  return Math.min(last, Math.max(0, Math.round(at * fps)));
+}
+
+/**
+ * The arguments of the transcode's one ffmpeg run (`ffmpeg()` adds `-hide_banner -nostdin -y` first): the
+ * ladder, and `stills` as further outputs of the same decode (a split branch that keeps one frame).
+ */
 export function dashArgs(
   source: SourceInfo,
   s: TranscodeSettings,
   frameRate: string,
   outDir: string,
+  stills: readonly Still[] = [],
 ): string[] {
   const fps = outputFrameRate(source.fps).value;
   const gop = Math.max(1, Math.round(s.segmentDuration * fps));
   const n = s.renditions.length;
+  const branches = n + stills.length;
   const graph = [
-    `[0:v:0]fps=${frameRate},split=${n}${s.renditions.map((_, i) => `[s${i}]`).join('')}`,
+    `[0:v:0]fps=${frameRate},split=${branches}${Array.from({ length: branches }, (_, i) => `[s${i}]`).join('')}`,
     ...s.renditions.map(
       (r, i) => `[s${i}]scale=${r.width}:${r.height}:flags=bicubic,setsar=1,format=yuv420p[v${i}]`,
+    ),
+    ...stills.map(
+      (p, k) =>
+        `[s${n + k}]select='eq(n,${stillFrame(source, p.at)})',scale=${p.width}:${p.height}:flags=bicubic,setsar=1[p${k}]`,
     ),
   ].join(';');
   const args = ['-i', source.path, '-filter_complex', graph];
@@ -128,27 +166,49 @@ export function dashArgs(
     '-nostats',
     join(outDir, 'ffmpeg.mpd'),
   );
+  stills.forEach((p, k) => {
+    args.push('-map', `[p${k}]`, '-frames:v', '1', '-fps_mode', 'passthrough', '-q:v', String(p.quality));
+    args.push('-f', 'image2', '-update', '1', p.path);
+  });
   return args;
 }
 
-/** The poster's ffmpeg arguments: a frame a little way in (the first is often black), top rendition size. */
-export function posterArgs(source: SourceInfo, s: TranscodeSettings, poster: string): string[] {
+/**
+ * The stills of a transcode: the poster (a frame a little way in, the first is often black, at the top
+ * rendition's size), then the thumbnails the settings ask for (their height keeps the picture's aspect).
+ */
+export function stillsOf(source: SourceInfo, s: TranscodeSettings, workDir: string): Still[] {
   const top = s.renditions[0]!;
-  const at = Math.min(5, source.duration * 0.1);
+  const stills: Still[] = [
+    {
+      at: Math.min(5, source.duration * 0.1),
+      width: top.width,
+      height: top.height,
+      quality: 3,
+      path: join(workDir, 'poster.jpg'),
+    },
+  ];
+  const t = s.thumbnails;
+  if (t) {
+    const height = Math.max(2, 2 * Math.round((t.width * source.height) / source.width / 2));
+    t.at.forEach((fraction, i) => {
+      stills.push({
+        at: source.duration * fraction,
+        width: t.width,
+        height,
+        quality: 4,
+        path: join(workDir, `thumb-${i + 1}.jpg`),
+      });
+    });
+  }
+  return stills;
+}
+
+/** One still on its own (seeking to it): for a still the transcode's run did not write. */
+export function stillArgs(source: SourceInfo, still: Still): string[] {
   return [
-    '-loglevel',
-    'error',
-    '-ss',
-    at.toFixed(3),
-    '-i',
-    source.path,
-    '-frames:v',
-    '1',
-    '-vf',
-    `scale=${top.width}:${top.height},setsar=1`,
-    '-q:v',
-    '3',
-    poster,
+    ...['-loglevel', 'error', '-ss', still.at.toFixed(3), '-i', source.path, '-frames:v', '1'],
+    ...['-vf', `scale=${still.width}:${still.height},setsar=1`, '-q:v', String(still.quality), still.path],
   ];
 }
 
@@ -195,18 +255,11 @@ async function readTracks(dashDir: string, s: TranscodeSettings): Promise<ClearT
   return tracks;
 }
 
-/** A rejection handler that aborts the sibling runs before passing the error on. */
-function stopAndThrow(controller: AbortController) {
-  return (err: unknown): never => {
-    controller.abort();
-    throw err;
-  };
-}
-
 /**
  * Transcodes the source into clear CMAF segments in `<workDir>/dash` (one ffmpeg run, every rendition
- * with the same forced key frames so segment boundaries line up) plus `<workDir>/poster.jpg`. A work
- * folder that already holds a finished transcode of the same source and settings is reused as it is.
+ * with the same forced key frames so segment boundaries line up) plus `<workDir>/poster.jpg` and the
+ * thumbnails, from the same run's decoded frames. A work folder that already holds a finished transcode
+ * of the same source and settings is reused as it is.
  */
 export async function transcode(
   source: SourceInfo,
@@ -215,7 +268,9 @@ export async function transcode(
   opts: { signal?: AbortSignal | undefined; onProgress?: (fraction: number) => void } = {},
 ): Promise<TranscodeResult & { reused: boolean }> {
   const dashDir = join(workDir, 'dash');
-  const poster = join(workDir, 'poster.jpg');
+  const stills = stillsOf(source, settings, workDir);
+  const poster = stills[0]!.path;
+  const thumbnails = stills.slice(1).map((p) => p.path);
   const st = await stat(source.path);
   const frameRate = outputFrameRate(source.fps).text;
   const marker: Marker = {
@@ -227,7 +282,7 @@ export async function transcode(
   try {
     const existing = JSON.parse(await readFile(join(workDir, MARKER), 'utf8')) as Marker;
     if (JSON.stringify(existing) === JSON.stringify(marker)) {
-      return { tracks: await readTracks(dashDir, settings), poster, frameRate, reused: true };
+      return { tracks: await readTracks(dashDir, settings), poster, thumbnails, frameRate, reused: true };
     }
   } catch {
     // no finished transcode here
@@ -236,24 +291,33 @@ export async function transcode(
   await rm(dashDir, { recursive: true, force: true });
   await mkdir(dashDir, { recursive: true });
 
-  // The poster is one decoded frame: made alongside the transcode rather than after it. A failure of
-  // either stops the other.
-  const both = new AbortController();
-  const stop = () => both.abort();
-  opts.signal?.addEventListener('abort', stop, { once: true });
+  await Promise.all(stills.map((p) => rm(p.path, { force: true })));
+  const progress = (t: number) => opts.onProgress?.(Math.min(1, t / source.duration));
+  // ffmpeg prints its first progress line only once every output has begun, and a still begins with its
+  // frame: until then the segments written (but the last, still growing) tell how far it got.
+  const watch = setInterval(() => {
+    readdir(dashDir).then(
+      (files) => {
+        const done = files.filter((f) => f.startsWith('seg-0-')).length - 1;
+        if (done > 0) progress(done * settings.segmentDuration);
+      },
+      () => {},
+    );
+  }, 500);
   try {
-    const transcoding = ffmpeg(dashArgs(source, settings, frameRate, dashDir), 'transcoding', {
-      signal: both.signal,
-      onTime: (t) => opts.onProgress?.(Math.min(1, t / source.duration)),
+    await ffmpeg(dashArgs(source, settings, frameRate, dashDir, stills), 'transcoding', {
+      signal: opts.signal,
+      onTime: progress,
     });
-    const posting = ffmpeg(posterArgs(source, settings, poster), 'making the poster', {
-      signal: both.signal,
-    });
-    await Promise.all([transcoding.catch(stopAndThrow(both)), posting.catch(stopAndThrow(both))]);
   } finally {
-    opts.signal?.removeEventListener('abort', stop);
+    clearInterval(watch);
+  }
+  // A still the run did not reach (a duration that overstated the frames): made on its own.
+  for (const still of stills) {
+    if (!(await exists(still.path)))
+      await ffmpeg(stillArgs(source, still), 'making a still', { signal: opts.signal });
   }
   const tracks = await readTracks(dashDir, settings);
   await writeFile(join(workDir, MARKER), JSON.stringify(marker));
-  return { tracks, poster, frameRate, reused: false };
+  return { tracks, poster, thumbnails, frameRate, reused: false };
 }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { keysetPage, type Page, type PageRequest } from './pages.ts';
+import type { Page, PageRequest } from './pages.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -81,14 +81,7 @@ export class DetectionStore extends WatchStore {
   /** A tenant's detections, newest first. */
   pageDetections(tenantId: string, req: PageRequest): Promise<Page<DetectionRecord>> {
     const q = this.db.selectFrom('detections').selectAll().where('tenant_id', '=', tenantId);
-    const order = {
-      list: 'detections',
-      scope: tenantId,
-      columns: ['created_at', 'id'],
-      types: 'ns',
-      direction: 'desc',
-    } as const;
-    return keysetPage(this.parts, req, order, q, detectionFromRow);
+    return this.newestFirst('detections', tenantId, req, q, detectionFromRow);
   }
 
   /**

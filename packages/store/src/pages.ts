@@ -10,7 +10,6 @@ import {
   keyInfoOf,
   liveChannelFromRow,
 } from './rows.ts';
-import type { Database } from './schema.ts';
 import type { VigilStore } from './store.ts';
 
 /**

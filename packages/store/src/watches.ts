@@ -2,6 +2,8 @@
  * Watched restreams and their recent events: created, listed, leased by the instance that runs them
  * (renewed, released), their status and event log.
  */
+
+import type { SelectQueryBuilder } from 'kysely';
 import {
   newWatchId,
   WATCH_EVENTS_KEPT,
@@ -47,14 +49,26 @@ export class WatchStore extends Repository {
   /** A tenant's watches, newest first. */
   pageWatches(tenantId: string, req: PageRequest): Promise<Page<WatchRecord>> {
     const q = this.db.selectFrom('watches').selectAll().where('tenant_id', '=', tenantId);
+    return this.newestFirst('watches', tenantId, req, q, watchFromRow);
+  }
+
+  /** A page of one tenant's `list` read from `q`, newest first (by creation, then id). */
+  protected newestFirst<R, T>(
+    list: string,
+    tenantId: string,
+    req: PageRequest,
+    // biome-ignore lint/suspicious/noExplicitAny: each list selects from a table of its own.
+    q: SelectQueryBuilder<any, any, R>,
+    toItem: (row: R) => T,
+  ): Promise<Page<T>> {
     const order = {
-      list: 'watches',
+      list,
       scope: tenantId,
       columns: ['created_at', 'id'],
       types: 'ns',
       direction: 'desc',
     } as const;
-    return keysetPage(this.parts, req, order, q, watchFromRow);
+    return keysetPage(this.parts, req, order, q, toItem);
   }
 
   /** Removes a watch and its events; its runner notices at its next lease renewal. */

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Page, PageRequest } from './pages.ts';
+import { keysetPage, newestFirst, type Page, type PageRequest } from './pages.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -81,7 +81,7 @@ export class DetectionStore extends WatchStore {
   /** A tenant's detections, newest first. */
   pageDetections(tenantId: string, req: PageRequest): Promise<Page<DetectionRecord>> {
     const q = this.db.selectFrom('detections').selectAll().where('tenant_id', '=', tenantId);
-    return this.newestFirst('detections', tenantId, req, q, detectionFromRow);
+    return keysetPage(this.parts, req, newestFirst('detections', tenantId), q, detectionFromRow);
   }
 
   /**

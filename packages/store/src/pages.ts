@@ -132,6 +132,15 @@ export interface KeysetOrder {
   max?: number;
 }
 
+/** The order of a tenant's `list` newest first: by creation, then id. */
+export const newestFirst = (list: string, tenantId: string): KeysetOrder => ({
+  list,
+  scope: tenantId,
+  columns: ['created_at', 'id'],
+  types: 'ns',
+  direction: 'desc',
+});
+
 /** One page of `q`, read in `order` after the request's cursor: the keyset read every list makes. */
 export function keysetPage<R, T>(
   store: Sealer,

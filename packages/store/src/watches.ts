@@ -3,7 +3,6 @@
  * (renewed, released), their status and event log.
  */
 
-import type { SelectQueryBuilder } from 'kysely';
 import {
   newWatchId,
   WATCH_EVENTS_KEPT,
@@ -11,7 +10,7 @@ import {
   type WatchRecord,
   watchFromRow,
 } from './detection-records.ts';
-import { keysetPage, type Page, type PageRequest } from './pages.ts';
+import { keysetPage, newestFirst, type Page, type PageRequest } from './pages.ts';
 import { Repository } from './repos/base.ts';
 import type { Database } from './schema.ts';
 
@@ -49,26 +48,7 @@ export class WatchStore extends Repository {
   /** A tenant's watches, newest first. */
   pageWatches(tenantId: string, req: PageRequest): Promise<Page<WatchRecord>> {
     const q = this.db.selectFrom('watches').selectAll().where('tenant_id', '=', tenantId);
-    return this.newestFirst('watches', tenantId, req, q, watchFromRow);
-  }
-
-  /** A page of one tenant's `list` read from `q`, newest first (by creation, then id). */
-  protected newestFirst<R, T>(
-    list: string,
-    tenantId: string,
-    req: PageRequest,
-    // biome-ignore lint/suspicious/noExplicitAny: each list selects from a table of its own.
-    q: SelectQueryBuilder<any, any, R>,
-    toItem: (row: R) => T,
-  ): Promise<Page<T>> {
-    const order = {
-      list,
-      scope: tenantId,
-      columns: ['created_at', 'id'],
-      types: 'ns',
-      direction: 'desc',
-    } as const;
-    return keysetPage(this.parts, req, order, q, toItem);
+    return keysetPage(this.parts, req, newestFirst('watches', tenantId), q, watchFromRow);
   }
 
   /** Removes a watch and its events; its runner notices at its next lease renewal. */

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { type Page, type PageRequest, readPage, rowCompare } from './pages.ts';
+import { keysetPage, newestFirst, type Page, type PageRequest } from './pages.ts';
 import type { Database } from './schema.ts';
 
 /**
@@ -21,12 +21,18 @@ import { WatchStore } from './watches.ts';
 
 export * from './detection-records.ts';
 
+/** A job's columns once it has ended at `now`: no longer leased. */
+const ENDED = (now: number) => ({ lease_owner: null, lease_until: null, updated_at: now, finished_at: now });
+
+/** When a value was first and last seen, and how often, from a grouped access-log row. */
+const sighting = (r: { first: unknown; last: unknown; n: unknown }) => ({
+  firstSeen: Number(r.first),
+  lastSeen: Number(r.last),
+  hits: Number(r.n),
+});
+
 /** Detection jobs, what the access log knows of a session, and leak policies; watches from WatchStore. */
 export class DetectionStore extends WatchStore {
-  get #db() {
-    return this.store.db;
-  }
-
   async createDetection(input: {
     tenantId: string;
     id?: string;
@@ -53,58 +59,29 @@ export class DetectionStore extends WatchStore {
       updated_at: now,
       finished_at: null,
     };
-    await this.#db.insertInto('detections').values(row).execute();
+    await this.db.insertInto('detections').values(row).execute();
     return detectionFromRow(row);
   }
 
   /** Detections of the tenant not yet ended (queued or running). */
-  async countActiveDetections(tenantId: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('detections')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('tenant_id', '=', tenantId)
-      .where('status', 'in', ['queued', 'running'])
-      .executeTakeFirst();
-    return Number(row?.n ?? 0);
+  countActiveDetections(tenantId: string): Promise<number> {
+    return this.countRows('detections', { tenant_id: tenantId, status: ['queued', 'running'] });
   }
 
   /** Watches of the tenant meant to run. */
-  async countRunningWatches(tenantId: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('watches')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('tenant_id', '=', tenantId)
-      .where('desired', '=', 'running')
-      .executeTakeFirst();
-    return Number(row?.n ?? 0);
+  countRunningWatches(tenantId: string): Promise<number> {
+    return this.countRows('watches', { tenant_id: tenantId, desired: 'running' });
   }
 
   async getDetection(tenantId: string, id: string): Promise<DetectionRecord | undefined> {
-    const row = await this.#db
-      .selectFrom('detections')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await this.findRow('detections', tenantId, { id });
     return row && detectionFromRow(row);
   }
 
   /** A tenant's detections, newest first. */
   pageDetections(tenantId: string, req: PageRequest): Promise<Page<DetectionRecord>> {
-    return readPage(
-      this.store,
-      'detections',
-      tenantId,
-      'ns',
-      req,
-      (after, take) => {
-        let q = this.#db.selectFrom('detections').selectAll().where('tenant_id', '=', tenantId);
-        if (after) q = q.where(rowCompare(['created_at', 'id'], '<', after));
-        return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(take).execute();
-      },
-      (r) => [Number(r.created_at), r.id],
-      detectionFromRow,
-    );
+    const q = this.db.selectFrom('detections').selectAll().where('tenant_id', '=', tenantId);
+    return keysetPage(this.parts, req, newestFirst('detections', tenantId), q, detectionFromRow);
   }
 
   /**
@@ -118,7 +95,7 @@ export class DetectionStore extends WatchStore {
   ): Promise<DetectionRecord | undefined> {
     const now = Date.now();
     for (let tries = 0; tries < 5; tries++) {
-      const candidate = await this.#db
+      const candidate = await this.db
         .selectFrom('detections')
         .selectAll()
         .where((eb) =>
@@ -133,48 +110,26 @@ export class DetectionStore extends WatchStore {
       if (!candidate) return undefined;
       const attempts = Number(candidate.attempts);
       if (attempts >= maxAttempts) {
-        await this.#db
-          .updateTable('detections')
-          .set({
-            status: 'failed',
-            error: JSON.stringify({
-              code: 'interrupted',
-              message: `the detection was interrupted ${attempts} times (server restarts); start it again`,
-            }),
-            lease_owner: null,
-            lease_until: null,
-            updated_at: now,
-            finished_at: now,
-          })
-          .where('tenant_id', '=', candidate.tenant_id)
-          .where('id', '=', candidate.id)
-          .where('updated_at', '=', candidate.updated_at)
-          .execute();
+        const message = `the detection was interrupted ${attempts} times (server restarts); start it again`;
+        const { tenant_id, id, updated_at } = candidate;
+        await this.updateRows(
+          'detections',
+          { tenant_id, id, updated_at },
+          { status: 'failed', error: JSON.stringify({ code: 'interrupted', message }), ...ENDED(now) },
+        );
         continue;
       }
-      const taken = await this.#db
-        .updateTable('detections')
-        .set({
-          status: 'running',
-          attempts: attempts + 1,
-          lease_owner: owner,
-          lease_until: leaseUntil,
-          updated_at: now,
-        })
-        .where('tenant_id', '=', candidate.tenant_id)
-        .where('id', '=', candidate.id)
-        .where('status', '=', candidate.status)
-        .where('attempts', '=', candidate.attempts)
-        .executeTakeFirst();
-      if (Number(taken.numUpdatedRows) === 1)
-        return detectionFromRow({
-          ...candidate,
-          status: 'running',
-          attempts: attempts + 1,
-          lease_owner: owner,
-          lease_until: leaseUntil,
-          updated_at: now,
-        });
+      const { tenant_id, id, status } = candidate;
+      const set = {
+        status: 'running',
+        attempts: attempts + 1,
+        lease_owner: owner,
+        lease_until: leaseUntil,
+        updated_at: now,
+      };
+      const match = { tenant_id, id, status, attempts: candidate.attempts };
+      if ((await this.updateRows('detections', match, set)) === 1)
+        return detectionFromRow({ ...candidate, ...set });
     }
     return undefined;
   }
@@ -191,15 +146,8 @@ export class DetectionStore extends WatchStore {
       set.progress = Math.round(Math.min(1, Math.max(0, patch.progress)) * 1000);
     if (patch.footageSeconds !== undefined) set.footage_seconds = Math.round(patch.footageSeconds * 1000);
     if (patch.leaseUntil !== undefined) set.lease_until = patch.leaseUntil;
-    const r = await this.#db
-      .updateTable('detections')
-      .set(set)
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .where('status', '=', 'running')
-      .where('lease_owner', '=', owner)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const match = { tenant_id: tenantId, id, status: 'running', lease_owner: owner };
+    return (await this.updateRows('detections', match, set)) === 1;
   }
 
   /** Ends a running job: done with its result, or failed with its error. */
@@ -211,33 +159,23 @@ export class DetectionStore extends WatchStore {
       | { status: 'done'; result: Record<string, unknown>; footageSeconds: number }
       | { status: 'failed'; error: { code: string; message: string } },
   ): Promise<boolean> {
-    const now = Date.now();
-    const r = await this.#db
-      .updateTable('detections')
-      .set({
-        status: outcome.status,
-        progress: 1000,
-        ...(outcome.status === 'done'
-          ? {
-              result: JSON.stringify(outcome.result),
-              footage_seconds: Math.round(outcome.footageSeconds * 1000),
-            }
-          : { error: JSON.stringify(outcome.error) }),
-        lease_owner: null,
-        lease_until: null,
-        updated_at: now,
-        finished_at: now,
-      })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .where('lease_owner', '=', owner)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const set = {
+      status: outcome.status,
+      progress: 1000,
+      ...(outcome.status === 'done'
+        ? {
+            result: JSON.stringify(outcome.result),
+            footage_seconds: Math.round(outcome.footageSeconds * 1000),
+          }
+        : { error: JSON.stringify(outcome.error) }),
+      ...ENDED(Date.now()),
+    };
+    return (await this.updateRows('detections', { tenant_id: tenantId, id, lease_owner: owner }, set)) === 1;
   }
 
   /** Deletes up to `max` detections that ended before `before`; returns them (their folders go too). */
   async purgeDetections(before: number, max = 500): Promise<{ tenantId: string; id: string }[]> {
-    const rows = await this.#db
+    const rows = await this.db
       .selectFrom('detections')
       .select(['tenant_id', 'id'])
       .where('status', 'in', ['done', 'failed'])
@@ -245,18 +183,13 @@ export class DetectionStore extends WatchStore {
       .orderBy('finished_at')
       .limit(max)
       .execute();
-    for (const r of rows)
-      await this.#db
-        .deleteFrom('detections')
-        .where('tenant_id', '=', r.tenant_id)
-        .where('id', '=', r.id)
-        .execute();
+    for (const r of rows) await this.deleteRows('detections', { tenant_id: r.tenant_id, id: r.id });
     return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id }));
   }
 
   /** Gives this owner's running jobs back to the queue (a clean shutdown), without counting an attempt. */
   async releaseDetections(owner: string): Promise<void> {
-    await this.#db
+    await this.db
       .updateTable('detections')
       .set({
         status: 'queued',
@@ -279,36 +212,26 @@ export class DetectionStore extends WatchStore {
    */
   async sessionAccess(tenantId: string, sessionId: string, max = 50): Promise<SessionAccessRecord> {
     const base = () =>
-      this.#db
-        .selectFrom('access_logs')
-        .where('tenant_id', '=', tenantId)
-        .where('session_id', '=', sessionId);
+      this.db.selectFrom('access_logs').where('tenant_id', '=', tenantId).where('session_id', '=', sessionId);
+    /** Each value of `column` the session used, with when it was first and last seen and how often. */
+    const seen = <C extends 'ip' | 'user_agent'>(column: C) =>
+      base()
+        .select((eb) => [
+          column,
+          eb.fn.min('at').as('first'),
+          eb.fn.max('at').as('last'),
+          eb.fn.countAll().as('n'),
+        ])
+        .groupBy(column)
+        .orderBy(sql`max(at)`, 'desc')
+        .limit(max)
+        .execute();
     const [totals, ips, agents, resources] = await Promise.all([
       base()
         .select((eb) => [eb.fn.min('at').as('first'), eb.fn.max('at').as('last'), eb.fn.countAll().as('n')])
         .executeTakeFirst(),
-      base()
-        .select((eb) => [
-          'ip',
-          eb.fn.min('at').as('first'),
-          eb.fn.max('at').as('last'),
-          eb.fn.countAll().as('n'),
-        ])
-        .groupBy('ip')
-        .orderBy(sql`max(at)`, 'desc')
-        .limit(max)
-        .execute(),
-      base()
-        .select((eb) => [
-          'user_agent',
-          eb.fn.min('at').as('first'),
-          eb.fn.max('at').as('last'),
-          eb.fn.countAll().as('n'),
-        ])
-        .groupBy('user_agent')
-        .orderBy(sql`max(at)`, 'desc')
-        .limit(max)
-        .execute(),
+      seen('ip'),
+      seen('user_agent'),
       base()
         .select((eb) => ['resource_id', eb.fn.countAll().as('n')])
         .groupBy('resource_id')
@@ -322,25 +245,15 @@ export class DetectionStore extends WatchStore {
       entries: n,
       firstSeen: n > 0 ? Number(totals!.first) : null,
       lastSeen: n > 0 ? Number(totals!.last) : null,
-      ips: ips.map((r) => ({
-        ip: r.ip,
-        firstSeen: Number(r.first),
-        lastSeen: Number(r.last),
-        hits: Number(r.n),
-      })),
-      userAgents: agents.map((r) => ({
-        userAgent: r.user_agent,
-        firstSeen: Number(r.first),
-        lastSeen: Number(r.last),
-        hits: Number(r.n),
-      })),
+      ips: ips.map((r) => ({ ip: r.ip, ...sighting(r) })),
+      userAgents: agents.map((r) => ({ userAgent: r.user_agent, ...sighting(r) })),
       resources: resources.map((r) => r.resource_id),
     };
   }
 
   /** Session ids the tenant served (access log), most recent first, at most `max`: what OCR may match. */
   async servedSessions(tenantId: string, since: number, max = 10_000): Promise<string[]> {
-    const rows = await this.#db
+    const rows = await this.db
       .selectFrom('access_logs')
       .select('session_id')
       .where('tenant_id', '=', tenantId)
@@ -355,24 +268,14 @@ export class DetectionStore extends WatchStore {
   // --- leak policy ---
 
   async getLeakPolicy(tenantId: string): Promise<LeakPolicyRecord> {
-    const row = await this.#db
-      .selectFrom('leak_policies')
-      .select('policy')
-      .where('tenant_id', '=', tenantId)
-      .executeTakeFirst();
+    const row = await this.firstRow('leak_policies', { tenant_id: tenantId });
     return row
       ? { ...DEFAULT_LEAK_POLICY, ...(JSON.parse(row.policy) as Partial<LeakPolicyRecord>) }
       : DEFAULT_LEAK_POLICY;
   }
 
   async putLeakPolicy(tenantId: string, policy: LeakPolicyRecord): Promise<void> {
-    const now = Date.now();
-    await this.#db
-      .insertInto('leak_policies')
-      .values({ tenant_id: tenantId, policy: JSON.stringify(policy), updated_at: now })
-      .onConflict((oc) =>
-        oc.column('tenant_id').doUpdateSet({ policy: JSON.stringify(policy), updated_at: now }),
-      )
-      .execute();
+    const set = { policy: JSON.stringify(policy), updated_at: Date.now() };
+    await this.upsertRow('leak_policies', { tenant_id: tenantId, ...set }, ['tenant_id'], set);
   }
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
+import { type ColumnTypes, recordOf, rowOf } from './columns.ts';
+import { Repository } from './repos/base.ts';
 import type { Database } from './schema.ts';
-import type { VigilStore } from './store.ts';
 
 /** The media pipeline's rows: chunked uploads, assets and the embedded processing queue. */
 
@@ -76,117 +77,47 @@ export interface JobRecord {
   updatedAt: number;
 }
 
-type UploadRow = Database['media_uploads'];
 type AssetRow = Database['media_assets'];
-type JobRow = Database['media_jobs'];
 
 const num = (v: unknown): number => Number(v);
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-function uploadOf(r: UploadRow): UploadRecord {
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    filename: r.filename,
-    mimeType: r.mime_type,
-    fileSize: num(r.file_size),
-    chunkSize: num(r.chunk_size),
-    totalChunks: num(r.total_chunks),
-    metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-    status: r.status as UploadStatus,
-    sha256: r.sha256,
-    assetId: r.asset_id,
-    createdBy: r.created_by,
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-    expiresAt: num(r.expires_at),
-  };
-}
+/** How each media table's columns convert to its record's fields (the records are their rows). */
+const UPLOAD: ColumnTypes = {
+  numbers: ['file_size', 'chunk_size', 'total_chunks', 'created_at', 'updated_at', 'expires_at'],
+  json: ['metadata'],
+};
+const ASSET: ColumnTypes = {
+  numbers: ['progress', 'source_size', 'created_at', 'updated_at'],
+  json: ['metadata', 'variants'],
+};
+const JOB: ColumnTypes = {
+  numbers: ['attempts', 'max_attempts', 'run_at', 'locked_until', 'created_at', 'updated_at'],
+};
 
-function assetOf(r: AssetRow): AssetRecord {
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    uploadId: r.upload_id,
-    title: r.title,
-    description: r.description,
-    uploaderId: r.uploader_id,
-    status: r.status as MediaStatus,
-    progress: num(r.progress),
-    errorCode: r.error_code,
-    errorMessage: r.error_message,
-    sourceKey: r.source_key,
-    sourceSize: num(r.source_size),
-    sourceSha256: r.source_sha256,
-    mimeType: r.mime_type,
-    metadata: r.metadata === null ? null : (JSON.parse(r.metadata) as Record<string, unknown>),
-    variants: r.variants === null ? null : (JSON.parse(r.variants) as Record<string, unknown>[]),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
-
-function jobOf(r: JobRow): JobRecord {
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    assetId: r.asset_id,
-    status: r.status as JobStatus,
-    attempts: num(r.attempts),
-    maxAttempts: num(r.max_attempts),
-    runAt: num(r.run_at),
-    lockedBy: r.locked_by,
-    lockedUntil: numOrNull(r.locked_until),
-    lastError: r.last_error,
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
+const uploadOf = (r: Database['media_uploads']) => recordOf<UploadRecord>(r, UPLOAD);
+const assetOf = (r: AssetRow) => recordOf<AssetRecord>(r, ASSET);
+const jobOf = (r: Database['media_jobs']) => recordOf<JobRecord>(r, JOB);
+const jobRow = (j: JobRecord) => rowOf<Database['media_jobs']>(j, JOB);
 
 export type AssetPatch = Partial<
   Pick<AssetRecord, 'status' | 'progress' | 'errorCode' | 'errorMessage' | 'metadata' | 'variants'>
 >;
 
 /** The media tables over a store's database (both adapters). Every query names the tenant. */
-export class MediaStore {
-  readonly db: Kysely<Database>;
-
-  constructor(store: VigilStore) {
-    this.db = store.db;
+export class MediaStore extends Repository {
+  /** The database the media tables are in. */
+  override get db(): Kysely<Database> {
+    return this.parts.db;
   }
 
   // ---- uploads ----
 
   async createUpload(u: UploadRecord): Promise<void> {
-    await this.db
-      .insertInto('media_uploads')
-      .values({
-        id: u.id,
-        tenant_id: u.tenantId,
-        filename: u.filename,
-        mime_type: u.mimeType,
-        file_size: u.fileSize,
-        chunk_size: u.chunkSize,
-        total_chunks: u.totalChunks,
-        metadata: JSON.stringify(u.metadata),
-        status: u.status,
-        sha256: u.sha256,
-        asset_id: u.assetId,
-        created_by: u.createdBy,
-        created_at: u.createdAt,
-        updated_at: u.updatedAt,
-        expires_at: u.expiresAt,
-      })
-      .execute();
+    await this.db.insertInto('media_uploads').values(rowOf(u, UPLOAD)).execute();
   }
 
   async upload(tenantId: string, id: string): Promise<UploadRecord | undefined> {
-    const row = await this.db
-      .selectFrom('media_uploads')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await this.findRow('media_uploads', tenantId, { id });
     return row && uploadOf(row);
   }
 
@@ -199,51 +130,24 @@ export class MediaStore {
     now: number,
     assetId?: string,
   ): Promise<boolean> {
-    const result = await this.db
-      .updateTable('media_uploads')
-      .set({ status: to, updated_at: now, ...(assetId ? { asset_id: assetId } : {}) })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .where('status', 'in', from)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    const set = { status: to, updated_at: now, ...(assetId ? { asset_id: assetId } : {}) };
+    return (await this.updateRows('media_uploads', { tenant_id: tenantId, id, status: from }, set)) === 1;
   }
 
   /** Records a verified chunk (again: the newer one counts); one transaction, so one commit to sync. */
   async putChunk(tenantId: string, uploadId: string, c: ChunkRecord): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto('media_upload_chunks')
-        .values({
-          upload_id: uploadId,
-          tenant_id: tenantId,
-          idx: c.index,
-          size: c.size,
-          sha256: c.sha256,
-          received_at: c.receivedAt,
-        })
-        .onConflict((oc) =>
-          oc
-            .columns(['upload_id', 'idx'])
-            .doUpdateSet({ size: c.size, sha256: c.sha256, received_at: c.receivedAt }),
-        )
-        .execute();
-      await tx
-        .updateTable('media_uploads')
-        .set({ updated_at: c.receivedAt })
-        .where('id', '=', uploadId)
-        .execute();
+    const chunk = { size: c.size, sha256: c.sha256, received_at: c.receivedAt };
+    const row = { upload_id: uploadId, tenant_id: tenantId, idx: c.index, ...chunk };
+    await this.inTransaction(async (tx) => {
+      await tx.upsertRow('media_upload_chunks', row, ['upload_id', 'idx'], chunk);
+      await tx.updateRows('media_uploads', { id: uploadId }, { updated_at: c.receivedAt });
     });
   }
 
   async chunks(tenantId: string, uploadId: string): Promise<ChunkRecord[]> {
-    const rows = await this.db
-      .selectFrom('media_upload_chunks')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('upload_id', '=', uploadId)
-      .orderBy('idx')
-      .execute();
+    const rows = await this.selectRows('media_upload_chunks', { tenant_id: tenantId, upload_id: uploadId }, [
+      'idx',
+    ]);
     return rows.map((r) => ({
       index: num(r.idx),
       size: num(r.size),
@@ -253,7 +157,7 @@ export class MediaStore {
   }
 
   async deleteChunks(uploadId: string): Promise<void> {
-    await this.db.deleteFrom('media_upload_chunks').where('upload_id', '=', uploadId).execute();
+    await this.deleteRows('media_upload_chunks', { upload_id: uploadId });
   }
 
   /** Uploads still open past their expiry, oldest first (for the sweeper). */
@@ -274,29 +178,7 @@ export class MediaStore {
   /** The asset, its first job and the upload's completion, in one transaction. */
   async createAsset(asset: AssetRecord, job: JobRecord | undefined, now: number): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
-      await tx
-        .insertInto('media_assets')
-        .values({
-          id: asset.id,
-          tenant_id: asset.tenantId,
-          upload_id: asset.uploadId,
-          title: asset.title,
-          description: asset.description,
-          uploader_id: asset.uploaderId,
-          status: asset.status,
-          progress: asset.progress,
-          error_code: asset.errorCode,
-          error_message: asset.errorMessage,
-          source_key: asset.sourceKey,
-          source_size: asset.sourceSize,
-          source_sha256: asset.sourceSha256,
-          mime_type: asset.mimeType,
-          metadata: asset.metadata === null ? null : JSON.stringify(asset.metadata),
-          variants: asset.variants === null ? null : JSON.stringify(asset.variants),
-          created_at: asset.createdAt,
-          updated_at: asset.updatedAt,
-        })
-        .execute();
+      await tx.insertInto('media_assets').values(rowOf(asset, ASSET)).execute();
       if (job) await tx.insertInto('media_jobs').values(jobRow(job)).execute();
       if (asset.uploadId) {
         await tx
@@ -310,12 +192,7 @@ export class MediaStore {
   }
 
   async asset(tenantId: string, id: string): Promise<AssetRecord | undefined> {
-    const row = await this.db
-      .selectFrom('media_assets')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await this.findRow('media_assets', tenantId, { id });
     return row && assetOf(row);
   }
 
@@ -329,12 +206,7 @@ export class MediaStore {
       set.metadata = patch.metadata === null ? null : JSON.stringify(patch.metadata);
     if (patch.variants !== undefined)
       set.variants = patch.variants === null ? null : JSON.stringify(patch.variants);
-    await this.db
-      .updateTable('media_assets')
-      .set(set)
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .execute();
+    await this.updateRows('media_assets', { tenant_id: tenantId, id }, set);
   }
 
   // ---- the embedded queue ----
@@ -345,19 +217,13 @@ export class MediaStore {
 
   /** The newest job of an asset. */
   async latestJob(tenantId: string, assetId: string): Promise<JobRecord | undefined> {
-    const row = await this.db
-      .selectFrom('media_jobs')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('asset_id', '=', assetId)
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
+    const match = { tenant_id: tenantId, asset_id: assetId };
+    const [row] = await this.selectRows('media_jobs', match, ['created_at desc', 'id desc'], 1);
     return row && jobOf(row);
   }
 
   async job(id: string): Promise<JobRecord | undefined> {
-    const row = await this.db.selectFrom('media_jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.firstRow('media_jobs', { id });
     return row && jobOf(row);
   }
 
@@ -381,33 +247,15 @@ export class MediaStore {
         .execute();
       if (candidates.length === 0) return undefined;
       for (const c of candidates) {
-        let q = this.db
-          .updateTable('media_jobs')
-          .set({
-            status: 'running',
-            locked_by: workerId,
-            locked_until: now + leaseMs,
-            attempts: num(c.attempts) + 1,
-            updated_at: now,
-          })
-          .where('id', '=', c.id)
-          .where('status', '=', c.status)
-          .where('attempts', '=', c.attempts);
-        q =
-          c.locked_until === null
-            ? q.where('locked_until', 'is', null)
-            : q.where('locked_until', '=', c.locked_until);
-        const result = await q.executeTakeFirst();
-        if (Number(result.numUpdatedRows) === 1) {
-          return jobOf({
-            ...c,
-            status: 'running',
-            locked_by: workerId,
-            locked_until: now + leaseMs,
-            attempts: num(c.attempts) + 1,
-            updated_at: now,
-          });
-        }
+        const set = {
+          status: 'running',
+          locked_by: workerId,
+          locked_until: now + leaseMs,
+          attempts: num(c.attempts) + 1,
+          updated_at: now,
+        };
+        const match = { id: c.id, status: c.status, attempts: c.attempts, locked_until: c.locked_until };
+        if ((await this.updateRows('media_jobs', match, set)) === 1) return jobOf({ ...c, ...set });
       }
     }
     return undefined;
@@ -415,14 +263,8 @@ export class MediaStore {
 
   /** Extends a running job's lease; false when the job is no longer this worker's (lost, or cancelled). */
   async renew(jobId: string, workerId: string, until: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('media_jobs')
-      .set({ locked_until: until })
-      .where('id', '=', jobId)
-      .where('locked_by', '=', workerId)
-      .where('status', '=', 'running')
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    const match = { id: jobId, locked_by: workerId, status: 'running' };
+    return (await this.updateRows('media_jobs', match, { locked_until: until })) === 1;
   }
 
   /** Ends this worker's run of a job: done, failed, or queued again at `runAt` (a retry). */
@@ -434,33 +276,28 @@ export class MediaStore {
     lastError: string | null,
     runAt?: number,
   ): Promise<boolean> {
-    const result = await this.db
-      .updateTable('media_jobs')
-      .set({
-        status,
-        locked_by: null,
-        locked_until: null,
-        last_error: lastError,
-        updated_at: now,
-        ...(runAt === undefined ? {} : { run_at: runAt }),
-      })
-      .where('id', '=', jobId)
-      .where('locked_by', '=', workerId)
-      .where('status', '=', 'running')
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    const set = {
+      status,
+      locked_by: null,
+      locked_until: null,
+      last_error: lastError,
+      updated_at: now,
+      ...(runAt === undefined ? {} : { run_at: runAt }),
+    };
+    return (
+      (await this.updateRows('media_jobs', { id: jobId, locked_by: workerId, status: 'running' }, set)) === 1
+    );
   }
 
   /** Cancels an asset's queued and running jobs; the number cancelled. */
   async cancelJobs(tenantId: string, assetId: string, now: number): Promise<number> {
-    const result = await this.db
-      .updateTable('media_jobs')
-      .set({ status: 'cancelled', locked_by: null, locked_until: null, updated_at: now })
-      .where('tenant_id', '=', tenantId)
-      .where('asset_id', '=', assetId)
-      .where('status', 'in', ['queued', 'running'])
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    const match = { tenant_id: tenantId, asset_id: assetId, status: ['queued', 'running'] };
+    return this.updateRows('media_jobs', match, {
+      status: 'cancelled',
+      locked_by: null,
+      locked_until: null,
+      updated_at: now,
+    });
   }
 
   // ---- the job rows under a queue library (pg-boss): it dispatches, the rows keep the record ----
@@ -536,26 +373,16 @@ export class MediaStore {
     policy: Record<string, unknown>,
     now: number,
   ): Promise<void> {
-    const text = JSON.stringify(policy);
-    await this.db
-      .insertInto('media_policies')
-      .values({ tenant_id: tenantId, asset_id: assetId, policy: text, updated_at: now })
-      .onConflict((oc) =>
-        oc.columns(['tenant_id', 'asset_id']).doUpdateSet({ policy: text, updated_at: now }),
-      )
-      .execute();
+    const set = { policy: JSON.stringify(policy), updated_at: now };
+    const row = { tenant_id: tenantId, asset_id: assetId, ...set };
+    await this.upsertRow('media_policies', row, ['tenant_id', 'asset_id'], set);
   }
 
   async policy(
     tenantId: string,
     assetId: string,
   ): Promise<{ policy: Record<string, unknown>; updatedAt: number } | undefined> {
-    const row = await this.db
-      .selectFrom('media_policies')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('asset_id', '=', assetId)
-      .executeTakeFirst();
+    const row = await this.findRow('media_policies', tenantId, { asset_id: assetId });
     return (
       row && { policy: JSON.parse(row.policy) as Record<string, unknown>, updatedAt: num(row.updated_at) }
     );
@@ -581,44 +408,12 @@ export class MediaStore {
     assetId: string,
     now: number,
   ): Promise<void> {
-    await this.db
-      .insertInto('media_streams')
-      .values({
-        tenant_id: tenantId,
-        user_id: userId,
-        device_id: deviceId,
-        asset_id: assetId,
-        last_seen: now,
-      })
-      .onConflict((oc) =>
-        oc.columns(['tenant_id', 'user_id', 'device_id']).doUpdateSet({ asset_id: assetId, last_seen: now }),
-      )
-      .execute();
+    const set = { asset_id: assetId, last_seen: now };
+    const row = { tenant_id: tenantId, user_id: userId, device_id: deviceId, ...set };
+    await this.upsertRow('media_streams', row, ['tenant_id', 'user_id', 'device_id'], set);
   }
 
   async endStream(tenantId: string, userId: string, deviceId: string): Promise<void> {
-    await this.db
-      .deleteFrom('media_streams')
-      .where('tenant_id', '=', tenantId)
-      .where('user_id', '=', userId)
-      .where('device_id', '=', deviceId)
-      .execute();
+    await this.deleteRows('media_streams', { tenant_id: tenantId, user_id: userId, device_id: deviceId });
   }
-}
-
-function jobRow(j: JobRecord): JobRow {
-  return {
-    id: j.id,
-    tenant_id: j.tenantId,
-    asset_id: j.assetId,
-    status: j.status,
-    attempts: j.attempts,
-    max_attempts: j.maxAttempts,
-    run_at: j.runAt,
-    locked_by: j.lockedBy,
-    locked_until: j.lockedUntil,
-    last_error: j.lastError,
-    created_at: j.createdAt,
-    updated_at: j.updatedAt,
-  };
 }

@@ -1,6 +1,6 @@
+import { Repository } from './repos/base.ts';
 import type { Role } from './rows.ts';
 import type { Database } from './schema.ts';
-import type { VigilStore } from './store.ts';
 
 /** A console operator, as stored: the password only as its scrypt hash. */
 export interface OperatorRecord {
@@ -43,42 +43,20 @@ function operatorFromRow(row: Database['operators']): OperatorRecord {
  * Sessions are read from the database on every use, so removing an operator or ending a session takes
  * effect on every instance at once.
  */
-export class OperatorStore {
-  constructor(private readonly store: VigilStore) {}
-
-  private get db() {
-    return this.store.db;
-  }
-
-  async countOperators(tenantId: string): Promise<number> {
-    const row = await this.db
-      .selectFrom('operators')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('tenant_id', '=', tenantId)
-      .executeTakeFirst();
-    return Number(row?.n ?? 0);
+export class OperatorStore extends Repository {
+  countOperators(tenantId: string): Promise<number> {
+    return this.countRows('operators', { tenant_id: tenantId });
   }
 
   async getOperator(tenantId: string, name: string): Promise<OperatorRecord | undefined> {
-    const row = await this.db
-      .selectFrom('operators')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('name', '=', name)
-      .executeTakeFirst();
+    const row = await this.findRow('operators', tenantId, { name });
     return row && operatorFromRow(row);
   }
 
   /** A tenant's operators, oldest first (at most MAX_OPERATORS_PER_TENANT exist). */
   async listOperators(tenantId: string): Promise<OperatorRecord[]> {
-    const rows = await this.db
-      .selectFrom('operators')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .orderBy('created_at')
-      .orderBy('name')
-      .limit(MAX_OPERATORS_PER_TENANT)
-      .execute();
+    const order = ['created_at', 'name'] as const;
+    const rows = await this.selectRows('operators', { tenant_id: tenantId }, order, MAX_OPERATORS_PER_TENANT);
     return rows.map(operatorFromRow);
   }
 
@@ -113,15 +91,10 @@ export class OperatorStore {
     passwordHash: string,
     keepSession?: string,
   ): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const result = await trx
-        .updateTable('operators')
-        .set({ password_hash: passwordHash, updated_at: Date.now() })
-        .where('tenant_id', '=', tenantId)
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) return false;
-      let ending = trx
+    return this.inTransaction(async (tx) => {
+      const set = { password_hash: passwordHash, updated_at: Date.now() };
+      if ((await tx.updateRows('operators', { tenant_id: tenantId, name }, set)) === 0) return false;
+      let ending = tx.db
         .deleteFrom('console_sessions')
         .where('tenant_id', '=', tenantId)
         .where('operator_name', '=', name);
@@ -133,18 +106,9 @@ export class OperatorStore {
 
   /** Deletes the operator and ends their sessions; false when there was none. */
   async deleteOperator(tenantId: string, name: string): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      await trx
-        .deleteFrom('console_sessions')
-        .where('tenant_id', '=', tenantId)
-        .where('operator_name', '=', name)
-        .execute();
-      const result = await trx
-        .deleteFrom('operators')
-        .where('tenant_id', '=', tenantId)
-        .where('name', '=', name)
-        .executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+    return this.inTransaction(async (tx) => {
+      await tx.deleteRows('console_sessions', { tenant_id: tenantId, operator_name: name });
+      return (await tx.deleteRows('operators', { tenant_id: tenantId, name })) > 0;
     });
   }
 
@@ -206,15 +170,11 @@ export class OperatorStore {
   }
 
   async touchSession(hash: string, at: number): Promise<void> {
-    await this.db
-      .updateTable('console_sessions')
-      .set({ last_seen_at: at })
-      .where('hash', '=', hash)
-      .execute();
+    await this.updateRows('console_sessions', { hash }, { last_seen_at: at });
   }
 
   async deleteSession(hash: string): Promise<void> {
-    await this.db.deleteFrom('console_sessions').where('hash', '=', hash).execute();
+    await this.deleteRows('console_sessions', { hash });
   }
 
   /** Deletes sessions past their absolute expiry or idle since before `idleBefore`; returns how many. */
@@ -232,11 +192,7 @@ export class OperatorStore {
   async signInFailures(
     key: string,
   ): Promise<{ failures: number; lastAt: number; blockedUntil: number } | undefined> {
-    const row = await this.db
-      .selectFrom('signin_failures')
-      .selectAll()
-      .where('key', '=', key)
-      .executeTakeFirst();
+    const row = await this.firstRow('signin_failures', { key });
     if (!row) return undefined;
     return {
       failures: Number(row.failures),
@@ -270,15 +226,11 @@ export class OperatorStore {
   }
 
   async blockSignIns(key: string, until: number): Promise<void> {
-    await this.db
-      .updateTable('signin_failures')
-      .set({ blocked_until: until })
-      .where('key', '=', key)
-      .execute();
+    await this.updateRows('signin_failures', { key }, { blocked_until: until });
   }
 
   async clearSignInFailures(key: string): Promise<void> {
-    await this.db.deleteFrom('signin_failures').where('key', '=', key).execute();
+    await this.deleteRows('signin_failures', { key });
   }
 
   /** Deletes failure records idle since before `before`; returns how many. */

@@ -10,7 +10,6 @@ import {
   keyInfoOf,
   liveChannelFromRow,
 } from './rows.ts';
-import type { Database } from './schema.ts';
 import type { VigilStore } from './store.ts';
 
 /**
@@ -44,6 +43,9 @@ export interface Page<T> {
 
 type SortKey = (string | number)[];
 
+/** What seals and opens cursors: the store's envelope. */
+type Sealer = Pick<VigilStore, 'envelope'>;
+
 /** The limit to use, or `invalid_limit`. */
 export function pageLimit(limit: number | undefined, max = MAX_PAGE_LIMIT): number {
   if (limit === undefined) return Math.min(DEFAULT_PAGE_LIMIT, max);
@@ -55,13 +57,13 @@ export function pageLimit(limit: number | undefined, max = MAX_PAGE_LIMIT): numb
 
 const context = (list: string, scope: string) => `vigil-cursor-v1:${list}:${scope}`;
 
-function sealCursor(store: VigilStore, list: string, scope: string, key: SortKey): string {
+function sealCursor(store: Sealer, list: string, scope: string, key: SortKey): string {
   const sealed = store.envelope.seal(Buffer.from(JSON.stringify(key), 'utf8'), context(list, scope));
   return Buffer.from(sealed, 'base64').toString('base64url');
 }
 
 /** The sort key a cursor holds, checked against the list's column types ('s' text, 'n' number). */
-function openCursor(store: VigilStore, list: string, scope: string, cursor: string, types: string): SortKey {
+function openCursor(store: Sealer, list: string, scope: string, cursor: string, types: string): SortKey {
   const invalid = () => new BadRequest('invalid_cursor', '"cursor" is not a cursor of this list');
   if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
     throw invalid();
@@ -92,28 +94,11 @@ export function rowCompare(columns: string[], op: '>' | '<', values: SortKey): E
 }
 
 /**
- * The rows of `q` after the sort key `after` (or from the start), ordered by `columns` (ascending, or all
- * descending), at most `take`: the one keyset read every list makes.
- */
-function keyset<R>(
-  // biome-ignore lint/suspicious/noExplicitAny: each list selects from a table of its own.
-  q: SelectQueryBuilder<any, any, R>,
-  columns: string[],
-  after: SortKey | undefined,
-  take: number,
-  direction: 'asc' | 'desc' = 'asc',
-): Promise<R[]> {
-  let out = after ? q.where(rowCompare(columns, direction === 'asc' ? '>' : '<', after)) : q;
-  for (const column of columns) out = out.orderBy(sql.ref(column), direction);
-  return out.limit(take).execute();
-}
-
-/**
  * Reads one page: `read(after, limit + 1)` returns rows after the sort key (or from the start), in
  * order; one row more than asked tells there is a next page.
  */
 export async function readPage<R, T>(
-  store: VigilStore,
+  store: Sealer,
   list: string,
   scope: string,
   types: string,
@@ -135,7 +120,51 @@ export async function readPage<R, T>(
   };
 }
 
-const banKey = (r: Database['bans']): SortKey => [Number(r.created_at), r.id];
+/** How a list is read: its name and scope (which its cursors are bound to) and its unique sort order. */
+export interface KeysetOrder {
+  list: string;
+  scope: string;
+  /** The sort columns, all ascending or (`desc`) all descending. */
+  columns: readonly string[];
+  /** Each sort column's type: 's' text, 'n' number. */
+  types: string;
+  direction?: 'asc' | 'desc';
+  max?: number;
+}
+
+/** The order of a tenant's `list` newest first: by creation, then id. */
+export const newestFirst = (list: string, tenantId: string): KeysetOrder => ({
+  list,
+  scope: tenantId,
+  columns: ['created_at', 'id'],
+  types: 'ns',
+  direction: 'desc',
+});
+
+/** One page of `q`, read in `order` after the request's cursor: the keyset read every list makes. */
+export function keysetPage<R, T>(
+  store: Sealer,
+  req: PageRequest,
+  order: KeysetOrder,
+  // biome-ignore lint/suspicious/noExplicitAny: each list selects from a table of its own.
+  q: SelectQueryBuilder<any, any, R>,
+  toItem: (row: R) => T,
+): Promise<Page<T>> {
+  const { columns, types, direction = 'asc' } = order;
+  const read = (after: SortKey | undefined, take: number) => {
+    let out = after ? q.where(rowCompare([...columns], direction === 'asc' ? '>' : '<', after)) : q;
+    for (const column of columns) out = out.orderBy(sql.ref(column), direction);
+    return out.limit(take).execute();
+  };
+  const keyOf = (row: R): SortKey =>
+    columns.map((c, i) => {
+      const v = (row as Record<string, unknown>)[c];
+      return types[i] === 'n' ? Number(v) : String(v);
+    });
+  return readPage(store, order.list, order.scope, types, req, read, keyOf, toItem, order.max);
+}
+
+const BAN_ORDER = { list: 'bans', columns: ['created_at', 'id'], types: 'ns' } as const;
 
 /** A tenant's bans, oldest first, each with the addresses its session was seen calling from. */
 export async function pageBans(
@@ -143,19 +172,8 @@ export async function pageBans(
   tenantId: string,
   req: PageRequest,
 ): Promise<Page<Ban & { sightings: BanSighting[] }>> {
-  const page = await readPage(
-    store,
-    'bans',
-    tenantId,
-    'ns',
-    req,
-    (after, take) => {
-      const q = store.db.selectFrom('bans').selectAll().where('tenant_id', '=', tenantId);
-      return keyset(q, ['created_at', 'id'], after, take);
-    },
-    banKey,
-    banFromRow,
-  );
+  const q = store.db.selectFrom('bans').selectAll().where('tenant_id', '=', tenantId);
+  const page = await keysetPage(store, req, { ...BAN_ORDER, scope: tenantId }, q, banFromRow);
   if (page.items.length === 0) return { items: [], next: page.next };
   const sightings = await store.db
     .selectFrom('ban_sightings')
@@ -194,24 +212,13 @@ export function pageActiveBans(
   req: PageRequest,
   max = MAX_PAGE_LIMIT,
 ): Promise<Page<Ban>> {
-  return readPage(
-    store,
-    'active-bans',
-    tenantId,
-    'ns',
-    req,
-    (after, take) => {
-      const q = store.db
-        .selectFrom('bans')
-        .selectAll()
-        .where('tenant_id', '=', tenantId)
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]));
-      return keyset(q, ['created_at', 'id'], after, take);
-    },
-    banKey,
-    banFromRow,
-    max,
-  );
+  const q = store.db
+    .selectFrom('bans')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]));
+  const order = { ...BAN_ORDER, list: 'active-bans', scope: tenantId, max };
+  return keysetPage(store, req, order, q, banFromRow);
 }
 
 /** A tenant's API keys, oldest first. */
@@ -220,19 +227,9 @@ export function pageApiKeys(
   tenantId: string,
   req: PageRequest,
 ): Promise<Page<ApiKeyRecord>> {
-  return readPage(
-    store,
-    'api-keys',
-    tenantId,
-    'ns',
-    req,
-    (after, take) => {
-      const q = store.db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId);
-      return keyset(q, ['created_at', 'hash'], after, take);
-    },
-    (r) => [Number(r.created_at), r.hash],
-    apiKeyFromRow,
-  );
+  const q = store.db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId);
+  const order = { list: 'api-keys', scope: tenantId, columns: ['created_at', 'hash'], types: 'ns' };
+  return keysetPage(store, req, order, q, apiKeyFromRow);
 }
 
 /** Every tenant, by id. */
@@ -240,19 +237,12 @@ export function pageTenants(
   store: VigilStore,
   req: PageRequest,
 ): Promise<Page<{ id: string; name: string; createdAt: number }>> {
-  return readPage(
-    store,
-    'tenants',
-    '*',
-    's',
-    req,
-    (after, take) => {
-      const q = store.db.selectFrom('tenants').select(['id', 'name', 'created_at']);
-      return keyset(q, ['id'], after, take);
-    },
-    (r) => [r.id],
-    (r) => ({ id: r.id, name: r.name, createdAt: Number(r.created_at) }),
-  );
+  const q = store.db.selectFrom('tenants').select(['id', 'name', 'created_at']);
+  return keysetPage(store, req, { list: 'tenants', scope: '*', columns: ['id'], types: 's' }, q, (r) => ({
+    id: r.id,
+    name: r.name,
+    createdAt: Number(r.created_at),
+  }));
 }
 
 /** A resource's content keys without their bytes, by key period and track type. */
@@ -262,23 +252,14 @@ export function pageContentKeys(
   resourceId: string,
   req: PageRequest,
 ): Promise<Page<Omit<ContentKey, 'key'>>> {
-  return readPage(
-    store,
-    'content-keys',
-    `${tenantId}:${resourceId}`,
-    'nss',
-    req,
-    (after, take) => {
-      const q = store.db
-        .selectFrom('content_keys')
-        .select(KEY_INFO_COLUMNS)
-        .where('tenant_id', '=', tenantId)
-        .where('resource_id', '=', resourceId);
-      return keyset(q, ['key_period', 'track_type', 'kid'], after, take);
-    },
-    (r) => [Number(r.key_period), r.track_type, r.kid],
-    keyInfoOf,
-  );
+  const q = store.db
+    .selectFrom('content_keys')
+    .select(KEY_INFO_COLUMNS)
+    .where('tenant_id', '=', tenantId)
+    .where('resource_id', '=', resourceId);
+  const scope = `${tenantId}:${resourceId}`;
+  const order = { list: 'content-keys', scope, columns: ['key_period', 'track_type', 'kid'], types: 'nss' };
+  return keysetPage(store, req, order, q, keyInfoOf);
 }
 
 /** The sessions a colour-watermark tag stands for, first seen first. */
@@ -288,23 +269,21 @@ export function pageSessionsByTag(
   tag: number,
   req: PageRequest,
 ): Promise<Page<{ sessionId: string; firstSeen: number }>> {
-  return readPage(
-    store,
-    'session-tags',
-    `${tenantId}:${tag}`,
-    'ns',
-    req,
-    (after, take) => {
-      const q = store.db
-        .selectFrom('session_tags')
-        .select(['session_id', 'first_seen'])
-        .where('tenant_id', '=', tenantId)
-        .where('tag', '=', tag);
-      return keyset(q, ['first_seen', 'session_id'], after, take);
-    },
-    (r) => [Number(r.first_seen), r.session_id],
-    (r) => ({ sessionId: r.session_id, firstSeen: Number(r.first_seen) }),
-  );
+  const q = store.db
+    .selectFrom('session_tags')
+    .select(['session_id', 'first_seen'])
+    .where('tenant_id', '=', tenantId)
+    .where('tag', '=', tag);
+  const order = {
+    list: 'session-tags',
+    scope: `${tenantId}:${tag}`,
+    columns: ['first_seen', 'session_id'],
+    types: 'ns',
+  };
+  return keysetPage(store, req, order, q, (r) => ({
+    sessionId: r.session_id,
+    firstSeen: Number(r.first_seen),
+  }));
 }
 
 /** A tenant's live channels, by id. */
@@ -313,19 +292,9 @@ export function pageLiveChannels(
   tenantId: string,
   req: PageRequest,
 ): Promise<Page<LiveChannelRecord>> {
-  return readPage(
-    store,
-    'live-channels',
-    tenantId,
-    's',
-    req,
-    (after, take) => {
-      const q = store.db.selectFrom('live_channels').selectAll().where('tenant_id', '=', tenantId);
-      return keyset(q, ['id'], after, take);
-    },
-    (r) => [r.id],
-    liveChannelFromRow,
-  );
+  const q = store.db.selectFrom('live_channels').selectAll().where('tenant_id', '=', tenantId);
+  const order = { list: 'live-channels', scope: tenantId, columns: ['id'], types: 's' };
+  return keysetPage(store, req, order, q, liveChannelFromRow);
 }
 
 export interface AccessLogFilter {
@@ -346,23 +315,19 @@ export function pageAccessLogs(
   req: PageRequest,
 ): Promise<Page<AccessLogEntry>> {
   const scope = `${tenantId}:${JSON.stringify([filter.sessionId, filter.action, filter.since, filter.until])}`;
-  return readPage(
-    store,
-    'access-logs',
+  let q = store.db.selectFrom('access_logs').selectAll().where('tenant_id', '=', tenantId);
+  if (filter.sessionId !== undefined) q = q.where('session_id', '=', filter.sessionId);
+  if (filter.action !== undefined) q = q.where('action', '=', filter.action);
+  if (filter.since !== undefined) q = q.where('at', '>=', filter.since);
+  if (filter.until !== undefined) q = q.where('at', '<', filter.until);
+  const order = {
+    list: 'access-logs',
     scope,
-    'ns',
-    req,
-    (after, take) => {
-      let q = store.db.selectFrom('access_logs').selectAll().where('tenant_id', '=', tenantId);
-      if (filter.sessionId !== undefined) q = q.where('session_id', '=', filter.sessionId);
-      if (filter.action !== undefined) q = q.where('action', '=', filter.action);
-      if (filter.since !== undefined) q = q.where('at', '>=', filter.since);
-      if (filter.until !== undefined) q = q.where('at', '<', filter.until);
-      return keyset(q, ['at', 'id'], after, take, 'desc');
-    },
-    (r) => [Number(r.at), r.id],
-    accessLogEntryOf,
-  );
+    columns: ['at', 'id'],
+    types: 'ns',
+    direction: 'desc',
+  } as const;
+  return keysetPage(store, req, order, q, accessLogEntryOf);
 }
 
 /** Every item of a paginated list, page by page (for the CLI, which prints as it reads). */

@@ -2,6 +2,7 @@
  * Watched restreams and their recent events: created, listed, leased by the instance that runs them
  * (renewed, released), their status and event log.
  */
+
 import {
   newWatchId,
   WATCH_EVENTS_KEPT,
@@ -9,17 +10,12 @@ import {
   type WatchRecord,
   watchFromRow,
 } from './detection-records.ts';
-import { type Page, type PageRequest, readPage, rowCompare } from './pages.ts';
+import { keysetPage, newestFirst, type Page, type PageRequest } from './pages.ts';
+import { Repository } from './repos/base.ts';
 import type { Database } from './schema.ts';
-import type { VigilStore } from './store.ts';
 
-export class WatchStore {
-  constructor(readonly store: VigilStore) {}
-
-  get #db() {
-    return this.store.db;
-  }
-
+/** Watches and their event logs, over a VigilStore's database (both adapters). */
+export class WatchStore extends Repository {
   async createWatch(input: {
     tenantId: string;
     url: string;
@@ -40,59 +36,33 @@ export class WatchStore {
       created_at: now,
       updated_at: now,
     };
-    await this.#db.insertInto('watches').values(row).execute();
+    await this.db.insertInto('watches').values(row).execute();
     return watchFromRow(row);
   }
 
   async getWatch(tenantId: string, id: string): Promise<WatchRecord | undefined> {
-    const row = await this.#db
-      .selectFrom('watches')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await this.findRow('watches', tenantId, { id });
     return row && watchFromRow(row);
   }
 
   /** A tenant's watches, newest first. */
   pageWatches(tenantId: string, req: PageRequest): Promise<Page<WatchRecord>> {
-    return readPage(
-      this.store,
-      'watches',
-      tenantId,
-      'ns',
-      req,
-      (after, take) => {
-        let q = this.#db.selectFrom('watches').selectAll().where('tenant_id', '=', tenantId);
-        if (after) q = q.where(rowCompare(['created_at', 'id'], '<', after));
-        return q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(take).execute();
-      },
-      (r) => [Number(r.created_at), r.id],
-      watchFromRow,
-    );
+    const q = this.db.selectFrom('watches').selectAll().where('tenant_id', '=', tenantId);
+    return keysetPage(this.parts, req, newestFirst('watches', tenantId), q, watchFromRow);
   }
 
   /** Removes a watch and its events; its runner notices at its next lease renewal. */
   async deleteWatch(tenantId: string, id: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (tx) => {
-      await tx
-        .deleteFrom('watch_events')
-        .where('tenant_id', '=', tenantId)
-        .where('watch_id', '=', id)
-        .execute();
-      const r = await tx
-        .deleteFrom('watches')
-        .where('tenant_id', '=', tenantId)
-        .where('id', '=', id)
-        .executeTakeFirst();
-      return Number(r.numDeletedRows) === 1;
+    return this.inTransaction(async (tx) => {
+      await tx.deleteRows('watch_events', { tenant_id: tenantId, watch_id: id });
+      return (await tx.deleteRows('watches', { tenant_id: tenantId, id })) === 1;
     });
   }
 
   /** Watches to run that nobody holds (or whose holder's lease ran out), taken for `owner`. */
   async claimWatches(owner: string, leaseUntil: number, max: number): Promise<WatchRecord[]> {
     const now = Date.now();
-    const candidates = await this.#db
+    const candidates = await this.db
       .selectFrom('watches')
       .selectAll()
       .where('desired', '=', 'running')
@@ -102,32 +72,17 @@ export class WatchStore {
       .execute();
     const taken: WatchRecord[] = [];
     for (const c of candidates) {
-      let q = this.#db
-        .updateTable('watches')
-        .set({ lease_owner: owner, lease_until: leaseUntil })
-        .where('tenant_id', '=', c.tenant_id)
-        .where('id', '=', c.id);
-      q =
-        c.lease_until === null
-          ? q.where('lease_until', 'is', null)
-          : q.where('lease_until', '=', c.lease_until);
-      const r = await q.executeTakeFirst();
-      if (Number(r.numUpdatedRows) === 1) taken.push(watchFromRow(c));
+      const match = { tenant_id: c.tenant_id, id: c.id, lease_until: c.lease_until };
+      const n = await this.updateRows('watches', match, { lease_owner: owner, lease_until: leaseUntil });
+      if (n === 1) taken.push(watchFromRow(c));
     }
     return taken;
   }
 
   /** Renews this owner's lease on a watch; false when the watch is gone, stopped or held by another. */
   async renewWatch(tenantId: string, id: string, owner: string, leaseUntil: number): Promise<boolean> {
-    const r = await this.#db
-      .updateTable('watches')
-      .set({ lease_until: leaseUntil })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .where('lease_owner', '=', owner)
-      .where('desired', '=', 'running')
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const match = { tenant_id: tenantId, id, lease_owner: owner, desired: 'running' };
+    return (await this.updateRows('watches', match, { lease_until: leaseUntil })) === 1;
   }
 
   async setWatchStatus(
@@ -136,40 +91,25 @@ export class WatchStore {
     status: Record<string, unknown>,
     desired?: 'running' | 'stopped',
   ): Promise<void> {
-    await this.#db
-      .updateTable('watches')
-      .set({ status: JSON.stringify(status), updated_at: Date.now(), ...(desired ? { desired } : {}) })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .execute();
+    const set = { status: JSON.stringify(status), updated_at: Date.now(), ...(desired ? { desired } : {}) };
+    await this.updateRows('watches', { tenant_id: tenantId, id }, set);
   }
 
   /** Lets go of this owner's watches (a clean shutdown), so another instance or the next start takes them. */
   async releaseWatches(owner: string): Promise<void> {
-    await this.#db
-      .updateTable('watches')
-      .set({ lease_owner: null, lease_until: null })
-      .where('lease_owner', '=', owner)
-      .execute();
+    await this.updateRows('watches', { lease_owner: owner }, { lease_owner: null, lease_until: null });
   }
 
   /** Appends an event, keeping the WATCH_EVENTS_KEPT most recent. */
   async appendWatchEvent(tenantId: string, watchId: string, event: Record<string, unknown>): Promise<void> {
-    await this.#db.transaction().execute(async (tx) => {
-      const last = await tx
-        .selectFrom('watch_events')
-        .select('seq')
-        .where('tenant_id', '=', tenantId)
-        .where('watch_id', '=', watchId)
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      const seq = last ? Number(last.seq) + 1 : 1;
-      await tx
+    await this.inTransaction(async (tx) => {
+      const [last] = await tx.watchEvents(tenantId, watchId, 1);
+      const seq = last ? last.seq + 1 : 1;
+      await tx.db
         .insertInto('watch_events')
         .values({ tenant_id: tenantId, watch_id: watchId, seq, at: Date.now(), event: JSON.stringify(event) })
         .execute();
-      await tx
+      await tx.db
         .deleteFrom('watch_events')
         .where('tenant_id', '=', tenantId)
         .where('watch_id', '=', watchId)
@@ -183,14 +123,8 @@ export class WatchStore {
     watchId: string,
     limit = WATCH_EVENTS_KEPT,
   ): Promise<WatchEventRecord[]> {
-    const rows = await this.#db
-      .selectFrom('watch_events')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('watch_id', '=', watchId)
-      .orderBy('seq', 'desc')
-      .limit(limit)
-      .execute();
+    const match = { tenant_id: tenantId, watch_id: watchId };
+    const rows = await this.selectRows('watch_events', match, ['seq desc'], limit);
     return rows.reverse().map((r) => ({
       seq: Number(r.seq),
       at: Number(r.at),

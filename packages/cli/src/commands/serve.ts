@@ -8,8 +8,6 @@ import {
   consoleSettingsFromEnv,
   ensureDefaultTenant,
   mediaSettingsFromEnv,
-  mediaStorageFor,
-  mediaWorker,
   openStore,
   outboundSettingsFromEnv,
   rateLimitsFromEnv,
@@ -18,10 +16,10 @@ import {
   seedApiKey,
   startPurger,
   startRetention,
-  startUploadSweeper,
   storeSettingsFromEnv,
 } from '@vigil/server';
 import { type Command, options, out, str } from '../command.ts';
+import { mediaProcessing } from '../media-processing.ts';
 import { UsageError } from '../usage-error.ts';
 
 export const serveCommand: Command = {
@@ -79,24 +77,14 @@ export const serveCommand: Command = {
             log: { warn: (msg) => process.stderr.write(`${msg}\n`) },
           });
     // Media processing runs in this process unless --no-worker / VIGIL_MEDIA_WORKER=0 (then `vigil worker`).
-    const mediaStorage = mediaStorageFor(settings.dataDir);
-    const worker =
-      values['no-worker'] || process.env.VIGIL_MEDIA_WORKER === '0'
-        ? undefined
-        : mediaWorker({
-            store,
-            storage: mediaStorage,
-            originRoot: join(settings.dataDir, 'origin'),
-            licenseUrlBase: () => publicBase,
-            log: (msg) => process.stderr.write(`${msg}\n`),
-          });
-    const stopSweeper = startUploadSweeper(
+    const { storage: mediaStorage, ...processing } = mediaProcessing(
       store,
-      mediaStorage,
+      settings.dataDir,
       mediaSettings,
-      Number(process.env.VIGIL_MEDIA_SWEEP_MS || 60_000),
-      (msg) => process.stderr.write(`${msg}\n`),
+      () => publicBase,
+      !(values['no-worker'] || process.env.VIGIL_MEDIA_WORKER === '0'),
     );
+    const { worker, stopSweeper } = processing;
     const app = await buildApp({
       store,
       live,

@@ -1,13 +1,6 @@
-import { join } from 'node:path';
-import {
-  mediaSettingsFromEnv,
-  mediaStorageFor,
-  mediaWorker,
-  openStore,
-  startUploadSweeper,
-  storeSettingsFromEnv,
-} from '@vigil/server';
+import { mediaSettingsFromEnv, openStore, storeSettingsFromEnv } from '@vigil/server';
 import { type Command, common, out, str } from '../command.ts';
+import { mediaProcessing } from '../media-processing.ts';
 import { UsageError } from '../usage-error.ts';
 
 /**
@@ -25,21 +18,9 @@ export const workerCommand: Command = {
     const licenseUrlBase =
       str(values, 'license-url-base') ?? process.env.VIGIL_PUBLIC_URL ?? 'http://127.0.0.1:8080';
     const store = await openStore(settings);
-    const storage = mediaStorageFor(settings.dataDir);
-    const worker = mediaWorker({
-      store,
-      storage,
-      originRoot: join(settings.dataDir, 'origin'),
-      licenseUrlBase: () => licenseUrlBase,
-      log: (msg) => process.stderr.write(`${msg}\n`),
-    });
-    const stopSweeper = startUploadSweeper(
-      store,
-      storage,
-      mediaSettings,
-      Number(process.env.VIGIL_MEDIA_SWEEP_MS || 60_000),
-      (msg) => process.stderr.write(`${msg}\n`),
-    );
+    const processing = mediaProcessing(store, settings.dataDir, mediaSettings, () => licenseUrlBase, true);
+    const { stopSweeper } = processing;
+    const worker = processing.worker!;
     await worker.start();
     out(`Vigil media worker ${worker.id} running (queue: ${worker.queue.kind})`);
     let stopping = false;

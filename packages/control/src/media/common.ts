@@ -6,6 +6,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { MEDIA_ERRORS, MediaError, type MediaErrorCode, type ObjectStorage, sniff } from '@vigil/media';
 import { PackagerError, probeSource } from '@vigil/packager';
 import type { AssetRecord, JobRecord, MediaStore, UploadRecord } from '@vigil/store';
+import type { Actor } from '../actor.ts';
 import { ControlError } from '../errors.ts';
 
 export interface MediaSettings {
@@ -57,6 +58,29 @@ export function sameHex(a: string, b: string): boolean {
   const x = Buffer.from(a, 'hex');
   const y = Buffer.from(b, 'hex');
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
+
+/** The fields of a new upload its protocol decides: what the file is and how it arrives. */
+export type UploadFile = Pick<
+  UploadRecord,
+  'id' | 'filename' | 'mimeType' | 'fileSize' | 'chunkSize' | 'totalChunks' | 'metadata'
+>;
+
+/** A new upload's record: the actor's, open from `now` for the settings' upload lifetime. */
+export function newUpload(deps: MediaDeps, actor: Actor, now: number, file: UploadFile): UploadRecord {
+  const { id, ...rest } = file;
+  return {
+    id,
+    tenantId: actor.tenantId,
+    ...rest,
+    status: 'uploading',
+    sha256: null,
+    assetId: null,
+    createdBy: actor.id,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: now + deps.settings.uploadTtlMs,
+  };
 }
 
 export function newJob(deps: MediaDeps, tenantId: string, assetId: string, now: number): JobRecord {

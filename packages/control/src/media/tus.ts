@@ -11,6 +11,7 @@ import {
   type MediaDeps,
   mediaError,
   newId,
+  newUpload,
   refuse,
   sourceKey,
   validateSource,
@@ -45,23 +46,15 @@ export async function createTusUpload(
       'upload_invalid_mime',
       `"${input.filetype.slice(0, 100)}" is not a video type Vigil takes`,
     );
-  const upload: UploadRecord = {
+  const upload = newUpload(deps, actor, now, {
     id: input.id,
-    tenantId: actor.tenantId,
     filename: input.filename,
     mimeType: mime,
     fileSize: input.size,
     chunkSize: input.size,
     totalChunks: 1,
     metadata: { ...input.metadata, protocol: 'tus' },
-    status: 'uploading',
-    sha256: null,
-    assetId: null,
-    createdBy: actor.id,
-    createdAt: now,
-    updatedAt: now,
-    expiresAt: now + deps.settings.uploadTtlMs,
-  };
+  });
   await deps.media.createUpload(upload);
   return upload;
 }

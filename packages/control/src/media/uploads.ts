@@ -15,6 +15,7 @@ import {
   type MediaDeps,
   mediaError,
   newId,
+  newUpload,
   refuse,
   SHA256,
   sameHex,
@@ -97,23 +98,15 @@ export async function initiateUpload(deps: MediaDeps, actor: Actor, input: Initi
     throw mediaError('upload_invalid_size', '"metadata" is larger than 16 KiB');
   const chunkSize = settings.chunkSize;
   const totalChunks = Math.ceil(input.fileSize / chunkSize);
-  const upload: UploadRecord = {
+  const upload = newUpload(deps, actor, now, {
     id: newId('upload'),
-    tenantId: actor.tenantId,
     filename: input.filename,
     mimeType: mime,
     fileSize: input.fileSize,
     chunkSize,
     totalChunks,
     metadata,
-    status: 'uploading',
-    sha256: null,
-    assetId: null,
-    createdBy: actor.id,
-    createdAt: now,
-    updatedAt: now,
-    expiresAt: now + settings.uploadTtlMs,
-  };
+  });
   await deps.media.createUpload(upload);
   return {
     uploadId: upload.id,

@@ -58,18 +58,12 @@ export class ApiKeyRepo extends Repository {
   }
 
   async findApiKey(hash: string): Promise<ApiKeyRecord | undefined> {
-    const row = await this.db.selectFrom('api_keys').selectAll().where('hash', '=', hash).executeTakeFirst();
+    const row = await this.firstRow('api_keys', { hash });
     return row ? apiKeyFromRow(row) : undefined;
   }
 
   async listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
-    const rows = await this.db
-      .selectFrom('api_keys')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .orderBy('created_at')
-      .execute();
-    return rows.map(apiKeyFromRow);
+    return (await this.selectRows('api_keys', { tenant_id: tenantId }, ['created_at'])).map(apiKeyFromRow);
   }
 
   /** Revokes exactly the given keys of a tenant (by hash); returns how many were active. */

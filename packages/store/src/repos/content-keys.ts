@@ -1,4 +1,4 @@
-import type { ContentKey, TrackType } from '@vigil/keys';
+import type { ContentKey } from '@vigil/keys';
 import { KEY_INFO_COLUMNS, keyInfoOf } from '../rows.ts';
 import type { Database } from '../schema.ts';
 import { Repository } from './base.ts';
@@ -121,15 +121,8 @@ export class ContentKeyRepo extends Repository {
 
   private contentKeyFromRow(row: Database['content_keys']): ContentKey {
     return {
-      tenantId: row.tenant_id,
-      kid: row.kid,
-      resourceId: row.resource_id,
+      ...keyInfoOf(row),
       key: this.envelope.open(row.key_sealed, `content-key:${row.tenant_id}:${row.kid}`),
-      iv: row.iv,
-      keyPeriod: Number(row.key_period),
-      trackType: row.track_type as TrackType,
-      expiresAt: Number(row.expires_at),
-      createdAt: Number(row.created_at),
     };
   }
 }

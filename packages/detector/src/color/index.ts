@@ -21,7 +21,7 @@ import {
 } from '@vigil/watermark-codec';
 import { writeCrop } from '../evidence.ts';
 import type { DetectResult, Evidence, Frame } from '../types.ts';
-import { cellMeans, type Grid, gridFor, type PxRect, rectMean, rhythmScores } from './grid.ts';
+import { cellMeans, type Grid, gridFor, type PxRect, RhythmWindow, rectMean } from './grid.ts';
 
 /** Samples a symbol the colour reader asks for. */
 export const SAMPLES_PER_SYMBOL = 4;
@@ -31,6 +31,11 @@ const CELL = 3;
 
 export function colorFps(symbolSeconds: number): number {
   return SAMPLES_PER_SYMBOL / symbolSeconds;
+}
+
+/** The frames colour mode asks the input layer for: its rate and width, decoded the quick way. */
+export function colorFrames(symbolSeconds: number): { fps: number; width: number; quick: true } {
+  return { fps: colorFps(symbolSeconds), width: COLOR_WIDTH, quick: true };
 }
 
 export interface ColorReadOptions {
@@ -85,6 +90,7 @@ export class ColorReader {
   readonly fps: number;
   private readonly k: number;
   private grid: Grid | null = null;
+  private rhythm: RhythmWindow | null = null;
   private readonly series: Uint8Array[] = [];
   private readonly fixed: ColourSample[] = [];
   private readonly times: number[] = [];
@@ -108,6 +114,7 @@ export class ColorReader {
     if (!this.grid || this.grid.width !== frame.width || this.grid.height !== frame.height) {
       if (this.grid) this.reset();
       this.grid = gridFor(frame.width, frame.height, CELL);
+      this.rhythm = new RhythmWindow(this.grid.cols * this.grid.rows, this.k);
     }
     const n = this.series.length;
     this.series.push(cellMeans(frame, this.grid));
@@ -190,7 +197,7 @@ export class ColorReader {
   private regions(from: number, to: number): { cells: number[]; rect: PxRect }[] {
     const grid = this.grid!;
     const count = grid.cols * grid.rows;
-    const scores = rhythmScores(this.series, count, this.k, from, to);
+    const scores = this.rhythm!.scores(this.series, from, to);
     const order = Array.from({ length: count }, (_, i) => i)
       .filter((i) => scores[i]! > 0)
       .sort((a, b) => scores[b]! - scores[a]!);

@@ -28,6 +28,8 @@ export const SAMPLES_PER_SYMBOL = 4;
 /** Width frames are scaled to for colour mode. */
 export const COLOR_WIDTH = 384;
 const CELL = 3;
+/** Cells the region search starts clusters from, at most. */
+const SEEDS = 50;
 
 export function colorFps(symbolSeconds: number): number {
   return SAMPLES_PER_SYMBOL / symbolSeconds;
@@ -198,12 +200,10 @@ export class ColorReader {
     const grid = this.grid!;
     const count = grid.cols * grid.rows;
     const scores = this.rhythm!.scores(this.series, from, to);
-    const order = Array.from({ length: count }, (_, i) => i)
-      .filter((i) => scores[i]! > 0)
-      .sort((a, b) => scores[b]! - scores[a]!);
+    const order = topCells(scores, SEEDS);
     const taken = new Uint8Array(count);
     const out: { cells: number[]; rect: PxRect }[] = [];
-    for (const seed of order.slice(0, 50)) {
+    for (const seed of order) {
       if (out.length >= 3) break;
       if (taken[seed]) continue;
       const best = scores[seed]!;
@@ -257,6 +257,20 @@ export class ColorReader {
     const picks = [...new Set([0, Math.floor(frames.length / 2), frames.length - 1])].map((i) => frames[i]!);
     return picks.map((f, i) => writeCrop(dir, `color-${i + 1}-${f.t.toFixed(2)}s.png`, f, hit.region));
   }
+}
+
+/** The `n` best-scoring cells (score > 0), best first; ties in cell order (as a stable sort would give). */
+function topCells(scores: Float32Array, n: number): number[] {
+  const top: number[] = [];
+  for (let c = 0; c < scores.length; c++) {
+    const s = scores[c]!;
+    if (!(s > 0) || (top.length === n && s <= scores[top[n - 1]!]!)) continue;
+    let i = top.length;
+    while (i > 0 && scores[top[i - 1]!]! < s) i--;
+    top.splice(i, 0, c);
+    if (top.length > n) top.pop();
+  }
+  return top;
 }
 
 /** The false-match probability of a hit, with every decode tried counted (a union bound), at most 1. */

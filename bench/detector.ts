@@ -21,7 +21,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_WATERMARK, type WatermarkConfig } from '@vigil/core';
-import { COLOR_WIDTH, ColorReader, colorFps, frames, readColorMark } from '@vigil/detector';
+import { ColorReader, colorFrames, frames, readColorMark } from '@vigil/detector';
 import { encodeTag, paletteRgb, symbolAt } from '@vigil/watermark-codec';
 import { rectMean } from '../packages/detector/src/color/grid.ts';
 import {
@@ -55,9 +55,9 @@ const BOX = { x: 13, y: 7, w: 26, h: 22 };
 
 type Frame = Awaited<ReturnType<typeof collect>>[number];
 
-async function collect(clip: string, fps: number) {
+async function collect(clip: string, symbolSeconds: number) {
   const out: { t: number; width: number; height: number; data: Uint8Array }[] = [];
-  for await (const f of frames(clip, { fps, width: COLOR_WIDTH })) out.push(f);
+  for await (const f of frames(clip, colorFrames(symbolSeconds))) out.push(f);
   return out;
 }
 
@@ -210,8 +210,7 @@ async function speedOf(clip: string, rec: Recording) {
   const w0 = performance.now();
   const r = await readColorMark(
     frames(clip, {
-      fps: colorFps(rec.watermark.symbolSeconds),
-      width: COLOR_WIDTH,
+      ...colorFrames(rec.watermark.symbolSeconds),
       onCpuSeconds: (s) => {
         ffCpu = s;
       },
@@ -255,14 +254,13 @@ async function main() {
     },
   ].filter((a) => ONLY.length === 0 || ONLY.includes(a.name));
   const rows: Row[] = [];
-  const vigilFps = colorFps(rec.watermark.symbolSeconds);
-  const seedFps = colorFps(SEED_SYMBOL_SECONDS);
+  const vigilSymbol = rec.watermark.symbolSeconds;
   const synthWatermark: WatermarkConfig = { ...DEFAULT_WATERMARK, mode: 'color' };
   for (const attack of attacks) {
     const source = attack.source ?? rec;
     const clip = attacked(source.path, attack);
     const speed = await speedOf(clip, source);
-    const list = await collect(clip, vigilFps);
+    const list = await collect(clip, vigilSymbol);
     const vigil: number[] = [];
     for (const t0 of offsets)
       vigil.push(await vigilFootage(list, t0, source.watermark, source.colorTag, source.sessionId));
@@ -279,8 +277,8 @@ async function main() {
       // The two schemes on the same synthetic content, in turn.
       const clipV = attacked(synthV, attack);
       const clipS = attacked(synthS, attack);
-      const listV = await collect(clipV, vigilFps);
-      const listS = await collect(clipS, seedFps);
+      const listV = await collect(clipV, vigilSymbol);
+      const listS = await collect(clipS, SEED_SYMBOL_SECONDS);
       for (const t0 of offsets) {
         row.synthVigil.push(await vigilFootage(listV, t0, synthWatermark, synthTag, SYNTH_SESSION));
         row.synthSeed.push(seedFootage(listS, t0, [SYNTH_SESSION, ...DECOYS]));
@@ -317,7 +315,7 @@ async function main() {
                 `testsrc2=size=640x360:rate=25,hue=h=${(i * 37) % 360}:s=${1 + (i % 3) * 0.5}`,
                 15,
               );
-    const r = await readColorMark(frames(clip, { fps: vigilFps, width: COLOR_WIDTH }), {
+    const r = await readColorMark(frames(clip, colorFrames(negWatermark.symbolSeconds)), {
       watermark: negWatermark,
       tenantId: 'default',
       // Every tag maps to a session: only the codec's own checks stand between a clip and an accusation.
@@ -325,7 +323,7 @@ async function main() {
     });
     if (r.found) falseVigil++;
     if (kind === 0) {
-      const list = await collect(clip, seedFps);
+      const list = await collect(clip, SEED_SYMBOL_SECONDS);
       if (seedFootage(list, 0, [SYNTH_SESSION, ...DECOYS]) !== Number.POSITIVE_INFINITY) falseSeed++;
     }
     if ((i + 1) % 20 === 0)

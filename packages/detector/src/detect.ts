@@ -1,5 +1,5 @@
 /** One clip (a file or a URL) -> the session it was recorded from, in colour mode, text mode or both. */
-import { COLOR_WIDTH, colorFps, readColorMark } from './color/index.ts';
+import { colorFrames, readColorMark } from './color/index.ts';
 import { checkInput, frames, NoVideoError } from './input/index.ts';
 import { readTextMark, TEXT_FRAMES } from './text/index.ts';
 import type { DetectContext, DetectMode, DetectResult } from './types.ts';
@@ -37,8 +37,7 @@ function detectColor(input: string, ctx: DetectContext): Promise<DetectResult> {
   const maxSeconds = ctx.maxSeconds ?? DEFAULT_MAX_SECONDS;
   return readColorMark(
     frames(input, {
-      fps: colorFps(ctx.watermark.symbolSeconds),
-      width: COLOR_WIDTH,
+      ...colorFrames(ctx.watermark.symbolSeconds),
       fetch: ctx.fetch,
       signal: ctx.signal,
     }),

@@ -4,7 +4,14 @@
  */
 
 export type { WatermarkConfig } from '@vigil/core';
-export { COLOR_WIDTH, ColorReader, colorFps, configuredBox, readColorMark } from './color/index.ts';
+export {
+  COLOR_WIDTH,
+  ColorReader,
+  colorFps,
+  colorFrames,
+  configuredBox,
+  readColorMark,
+} from './color/index.ts';
 export { DEFAULT_MAX_SECONDS, detect } from './detect.ts';
 export { type Crop, type FramesOptions, frames, NoVideoError } from './input/index.ts';
 export { banDecision, DEFAULT_LEAK_POLICY } from './policy.ts';

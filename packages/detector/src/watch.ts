@@ -5,7 +5,7 @@
  */
 
 import { DEFAULT_CODEC, layoutOf } from '@vigil/watermark-codec';
-import { COLOR_WIDTH, ColorReader, colorFps, hitProbability, minColorSeconds } from './color/index.ts';
+import { ColorReader, colorFrames, hitProbability, minColorSeconds } from './color/index.ts';
 import { frames, NoVideoError } from './input/index.ts';
 import type { DetectContext, DetectMode, WatchEvent } from './types.ts';
 import { watchText } from './watch-text.ts';
@@ -31,8 +31,7 @@ export async function* watch(
   const every = Math.max(1, Math.round(reader.fps)); // one attempt a second of footage
   try {
     for await (const frame of frames(url, {
-      fps: colorFps(symbol),
-      width: COLOR_WIDTH,
+      ...colorFrames(symbol),
       fetch: ctx.fetch,
       signal: ctx.signal,
     })) {

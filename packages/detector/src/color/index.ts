@@ -21,16 +21,23 @@ import {
 } from '@vigil/watermark-codec';
 import { writeCrop } from '../evidence.ts';
 import type { DetectResult, Evidence, Frame } from '../types.ts';
-import { cellMeans, type Grid, gridFor, type PxRect, rectMean, rhythmScores } from './grid.ts';
+import { cellMeans, type Grid, gridFor, type PxRect, RhythmWindow, rectMean } from './grid.ts';
 
 /** Samples a symbol the colour reader asks for. */
 export const SAMPLES_PER_SYMBOL = 4;
 /** Width frames are scaled to for colour mode. */
 export const COLOR_WIDTH = 384;
 const CELL = 3;
+/** Cells the region search starts clusters from, at most. */
+const SEEDS = 50;
 
 export function colorFps(symbolSeconds: number): number {
   return SAMPLES_PER_SYMBOL / symbolSeconds;
+}
+
+/** The frames colour mode asks the input layer for: its rate and width, decoded the quick way. */
+export function colorFrames(symbolSeconds: number): { fps: number; width: number; quick: true } {
+  return { fps: colorFps(symbolSeconds), width: COLOR_WIDTH, quick: true };
 }
 
 export interface ColorReadOptions {
@@ -85,6 +92,7 @@ export class ColorReader {
   readonly fps: number;
   private readonly k: number;
   private grid: Grid | null = null;
+  private rhythm: RhythmWindow | null = null;
   private readonly series: Uint8Array[] = [];
   private readonly fixed: ColourSample[] = [];
   private readonly times: number[] = [];
@@ -108,6 +116,7 @@ export class ColorReader {
     if (!this.grid || this.grid.width !== frame.width || this.grid.height !== frame.height) {
       if (this.grid) this.reset();
       this.grid = gridFor(frame.width, frame.height, CELL);
+      this.rhythm = new RhythmWindow(this.grid.cols * this.grid.rows, this.k);
     }
     const n = this.series.length;
     this.series.push(cellMeans(frame, this.grid));
@@ -190,13 +199,11 @@ export class ColorReader {
   private regions(from: number, to: number): { cells: number[]; rect: PxRect }[] {
     const grid = this.grid!;
     const count = grid.cols * grid.rows;
-    const scores = rhythmScores(this.series, count, this.k, from, to);
-    const order = Array.from({ length: count }, (_, i) => i)
-      .filter((i) => scores[i]! > 0)
-      .sort((a, b) => scores[b]! - scores[a]!);
+    const scores = this.rhythm!.scores(this.series, from, to);
+    const order = topCells(scores, SEEDS);
     const taken = new Uint8Array(count);
     const out: { cells: number[]; rect: PxRect }[] = [];
-    for (const seed of order.slice(0, 50)) {
+    for (const seed of order) {
       if (out.length >= 3) break;
       if (taken[seed]) continue;
       const best = scores[seed]!;
@@ -250,6 +257,20 @@ export class ColorReader {
     const picks = [...new Set([0, Math.floor(frames.length / 2), frames.length - 1])].map((i) => frames[i]!);
     return picks.map((f, i) => writeCrop(dir, `color-${i + 1}-${f.t.toFixed(2)}s.png`, f, hit.region));
   }
+}
+
+/** The `n` best-scoring cells (score > 0), best first; ties in cell order (as a stable sort would give). */
+function topCells(scores: Float32Array, n: number): number[] {
+  const top: number[] = [];
+  for (let c = 0; c < scores.length; c++) {
+    const s = scores[c]!;
+    if (!(s > 0) || (top.length === n && s <= scores[top[n - 1]!]!)) continue;
+    let i = top.length;
+    while (i > 0 && scores[top[i - 1]!]! < s) i--;
+    top.splice(i, 0, c);
+    if (top.length > n) top.pop();
+  }
+  return top;
 }
 
 /** The false-match probability of a hit, with every decode tried counted (a union bound), at most 1. */

@@ -4,15 +4,8 @@
  * SegmentList and a single-file BaseURL; nested BaseURLs are resolved.
  */
 import { InputError } from '../types.ts';
-import {
-  getBounded,
-  type HttpLimits,
-  PLAYLIST_MAX_BYTES,
-  redact,
-  resolveUrl,
-  SEGMENT_MAX_BYTES,
-  sleep,
-} from './http.ts';
+import { type HttpLimits, redact, resolveUrl } from './http.ts';
+import { chooseVariant, fetchManifest, followSegments, type SegmentListing } from './segments.ts';
 
 export function isDash(text: string): boolean {
   return /<MPD[\s>]/.test(text.slice(0, 4096));
@@ -155,7 +148,7 @@ export function parseMpd(xml: string, url: string, now = Date.now()): DashTrack 
           height: Number(rep.attrs.height ?? set.attrs.height ?? 0),
         })),
     );
-    const chosen = chooseRep(candidates);
+    const chosen = chooseVariant(candidates);
     if (!chosen) continue;
     const { set, rep } = chosen;
     const base = baseOf(baseOf(periodBase, set), rep);
@@ -219,35 +212,21 @@ export function parseMpd(xml: string, url: string, now = Date.now()): DashTrack 
   return track;
 }
 
-function chooseRep<T extends { bandwidth: number; height: number }>(reps: T[]): T | undefined {
-  const tall = reps
-    .filter((v) => v.height >= 360 || v.height === 0)
-    .sort((a, b) => a.bandwidth - b.bandwidth);
-  return tall[0] ?? reps.slice().sort((a, b) => b.bandwidth - a.bandwidth)[0];
-}
-
 /** The stream's bytes: init, then media segments in order; dynamic MPDs are re-read and followed live. */
 export async function* dashBytes(url: string, text: string, limits: HttpLimits): AsyncGenerator<Uint8Array> {
-  let track = parseMpd(text, url);
-  let lastInit: string | undefined;
-  let next = track.dynamic ? (track.segments.at(-3)?.key ?? -Infinity) : -Infinity;
-  let idleSince = Date.now();
-  for (;;) {
-    for (const seg of track.segments) {
-      if (seg.key < next) continue;
-      if (limits.signal?.aborted) return;
-      if (track.init && track.init !== lastInit) {
-        yield await getBounded(track.init, SEGMENT_MAX_BYTES, limits);
-        lastInit = track.init;
-      }
-      yield await getBounded(seg.url, SEGMENT_MAX_BYTES, limits);
-      next = seg.key + 1;
-      idleSince = Date.now();
-    }
-    if (!track.dynamic || limits.signal?.aborted) return;
-    if (Date.now() - idleSince > Math.max(30_000, 6 * track.updateSeconds * 1000)) return;
-    await sleep(Math.max(500, Math.min(5000, track.updateSeconds * 1000)), limits.signal);
-    if (limits.signal?.aborted) return;
-    track = parseMpd((await getBounded(url, PLAYLIST_MAX_BYTES, limits)).toString('utf8'), url);
-  }
+  yield* followSegments(
+    listing(parseMpd(text, url)),
+    async () => listing(parseMpd(await fetchManifest(url, limits), url)),
+    limits,
+  );
+}
+
+/** A track as segments to follow; a dynamic MPD is re-read every minimumUpdatePeriod (0.5 to 5 s). */
+function listing(track: DashTrack): SegmentListing<{ key: number; url: string; init?: string }> {
+  return {
+    live: track.dynamic,
+    segments: track.segments.map((s) => ({ ...s, init: track.init })),
+    pollMs: Math.max(500, Math.min(5000, track.updateSeconds * 1000)),
+    idleMs: Math.max(30_000, 6 * track.updateSeconds * 1000),
+  };
 }

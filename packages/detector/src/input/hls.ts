@@ -1,15 +1,10 @@
 /** HLS (on demand and live), fetched in Node: the chosen variant's segments as one byte stream. */
 import { createDecipheriv } from 'node:crypto';
 import { InputError } from '../types.ts';
-import {
-  getBounded,
-  type HttpLimits,
-  PLAYLIST_MAX_BYTES,
-  redact,
-  resolveUrl,
-  SEGMENT_MAX_BYTES,
-  sleep,
-} from './http.ts';
+import { getBounded, type HttpLimits, redact, resolveUrl } from './http.ts';
+import { chooseVariant, fetchManifest, followSegments, type SegmentListing } from './segments.ts';
+
+export { chooseVariant };
 
 interface Variant {
   uri: string;
@@ -56,14 +51,6 @@ export function parseMaster(text: string, base: string): Variant[] {
     out.push({ uri: resolveUrl(base, uri), bandwidth: Number(a.BANDWIDTH ?? 0) || 0, height });
   }
   return out;
-}
-
-/** The lowest variant of at least 360 lines (enough for the box and the text), else the highest. */
-export function chooseVariant<T extends { bandwidth: number; height: number }>(variants: T[]): T | undefined {
-  const tall = variants
-    .filter((v) => v.height >= 360 || v.height === 0)
-    .sort((a, b) => a.bandwidth - b.bandwidth);
-  return tall[0] ?? variants.slice().sort((a, b) => b.bandwidth - a.bandwidth)[0];
 }
 
 export function parseMedia(text: string, base: string): MediaPlaylist {
@@ -118,41 +105,32 @@ export async function* hlsBytes(url: string, text: string, limits: HttpLimits): 
     if (!variant)
       throw new InputError(`${redact(url)}: an HLS master playlist without variants`, 'input_bad_playlist');
     mediaUrl = variant.uri;
-    body = (await getBounded(mediaUrl, PLAYLIST_MAX_BYTES, limits)).toString('utf8');
+    body = await fetchManifest(mediaUrl, limits);
   }
-  let playlist = parseMedia(body, mediaUrl);
-  let next = playlist.ended
-    ? (playlist.segments[0]?.sequence ?? 0)
-    : Math.max(0, playlist.segments.at(-3)?.sequence ?? 0);
-  let lastMap: string | undefined;
   const keys = new Map<string, Buffer>();
-  let idleSince = Date.now();
-  for (;;) {
-    for (const seg of playlist.segments) {
-      if (seg.sequence < next) continue;
-      if (limits.signal?.aborted) return;
-      if (seg.map && seg.map !== lastMap) {
-        yield await getBounded(seg.map, SEGMENT_MAX_BYTES, limits);
-        lastMap = seg.map;
-      }
-      let bytes = await getBounded(seg.uri, SEGMENT_MAX_BYTES, limits);
-      if (seg.key) bytes = await decrypt(bytes, seg, keys, limits);
-      yield bytes;
-      next = seg.sequence + 1;
-      idleSince = Date.now();
-    }
-    if (playlist.ended || limits.signal?.aborted) return;
-    // Live: nothing new for six target durations means the stream is gone.
-    if (Date.now() - idleSince > 6 * playlist.targetDuration * 1000) return;
-    await sleep(Math.max(500, (playlist.targetDuration * 1000) / 2), limits.signal);
-    if (limits.signal?.aborted) return;
-    playlist = parseMedia(
-      (await getBounded(mediaUrl, PLAYLIST_MAX_BYTES, limits)).toString('utf8'),
-      mediaUrl,
-    );
-    const first = playlist.segments[0]?.sequence;
-    if (first !== undefined && first > next) next = first; // fell behind the window
-  }
+  yield* followSegments(
+    listing(parseMedia(body, mediaUrl)),
+    async () => listing(parseMedia(await fetchManifest(mediaUrl, limits), mediaUrl)),
+    limits,
+    (bytes, seg) => (seg.segment.key ? decrypt(bytes, seg.segment, keys, limits) : Promise.resolve(bytes)),
+  );
+}
+
+/** A media playlist as segments to follow; live, nothing new for six target durations means it is gone. */
+function listing(
+  playlist: MediaPlaylist,
+): SegmentListing<{ key: number; url: string; init?: string; segment: MediaSegment }> {
+  return {
+    live: !playlist.ended,
+    segments: playlist.segments.map((segment) => ({
+      key: segment.sequence,
+      url: segment.uri,
+      init: segment.map,
+      segment,
+    })),
+    pollMs: Math.max(500, (playlist.targetDuration * 1000) / 2),
+    idleMs: 6 * playlist.targetDuration * 1000,
+  };
 }
 
 async function decrypt(

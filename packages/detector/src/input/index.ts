@@ -19,6 +19,8 @@ export interface FramesOptions {
   fps: number;
   width?: number;
   crop?: Crop;
+  /** Decode cheaply (see DecodeOptions.quick). */
+  quick?: boolean;
   fetch?: typeof fetch;
   signal?: AbortSignal;
   /** Told ffmpeg's CPU seconds when it stops (benchmarks). */
@@ -60,6 +62,7 @@ export async function* frames(input: string, opts: FramesOptions): AsyncGenerato
     fps: opts.fps,
     width: opts.width,
     crop: opts.crop,
+    quick: opts.quick,
     signal: opts.signal,
     onCpuSeconds: opts.onCpuSeconds,
   };

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { call } from './vigil.ts';
+import { call, waitFor } from './vigil.ts';
 
 export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -158,4 +158,27 @@ export function hdClip(seconds: number): string {
   if (res.status !== 0) throw new Error(`ffmpeg failed to make the HD clip: ${res.stderr}`);
   renameSync(partial, path);
   return path;
+}
+
+/** Uploads a file in chunks and waits until its asset is ready; answers the asset id and its variants. */
+export async function uploadReadyAsset(
+  url: string,
+  apiKey: string,
+  path: string,
+  timeoutMs = 90_000,
+): Promise<{ assetId: string; variants: { quality: string; encryptionKeyId: string }[] }> {
+  const size = statSync(path).size;
+  const up = await initiate(url, apiKey, { filename: 'clip.mp4', fileSize: size, mimeType: 'video/mp4' });
+  for (let i = 0; i < up.totalChunks; i++) {
+    const res = await putChunk(url, apiKey, up.uploadId, i, await readChunk(path, up.chunkSize, i));
+    if (res.status !== 200) throw new Error(`chunk ${i}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  const assetId = (await complete(url, apiKey, up.uploadId)).body.assetId as string;
+  await waitFor('the asset to be ready', timeoutMs, async () => {
+    const res = await call(`${url}/v1/media/process/${assetId}/status`, { token: apiKey });
+    if (res.body.status === 'failed') throw new Error(JSON.stringify(res.body));
+    return res.body.status === 'ready' || undefined;
+  });
+  const variants = (await call(`${url}/v1/media/${assetId}/variants`, { token: apiKey })).body.variants;
+  return { assetId, variants };
 }

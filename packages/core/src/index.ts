@@ -8,6 +8,7 @@ export * from './license/clearkey.ts';
 export * from './token/compat.ts';
 export * from './token/jwt.ts';
 export * from './token/purpose.ts';
+export * from './token/usage.ts';
 export * from './token/viewer.ts';
 export * from './watermark/config.ts';
 export * from './watermark/tag.ts';

@@ -329,6 +329,9 @@ export function pageLiveChannels(
 }
 
 export interface AccessLogFilter {
+  /** One resource's entries (a media asset's: its id). */
+  resourceId?: string | undefined;
+  userId?: string | undefined;
   sessionId?: string | undefined;
   action?: string | undefined;
   since?: number | undefined;
@@ -345,7 +348,8 @@ export function pageAccessLogs(
   filter: AccessLogFilter,
   req: PageRequest,
 ): Promise<Page<AccessLogEntry>> {
-  const scope = `${tenantId}:${JSON.stringify([filter.sessionId, filter.action, filter.since, filter.until])}`;
+  const { resourceId, userId, sessionId, action, since, until } = filter;
+  const scope = `${tenantId}:${JSON.stringify([sessionId, action, since, until, resourceId, userId])}`;
   return readPage(
     store,
     'access-logs',
@@ -354,6 +358,8 @@ export function pageAccessLogs(
     req,
     (after, take) => {
       let q = store.db.selectFrom('access_logs').selectAll().where('tenant_id', '=', tenantId);
+      if (resourceId !== undefined) q = q.where('resource_id', '=', resourceId);
+      if (userId !== undefined) q = q.where('user_id', '=', userId);
       if (filter.sessionId !== undefined) q = q.where('session_id', '=', filter.sessionId);
       if (filter.action !== undefined) q = q.where('action', '=', filter.action);
       if (filter.since !== undefined) q = q.where('at', '>=', filter.since);

@@ -1,9 +1,9 @@
-import { createHmac } from 'node:crypto';
 import { streamTarget } from '@vigil/control';
-import { BadRequest, DEFAULT_TENANT, isIpAddress, normalizeIp } from '@vigil/core';
+import { BadRequest, DEFAULT_TENANT, isIpAddress, normalizeIp, USAGE_CLAIM } from '@vigil/core';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
 import { signedOriginUrl } from '../../delivery.ts';
+import { sessionTerms } from './session-terms.ts';
 import { errorSchema, type MediaContext, security, tags } from './shared.ts';
 
 const MAX_TTL = 24 * 3600;
@@ -83,29 +83,35 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
       const { asset } = target;
       const tenant = await store.getTenant(asset.tenantId);
       if (!tenant) throw new BadRequest('tenant_missing', 'the tenant is gone');
-      const exp = Math.floor(now / 1000) + ttl;
+      const iat = Math.floor(now / 1000);
+      const terms = await sessionTerms(store, deps.media, {
+        tenantId: asset.tenantId,
+        assetId: asset.id,
+        sessionId: q.sessionId,
+        secret: tenant.secret,
+        iat,
+        exp: iat + ttl,
+      });
+      const { exp, watermarkId } = terms;
       const claims: Record<string, unknown> = { sessionId: q.sessionId, resourceId: asset.id, ip };
       if (asset.tenantId !== DEFAULT_TENANT) claims.tenant = asset.tenantId;
+      if (terms.usage) claims[USAGE_CLAIM] = terms.usage;
       const viewerToken = await new SignJWT(claims)
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(q.userId)
-        .setIssuedAt(Math.floor(now / 1000))
+        .setIssuedAt(iat)
         .setExpirationTime(exp)
         .sign(tenant.secret);
       const issue = signer.issue({
         tenantId: asset.tenantId,
         resourceId: asset.id,
-        ttlSeconds: ttl,
+        ttlSeconds: exp - iat,
         ip,
         sessionId: q.sessionId,
         notAfter: exp * 1000,
         now,
       });
       const base = ctx.baseUrl(request);
-      const watermarkId = `watermark_${createHmac('sha256', tenant.secret)
-        .update(`watermark:${asset.id}:${q.sessionId}`)
-        .digest('hex')
-        .slice(0, 24)}`;
       reply.header('cache-control', 'no-store');
       return {
         streamUrl: signedOriginUrl(base, issue, target.manifest),

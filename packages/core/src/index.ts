@@ -1,3 +1,4 @@
+export * from './delivery/cloudfront.ts';
 export * from './delivery/grant.ts';
 export * from './delivery/key-grant.ts';
 export * from './encoding.ts';

@@ -182,3 +182,13 @@ export async function uploadReadyAsset(
   const variants = (await call(`${url}/v1/media/${assetId}/variants`, { token: apiKey })).body.variants;
   return { assetId, variants };
 }
+
+/** The environment of a `vigil serve` that processes fast into a 720p (HD key) and a 240p (SD key) rendition. */
+export const HD_SD_MEDIA_ENV = {
+  DATABASE_URL: '',
+  VIGIL_PG_SCHEMA: '',
+  VIGIL_LIVE: '0',
+  VIGIL_MEDIA_LADDER: '720:1200000,240:300000',
+  VIGIL_MEDIA_PRESET: 'ultrafast',
+  VIGIL_MEDIA_POLL_MS: '200',
+};

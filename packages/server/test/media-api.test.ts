@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { hdClip, uploadReadyAsset } from '../../../test/support/media.ts';
+import { HD_SD_MEDIA_ENV, hdClip, uploadReadyAsset } from '../../../test/support/media.ts';
 import { type ChildServer, call, spawnVigil, tempDir } from '../../../test/support/vigil.ts';
 
 const API_KEY = 'vk_media_api_key_0123456789abcdef';
@@ -17,12 +17,7 @@ const ENV = {
   VIGIL_MASTER_KEY: '78'.repeat(32),
   VIGIL_API_KEY: API_KEY,
   VIGIL_JWT_SECRET: 'media-api-viewer-secret-0123456789abcdef',
-  DATABASE_URL: '',
-  VIGIL_PG_SCHEMA: '',
-  VIGIL_LIVE: '0',
-  VIGIL_MEDIA_LADDER: '720:1200000,240:300000',
-  VIGIL_MEDIA_PRESET: 'ultrafast',
-  VIGIL_MEDIA_POLL_MS: '200',
+  ...HD_SD_MEDIA_ENV,
 };
 
 const b64url = (hex: string) => Buffer.from(hex, 'hex').toString('base64url');

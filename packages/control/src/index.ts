@@ -15,6 +15,7 @@ export { ControlError, conflict, forbidden, invalid, notFound } from './errors.t
 export * from './keys.ts';
 export * from './live.ts';
 export * from './media/asset-watermark.ts';
+export * from './media/cloudfront.ts';
 export * from './media/monitoring.ts';
 export * from './media.ts';
 export {

@@ -34,6 +34,8 @@ export const MEDIA_ERRORS = {
   watermarking_invalid: 400,
   watermarking_not_found: 404,
   monitoring_invalid_period: 400,
+  delivery_cdn_invalid: 400,
+  delivery_cdn_unconfigured: 409,
   piracy_detection_unavailable: 501,
 } as const;
 

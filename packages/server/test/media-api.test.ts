@@ -7,6 +7,7 @@
  * another tenant's key sees 404.
  */
 import assert from 'node:assert/strict';
+import { createVerify, generateKeyPairSync } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { HD_SD_MEDIA_ENV, hdClip, uploadReadyAsset } from '../../../test/support/media.ts';
@@ -222,5 +223,54 @@ describe('media API: watermark, viewer usage policy, access logs and report', { 
     const doc = (await call(`${url}/docs/json`)).body;
     for (const p of ['watermark', 'access-logs', 'access-report'])
       assert.ok(doc.paths[`/v1/media/{assetId}/${p}`], p);
+    assert.ok(doc.paths['/v1/media/cloudfront']);
+  });
+
+  it("stream-url signs for the tenant's CloudFront distribution", async () => {
+    const cdn = `${url}/v1/media/${assetId}/stream-url?userId=user-c&sessionId=cdn-1&ip=127.0.0.1&cdn=cloudfront`;
+    const unconfigured = await call(cdn, { token: API_KEY });
+    assert.equal(unconfigured.status, 409);
+    assert.equal(unconfigured.body.code, 'delivery_cdn_unconfigured');
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const domain = 'https://d111111abcdef8.cloudfront.net';
+    const put = (body: Record<string, string>) =>
+      call(`${url}/v1/media/cloudfront`, {
+        method: 'PUT',
+        token: API_KEY,
+        body: { keyPairId: 'K2JCJMDEHXQW5F', privateKey: pem, domain, ...body },
+      });
+    for (const bad of [{ domain: 'http://x.example' }, { privateKey: 'not a key' }] as Record<
+      string,
+      string
+    >[]) {
+      const res = await put(bad);
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.body.code, 'delivery_cdn_invalid');
+    }
+    const set = await put({});
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    assert.equal(set.body.privateKey, undefined, 'the key is never answered');
+
+    const res = await call(cdn, { token: API_KEY });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const signed = new URL(res.body.streamUrl);
+    assert.equal(signed.origin, domain);
+    assert.ok(signed.pathname.startsWith(`/origin/default/${assetId}/`), signed.pathname);
+    assert.ok(signed.searchParams.get('vd'), "the origin's own delivery token rides along");
+    const fromCf = (s: string) =>
+      Buffer.from(s.replace(/-/g, '+').replace(/_/g, '=').replace(/~/g, '/'), 'base64');
+    const policy = fromCf(signed.searchParams.get('Policy')!).toString('utf8');
+    const statement = JSON.parse(policy).Statement[0];
+    assert.equal(statement.Resource, `${domain}/origin/default/${assetId}/*`);
+    assert.equal(statement.Condition.IpAddress['AWS:SourceIp'], '127.0.0.1/32');
+    assert.equal(statement.Condition.DateLessThan['AWS:EpochTime'], Date.parse(res.body.expiresAt) / 1000);
+    const verifies = (sig: string) =>
+      createVerify('RSA-SHA1').update(policy, 'utf8').verify(publicKey, fromCf(sig));
+    assert.ok(verifies(signed.searchParams.get('Signature')!));
+    const { cookies } = res.body.cloudfront;
+    assert.equal(fromCf(cookies['CloudFront-Policy']).toString('utf8'), policy);
+    assert.ok(verifies(cookies['CloudFront-Signature']));
+    assert.equal(cookies['CloudFront-Key-Pair-Id'], 'K2JCJMDEHXQW5F');
   });
 });

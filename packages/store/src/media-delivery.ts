@@ -156,6 +156,56 @@ export class MediaDeliveryStore {
   }
 }
 
+/** A tenant's CloudFront signer, its private key opened. */
+export interface CloudFrontSignerRecord {
+  keyPairId: string;
+  privateKey: string;
+  /** The distribution's base URL (`https://d111111abcdef8.cloudfront.net`). */
+  domain: string;
+  updatedAt: number;
+}
+
+const cloudFrontContext = (tenantId: string) => `cloudfront-key:${tenantId}`;
+
+/** CloudFront signers by tenant: the private key sealed at rest like every tenant secret. */
+export class CloudFrontSigners {
+  constructor(private readonly store: VigilStore) {}
+
+  async set(tenantId: string, s: CloudFrontSignerRecord): Promise<void> {
+    const values = {
+      key_pair_id: s.keyPairId,
+      private_key_sealed: this.store.envelope.seal(
+        Buffer.from(s.privateKey, 'utf8'),
+        cloudFrontContext(tenantId),
+      ),
+      domain: s.domain,
+      updated_at: s.updatedAt,
+    };
+    await this.store.db
+      .insertInto('media_cloudfront')
+      .values({ tenant_id: tenantId, ...values })
+      .onConflict((oc) => oc.column('tenant_id').doUpdateSet(values))
+      .execute();
+  }
+
+  async get(tenantId: string): Promise<CloudFrontSignerRecord | undefined> {
+    const row = await this.store.db
+      .selectFrom('media_cloudfront')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      keyPairId: row.key_pair_id,
+      privateKey: this.store.envelope
+        .open(row.private_key_sealed, cloudFrontContext(tenantId))
+        .toString('utf8'),
+      domain: row.domain,
+      updatedAt: Number(row.updated_at),
+    };
+  }
+}
+
 function watermarkOf(r: Database['media_watermarks']): AssetWatermarkRecord {
   return {
     tenantId: r.tenant_id,

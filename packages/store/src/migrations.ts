@@ -574,6 +574,20 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0009_mapi_cloudfront': {
+    // A tenant's CloudFront signer for stream-url (the private key sealed with the master key).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('media_cloudfront')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.primaryKey())
+        .addColumn('key_pair_id', 'text', (c) => c.notNull())
+        .addColumn('private_key_sealed', 'text', (c) => c.notNull())
+        .addColumn('domain', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /** The tables the 0006_addr_ migrations read, as they were then. */

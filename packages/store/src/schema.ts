@@ -235,4 +235,12 @@ export interface Database {
     config: string;
     updated_at: number;
   };
+  /** A tenant's CloudFront signer (0009_mapi_cloudfront); the key sealed (`cloudfront-key:<tenant>`). */
+  media_cloudfront: {
+    tenant_id: string;
+    key_pair_id: string;
+    private_key_sealed: string;
+    domain: string;
+    updated_at: number;
+  };
 }

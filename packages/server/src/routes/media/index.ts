@@ -1,5 +1,6 @@
 import { LocalDiskStorage } from '@vigil/media';
 import type { FastifyInstance } from 'fastify';
+import { cloudFrontRoutes } from './cloudfront.ts';
 import { drmRoutes } from './drm.ts';
 import { monitoringRoutes } from './monitoring.ts';
 import { processRoutes } from './process.ts';
@@ -20,6 +21,7 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRoutesOptions
   drmRoutes(app, ctx);
   watermarkRoutes(app, ctx);
   monitoringRoutes(app, ctx);
+  cloudFrontRoutes(app, ctx);
   // tus keeps its files on local disk: offered when the media storage is local.
   if (opts.deps.storage instanceof LocalDiskStorage) tusRoutes(app, ctx, opts.deps.storage);
 }

@@ -1,4 +1,4 @@
-import { streamTarget } from '@vigil/control';
+import { cloudFrontDelivery, streamTarget } from '@vigil/control';
 import { BadRequest, DEFAULT_TENANT, isIpAddress, normalizeIp, USAGE_CLAIM } from '@vigil/core';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
@@ -41,6 +41,12 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
             quality: { type: 'string', maxLength: 20 },
             ip: { type: 'string', maxLength: 64 },
             ttlSeconds: { type: 'integer', minimum: 30, maximum: MAX_TTL },
+            cdn: {
+              type: 'string',
+              enum: ['origin', 'cloudfront'],
+              description:
+                "cloudfront: `streamUrl` on the tenant's CloudFront distribution, signed (custom policy over the asset's folder, expiry, viewer address), and `cloudfront.cookies` for the segments (409 `delivery_cdn_unconfigured` without a signer)",
+            },
           },
         },
         response: {
@@ -57,6 +63,10 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
               qualities: { type: 'array', items: { type: 'string' } },
               viewerToken: { type: 'string', description: 'Bearer token for license and key requests' },
               ip: { type: 'string' },
+              cloudfront: {
+                type: 'object',
+                properties: { cookies: { type: 'object', additionalProperties: { type: 'string' } } },
+              },
             },
           },
           '4xx': errorSchema,
@@ -71,6 +81,7 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
         quality?: string;
         ip?: string;
         ttlSeconds?: number;
+        cdn?: 'origin' | 'cloudfront';
       };
       const target = await streamTarget(deps, actor(request), {
         assetId: (request.params as { assetId: string }).assetId,
@@ -112,9 +123,20 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
         now,
       });
       const base = ctx.baseUrl(request);
+      let streamUrl = signedOriginUrl(base, issue, target.manifest);
+      const cdn =
+        q.cdn === 'cloudfront'
+          ? await cloudFrontDelivery(store, asset.tenantId, {
+              originUrl: streamUrl,
+              folder: `/origin/${asset.tenantId}/${asset.id}/`,
+              expires: exp,
+              ip,
+            })
+          : undefined;
+      if (cdn) streamUrl = cdn.streamUrl;
       reply.header('cache-control', 'no-store');
       return {
-        streamUrl: signedOriginUrl(base, issue, target.manifest),
+        streamUrl,
         hlsUrl: signedOriginUrl(base, issue, target.hls),
         licenseUrl: `${base}/v1/license/clearkey`,
         expiresAt: new Date(issue.expiresAt).toISOString(),
@@ -124,6 +146,7 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
         qualities: target.qualities,
         viewerToken,
         ip,
+        ...(cdn ? { cloudfront: { cookies: cdn.cookies } } : {}),
       };
     },
   );

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { call } from './vigil.ts';
+import { call, waitFor } from './vigil.ts';
 
 export const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -173,3 +173,36 @@ export function hdClip(seconds: number): string {
   renameSync(partial, path);
   return path;
 }
+
+/** Uploads a file in chunks and waits until its asset is ready; answers the asset id and its variants. */
+export async function uploadReadyAsset(
+  url: string,
+  apiKey: string,
+  path: string,
+  timeoutMs = 90_000,
+): Promise<{ assetId: string; variants: { quality: string; encryptionKeyId: string }[] }> {
+  const size = statSync(path).size;
+  const up = await initiate(url, apiKey, { filename: 'clip.mp4', fileSize: size, mimeType: 'video/mp4' });
+  for (let i = 0; i < up.totalChunks; i++) {
+    const res = await putChunk(url, apiKey, up.uploadId, i, await readChunk(path, up.chunkSize, i));
+    if (res.status !== 200) throw new Error(`chunk ${i}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  const assetId = (await complete(url, apiKey, up.uploadId)).body.assetId as string;
+  await waitFor('the asset to be ready', timeoutMs, async () => {
+    const res = await call(`${url}/v1/media/process/${assetId}/status`, { token: apiKey });
+    if (res.body.status === 'failed') throw new Error(JSON.stringify(res.body));
+    return res.body.status === 'ready' || undefined;
+  });
+  const variants = (await call(`${url}/v1/media/${assetId}/variants`, { token: apiKey })).body.variants;
+  return { assetId, variants };
+}
+
+/** The environment of a `vigil serve` that processes fast into a 720p (HD key) and a 240p (SD key) rendition. */
+export const HD_SD_MEDIA_ENV = {
+  DATABASE_URL: '',
+  VIGIL_PG_SCHEMA: '',
+  VIGIL_LIVE: '0',
+  VIGIL_MEDIA_LADDER: '720:1200000,240:300000',
+  VIGIL_MEDIA_PRESET: 'ultrafast',
+  VIGIL_MEDIA_POLL_MS: '200',
+};

@@ -1,6 +1,7 @@
 import type { Command } from './command.ts';
 import { apikeyCommand } from './commands/apikey.ts';
 import { banCommand, bansCommand, unbanCommand } from './commands/bans.ts';
+import { cloudfrontCommand } from './commands/cloudfront.ts';
 import { configCommand } from './commands/config.ts';
 import { detectCommand } from './commands/detect.ts';
 import { keysCommand } from './commands/keys.ts';
@@ -31,4 +32,5 @@ export const commands: Record<string, Command> = {
   detect: detectCommand,
   watch: watchCommand,
   worker: workerCommand,
+  cloudfront: cloudfrontCommand,
 };

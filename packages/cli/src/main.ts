@@ -45,6 +45,11 @@ const USAGE = `vigil <command> [options]
              follow a live restream, one line per event; with --ban, ban the identified session once
              the threshold is passed in enough disjoint windows
 
+  cloudfront sign --url <url> --key-pair-id <id> --private-key <pem file> [--expires <time> | --ttl 3600]
+             [--resource <pattern>] [--starts <time>] [--ip <cidr>] [--cookies]
+             a CloudFront signed URL (canned; custom with --resource, --starts or --ip) or, with
+             --cookies, the CloudFront-* signed cookies, for a CloudFront in front of Vigil's origin
+
 A refused operation prints one line on stderr, \`vigil: <message>\` (with VIGIL_ERROR_CODES=1:
 \`error: <code>: <message>\`, the code the control API answers with), and exits non-zero.
 Every command takes --data <dir> (default ./.vigil, or VIGIL_DATA) and --tenant <id> (default "default").

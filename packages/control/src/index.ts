@@ -14,6 +14,9 @@ export * from './drm.ts';
 export { ControlError, conflict, forbidden, invalid, notFound } from './errors.ts';
 export * from './keys.ts';
 export * from './live.ts';
+export * from './media/asset-watermark.ts';
+export * from './media/cloudfront.ts';
+export * from './media/monitoring.ts';
 export * from './media.ts';
 export {
   authenticateOperator,

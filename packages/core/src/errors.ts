@@ -21,6 +21,10 @@ export const DENIAL_STATUS = {
   origin_not_allowed: 403,
   resource_mismatch: 403,
   unknown_kid: 404,
+  /** A media usage policy (token/usage.ts): every key asked for is above `maxResolution`. */
+  resolution_capped: 403,
+  /** A media usage policy: the user streams in `concurrentStreams` other sessions already. */
+  concurrent_streams: 403,
   delivery_missing: 403,
   delivery_malformed: 403,
   delivery_signature: 403,

@@ -1,3 +1,4 @@
+export * from './delivery/cloudfront.ts';
 export * from './delivery/grant.ts';
 export * from './delivery/key-grant.ts';
 export * from './encoding.ts';
@@ -8,6 +9,7 @@ export * from './license/clearkey.ts';
 export * from './token/compat.ts';
 export * from './token/jwt.ts';
 export * from './token/purpose.ts';
+export * from './token/usage.ts';
 export * from './token/viewer.ts';
 export * from './watermark/config.ts';
 export * from './watermark/tag.ts';

@@ -32,6 +32,10 @@ export const MEDIA_ERRORS = {
   drm_key_unavailable: 409,
   drm_concurrent_streams: 403,
   watermarking_invalid: 400,
+  watermarking_not_found: 404,
+  monitoring_invalid_period: 400,
+  delivery_cdn_invalid: 400,
+  delivery_cdn_unconfigured: 409,
   piracy_detection_unavailable: 501,
 } as const;
 

@@ -23,6 +23,7 @@ import { LeakTracing } from './detect/index.ts';
 import { installErrorHandling } from './errors.ts';
 import { HotState } from './hot-state.ts';
 import { KeyGrants } from './key-grants.ts';
+import { MediaUsage } from './media-usage.ts';
 import { ViewerRateLimiter } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -155,9 +156,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const clearKey = new ClearKeyEndpoint({ gate, hot, stats, access });
+  const usage = new MediaUsage(new MediaStore(store), hot, access);
+  const clearKey = new ClearKeyEndpoint({ gate, hot, stats, access, usage });
   const keyGrants = new KeyGrants(store.envelope, gate, stats, clientIp);
-  await app.register(viewerRoutes, { gate, hot, stats, access, clearKey, keyGrants, limiter });
+  await app.register(viewerRoutes, { gate, hot, stats, access, clearKey, keyGrants, limiter, usage });
   // The hot license route, answered ahead of Fastify's routing when plain (see clearkey-fast-path.ts).
   let closing = false;
   app.addHook('preClose', async () => {
@@ -196,7 +198,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       settings: { ...DEFAULT_MEDIA_SETTINGS, ...config.media },
       ...(opts.media?.notify ? { notify: opts.media.notify } : {}),
     };
-    await app.register(mediaRoutes, { deps, hot, config, signer, store, clientIp });
+    await app.register(mediaRoutes, { deps, hot, config, signer, store, clientIp, access });
   }
   await app.register(compatRoutes, {
     prefix: config.compatBasePath,

@@ -1,6 +1,7 @@
+import { assetWatermarkConfig } from '@vigil/control';
 import { BanIndex, colorTagKeyLabel, type TenantTokenKeys, type WatermarkConfig } from '@vigil/core';
 import type { ContentKey } from '@vigil/keys';
-import type { ApiKeyRecord, Change, VigilStore } from '@vigil/store';
+import { type ApiKeyRecord, type Change, MediaDeliveryStore, type VigilStore } from '@vigil/store';
 
 /** What the license path needs of one tenant, held in memory. */
 export interface TenantState {
@@ -8,12 +9,21 @@ export interface TenantState {
   tokenKeys: TenantTokenKeys;
   bans: BanIndex;
   watermark: WatermarkConfig;
+  /** Media assets' own watermark configs (POST /v1/media/{id}/watermark), by asset id. */
+  assetWatermarks: Map<string, WatermarkConfig>;
   /** The tenant's colour-tag key (HKDF of the master key, `color-tag:v1:<tenant>`); never sent or logged. */
   tagKey: Buffer;
   /** null allows any origin. */
   origins: Set<string> | null;
   /** Content keys by kid; `missAt` remembers a miss for NEGATIVE_TTL_MS. */
   contentKeys: Map<string, ContentKey | { missAt: number }>;
+}
+
+/** The watermark config of a resource's sessions: its own (a media asset's) or the tenant's. */
+export function watermarkOf(tenant: TenantState, resourceId: string): WatermarkConfig {
+  return tenant.assetWatermarks.size === 0
+    ? tenant.watermark
+    : (tenant.assetWatermarks.get(resourceId) ?? tenant.watermark);
 }
 
 const NEGATIVE_TTL_MS = 2_000;
@@ -117,9 +127,10 @@ export class HotState {
       if (generation === this.#generation) this.#tenants.set(tenantId, { missAt: Date.now() });
       return undefined;
     }
-    const [bans, watermark] = await Promise.all([
+    const [bans, watermark, assetMarks] = await Promise.all([
       this.store.activeBans(tenantId, Date.now()),
       this.store.getWatermarkConfig(tenantId),
+      new MediaDeliveryStore(this.store).watermarks(tenantId),
     ]);
     const state: TenantState = {
       id: tenantId,
@@ -131,6 +142,7 @@ export class HotState {
       },
       bans: new BanIndex(bans),
       watermark,
+      assetWatermarks: new Map(assetMarks.map((w) => [w.assetId, assetWatermarkConfig(watermark, w.config)])),
       tagKey: this.store.envelope.deriveKey(colorTagKeyLabel(tenantId)),
       origins: tenant.allowedOrigins.includes('*') ? null : new Set(tenant.allowedOrigins),
       contentKeys: this.#keysOf(tenantId),

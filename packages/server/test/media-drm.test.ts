@@ -16,7 +16,15 @@ import {
   startStaticServer,
   waitForMediaTime,
 } from '../../../test/support/browser.ts';
-import { clearKeysOf, complete, hdClip, initiate, putChunk, readChunk } from '../../../test/support/media.ts';
+import {
+  clearKeysOf,
+  complete,
+  HD_SD_MEDIA_ENV,
+  hdClip,
+  initiate,
+  putChunk,
+  readChunk,
+} from '../../../test/support/media.ts';
 import { type ChildServer, call, spawnVigil, tempDir, waitFor } from '../../../test/support/vigil.ts';
 
 const API_KEY = 'vk_media_drm_key_0123456789abcdef';
@@ -24,12 +32,7 @@ const ENV = {
   VIGIL_MASTER_KEY: '77'.repeat(32),
   VIGIL_API_KEY: API_KEY,
   VIGIL_JWT_SECRET: 'media-drm-viewer-secret-0123456789abcdef',
-  DATABASE_URL: '',
-  VIGIL_PG_SCHEMA: '',
-  VIGIL_LIVE: '0',
-  VIGIL_MEDIA_LADDER: '720:1200000,240:300000',
-  VIGIL_MEDIA_PRESET: 'ultrafast',
-  VIGIL_MEDIA_POLL_MS: '200',
+  ...HD_SD_MEDIA_ENV,
 };
 
 describe('DRM license usage policy', { timeout: 150_000 }, () => {

@@ -552,6 +552,42 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0009_mapi_watermarks': {
+    // Per-asset watermark configs, and the access log read by asset (GET /v1/media/{id}/access-logs).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('media_watermarks')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('asset_id', 'text', (c) => c.notNull())
+        .addColumn('watermark_id', 'text', (c) => c.notNull())
+        .addColumn('seed', 'text', (c) => c.notNull())
+        .addColumn('config', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('media_watermarks_pk', ['tenant_id', 'asset_id'])
+        .execute();
+      await db.schema
+        .createIndex('access_logs_resource')
+        .ifNotExists()
+        .on('access_logs')
+        .columns(['tenant_id', 'resource_id', 'at'])
+        .execute();
+    },
+  },
+  '0009_mapi_cloudfront': {
+    // A tenant's CloudFront signer for stream-url (the private key sealed with the master key).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('media_cloudfront')
+        .ifNotExists()
+        .addColumn('tenant_id', 'text', (c) => c.primaryKey())
+        .addColumn('key_pair_id', 'text', (c) => c.notNull())
+        .addColumn('private_key_sealed', 'text', (c) => c.notNull())
+        .addColumn('domain', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
   '0009_tok_secret_rotation': {
     // A rotated HS256 viewer-token secret: the previous one (still sealed) verifies until a time.
     async up(db: Kysely<unknown>) {

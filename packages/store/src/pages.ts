@@ -298,6 +298,9 @@ export function pageLiveChannels(
 }
 
 export interface AccessLogFilter {
+  /** One resource's entries (a media asset's: its id). */
+  resourceId?: string | undefined;
+  userId?: string | undefined;
   sessionId?: string | undefined;
   action?: string | undefined;
   since?: number | undefined;
@@ -314,12 +317,15 @@ export function pageAccessLogs(
   filter: AccessLogFilter,
   req: PageRequest,
 ): Promise<Page<AccessLogEntry>> {
-  const scope = `${tenantId}:${JSON.stringify([filter.sessionId, filter.action, filter.since, filter.until])}`;
+  const { resourceId, userId, sessionId, action, since, until } = filter;
+  const scope = `${tenantId}:${JSON.stringify([sessionId, action, since, until, resourceId, userId])}`;
   let q = store.db.selectFrom('access_logs').selectAll().where('tenant_id', '=', tenantId);
-  if (filter.sessionId !== undefined) q = q.where('session_id', '=', filter.sessionId);
-  if (filter.action !== undefined) q = q.where('action', '=', filter.action);
-  if (filter.since !== undefined) q = q.where('at', '>=', filter.since);
-  if (filter.until !== undefined) q = q.where('at', '<', filter.until);
+  if (resourceId !== undefined) q = q.where('resource_id', '=', resourceId);
+  if (userId !== undefined) q = q.where('user_id', '=', userId);
+  if (sessionId !== undefined) q = q.where('session_id', '=', sessionId);
+  if (action !== undefined) q = q.where('action', '=', action);
+  if (since !== undefined) q = q.where('at', '>=', since);
+  if (until !== undefined) q = q.where('at', '<', until);
   const order = {
     list: 'access-logs',
     scope,

@@ -227,4 +227,23 @@ export interface Database {
     asset_id: string;
     last_seen: number;
   };
+  /** An asset's own watermark config, over the tenant's (0009_mapi_watermarks). */
+  media_watermarks: {
+    tenant_id: string;
+    asset_id: string;
+    watermark_id: string;
+    /** The seed's WatermarkConfig as posted, JSON. */
+    seed: string;
+    /** The Vigil WatermarkConfig patch it maps to, JSON. */
+    config: string;
+    updated_at: number;
+  };
+  /** A tenant's CloudFront signer (0009_mapi_cloudfront); the key sealed (`cloudfront-key:<tenant>`). */
+  media_cloudfront: {
+    tenant_id: string;
+    key_pair_id: string;
+    private_key_sealed: string;
+    domain: string;
+    updated_at: number;
+  };
 }

@@ -2,6 +2,7 @@ import { Denial } from '../errors.ts';
 import { isIpAddress, normalizeIp } from '../ip.ts';
 import { decodeUnverified, type TenantTokenKeys, verifySignature } from './jwt.ts';
 import { assertJwtPurpose, assertTokenFormat } from './purpose.ts';
+import { usageClaim, type ViewerUsage } from './usage.ts';
 
 const WHERE = 'the viewer endpoints';
 
@@ -15,6 +16,8 @@ export interface ViewerClaims {
   iat: number;
   exp: number;
   sub?: string;
+  /** A media asset's usage policy (token/usage.ts), when the token came from its stream-url. */
+  usage?: ViewerUsage;
 }
 
 const ID = /^[\x21-\x7e]{1,128}$/;
@@ -60,6 +63,8 @@ export function viewerClaimsFrom(
     exp: int(payload, 'exp'),
   };
   if (payload.sub !== undefined) claims.sub = str(payload, 'sub', RESOURCE);
+  const usage = usageClaim(payload);
+  if (usage !== undefined) claims.usage = usage;
   if (claims.iat > now / 1000 + clockSkewSeconds)
     throw new Denial('token_not_yet_valid', 'token issued in the future');
   return claims;

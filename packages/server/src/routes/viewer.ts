@@ -18,8 +18,9 @@ import type { ContentKey } from '@vigil/keys';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccessLog } from '../access-log.ts';
 import type { Admitted, ViewerGate } from '../auth/viewer-gate.ts';
-import type { HotState, TenantState } from '../hot-state.ts';
+import { type HotState, type TenantState, watermarkOf } from '../hot-state.ts';
 import type { KeyGrants } from '../key-grants.ts';
+import type { MediaUsage } from '../media-usage.ts';
 import type { ViewerRateLimiter } from '../rate-limit.ts';
 import type { StatsRecorder } from '../stats/recorder.ts';
 import { errorSchema } from './schemas.ts';
@@ -38,6 +39,8 @@ export interface ViewerRoutesOptions {
   access: AccessLog;
   hot: HotState;
   stats: StatsRecorder;
+  /** Media usage policies (tokens with a `usage` claim); absent: such tokens get every key. */
+  usage?: MediaUsage | undefined;
 }
 
 const directiveSchema = {
@@ -66,16 +69,17 @@ const directiveHeaders = new WeakMap<WatermarkConfig, Map<string, string>>();
 const MAX_CACHED_DIRECTIVES = 50_000;
 
 /** The watermark directive, base64url JSON in a header so standard ClearKey clients ignore it. */
-export function directiveHeader(tenant: TenantState, sessionId: string): string {
-  let bySession = directiveHeaders.get(tenant.watermark);
+export function directiveHeader(tenant: TenantState, sessionId: string, resourceId: string): string {
+  const config = watermarkOf(tenant, resourceId);
+  let bySession = directiveHeaders.get(config);
   if (!bySession) {
     bySession = new Map();
-    directiveHeaders.set(tenant.watermark, bySession);
+    directiveHeaders.set(config, bySession);
   }
   let header = bySession.get(sessionId);
   if (header === undefined) {
     header = Buffer.from(
-      JSON.stringify(directiveFor(tenant.watermark, sessionId, sessionTag(tenant.tagKey, sessionId))),
+      JSON.stringify(directiveFor(config, sessionId, sessionTag(tenant.tagKey, sessionId))),
     ).toString('base64url');
     if (bySession.size >= MAX_CACHED_DIRECTIVES) bySession.clear();
     bySession.set(sessionId, header);
@@ -219,8 +223,10 @@ export class ClearKeyEndpoint {
   readonly #hot: HotState;
   readonly #stats: StatsRecorder;
   readonly #access: AccessLog;
+  readonly #usage: MediaUsage | undefined;
 
   constructor(opts: ViewerRoutesOptions) {
+    this.#usage = opts.usage;
     this.#gate = opts.gate;
     this.#hot = opts.hot;
     this.#stats = opts.stats;
@@ -254,6 +260,12 @@ export class ClearKeyEndpoint {
     const { claims, tenant } = admitted;
     try {
       const { kids } = parseLicenseRequest(body);
+      if (claims.usage !== undefined && this.#usage !== undefined) {
+        return this.#usage.license(admitted, req, kids, now).then(
+          (loaded) => this.#granted(admitted, req, loaded, now, started),
+          (err: unknown) => this.#refused(tenant, err, now),
+        );
+      }
       const license = licenseInMemory(this.#hot, tenant, claims.resourceId, kids, now);
       if (license === undefined) {
         return licenseFor(this.#hot, tenant, claims.resourceId, kids, now).then(
@@ -277,7 +289,7 @@ export class ClearKeyEndpoint {
     this.#stats.record(tenant.id, 'clearkey', 'granted', now);
     this.#access.keyDelivered(claims, req, ip, now, license.keys.length, tenant.tagKey);
     this.#stats.observeLatency('clearkey', started);
-    return { license, directive: directiveHeader(tenant, claims.sessionId) };
+    return { license, directive: directiveHeader(tenant, claims.sessionId, claims.resourceId) };
   }
 
   #refused(tenant: TenantState, err: unknown, now: number): never {
@@ -298,7 +310,7 @@ export async function viewerRoutes(
     limiter: ViewerRateLimiter;
   },
 ): Promise<void> {
-  const { gate, hot, stats, access, clearKey, keyGrants, limiter } = opts;
+  const { gate, hot, stats, access, clearKey, keyGrants, limiter, usage } = opts;
 
   // Players send the license request with various content types (or none): take any, as JSON.
   app.removeAllContentTypeParsers();
@@ -397,7 +409,7 @@ export async function viewerRoutes(
         stats.record(tenant.id, 'hls', 'granted', now);
         access.keyDelivered(claims, request.raw, ip, now, 1, tenant.tagKey);
         return reply
-          .header(WATERMARK_HEADER, directiveHeader(tenant, claims.sessionId))
+          .header(WATERMARK_HEADER, directiveHeader(tenant, claims.sessionId, claims.resourceId))
           .header('cache-control', 'no-store')
           .type('application/octet-stream')
           .send(key.key);
@@ -425,11 +437,12 @@ export async function viewerRoutes(
       const { claims, tenant, ip } = await gate.admit(bearer(request), request.raw, 'heartbeat', now);
       limiter.session(claims, now);
       access.record(claims, request.raw, ip, 'streamProgress', now, { event: 'heartbeat' });
+      if (claims.usage !== undefined) await usage?.heartbeat(claims, now);
       reply.header('cache-control', 'no-store');
       return {
         status: 'ok',
         watermark: directiveFor(
-          tenant.watermark,
+          watermarkOf(tenant, claims.resourceId),
           claims.sessionId,
           sessionTag(tenant.tagKey, claims.sessionId),
         ),

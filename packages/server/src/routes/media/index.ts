@@ -1,11 +1,14 @@
 import { LocalDiskStorage } from '@vigil/media';
 import type { FastifyInstance } from 'fastify';
+import { cloudFrontRoutes } from './cloudfront.ts';
 import { drmRoutes } from './drm.ts';
+import { monitoringRoutes } from './monitoring.ts';
 import { processRoutes } from './process.ts';
 import { type MediaRoutesOptions, mediaContext } from './shared.ts';
 import { streamRoutes } from './stream.ts';
 import { tusRoutes } from './tus.ts';
 import { uploadRoutes } from './upload.ts';
+import { watermarkRoutes } from './watermark.ts';
 
 export type { MediaRoutesOptions } from './shared.ts';
 
@@ -16,6 +19,9 @@ export async function mediaRoutes(app: FastifyInstance, opts: MediaRoutesOptions
   processRoutes(app, ctx);
   streamRoutes(app, ctx);
   drmRoutes(app, ctx);
+  watermarkRoutes(app, ctx);
+  monitoringRoutes(app, ctx);
+  cloudFrontRoutes(app, ctx);
   // tus keeps its files on local disk: offered when the media storage is local.
   if (opts.deps.storage instanceof LocalDiskStorage) tusRoutes(app, ctx, opts.deps.storage);
 }

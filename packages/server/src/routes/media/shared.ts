@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Actor, MediaDeps } from '@vigil/control';
 import type { VigilStore } from '@vigil/store';
 import type { FastifyRequest } from 'fastify';
+import type { AccessLog } from '../../access-log.ts';
 import { requireRole } from '../../auth/admin.ts';
 import type { ServerConfig } from '../../config.ts';
 import type { DeliverySigner } from '../../delivery.ts';
@@ -14,6 +15,8 @@ export interface MediaRoutesOptions {
   signer: DeliverySigner;
   store: VigilStore;
   clientIp: (req: IncomingMessage) => string;
+  /** The access log (its buffer is flushed before the media monitoring routes read it). */
+  access?: AccessLog | undefined;
 }
 
 export interface MediaContext extends MediaRoutesOptions {

@@ -1,9 +1,9 @@
-import { createHmac } from 'node:crypto';
-import { streamTarget } from '@vigil/control';
-import { BadRequest, DEFAULT_TENANT, isIpAddress, normalizeIp } from '@vigil/core';
+import { cloudFrontDelivery, streamTarget } from '@vigil/control';
+import { BadRequest, DEFAULT_TENANT, isIpAddress, normalizeIp, USAGE_CLAIM } from '@vigil/core';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
 import { signedOriginUrl } from '../../delivery.ts';
+import { sessionTerms } from './session-terms.ts';
 import { errorSchema, type MediaContext, security, tags } from './shared.ts';
 
 const MAX_TTL = 24 * 3600;
@@ -41,6 +41,12 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
             quality: { type: 'string', maxLength: 20 },
             ip: { type: 'string', maxLength: 64 },
             ttlSeconds: { type: 'integer', minimum: 30, maximum: MAX_TTL },
+            cdn: {
+              type: 'string',
+              enum: ['origin', 'cloudfront'],
+              description:
+                "cloudfront: `streamUrl` on the tenant's CloudFront distribution, signed (custom policy over the asset's folder, expiry, viewer address), and `cloudfront.cookies` for the segments (409 `delivery_cdn_unconfigured` without a signer)",
+            },
           },
         },
         response: {
@@ -57,6 +63,10 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
               qualities: { type: 'array', items: { type: 'string' } },
               viewerToken: { type: 'string', description: 'Bearer token for license and key requests' },
               ip: { type: 'string' },
+              cloudfront: {
+                type: 'object',
+                properties: { cookies: { type: 'object', additionalProperties: { type: 'string' } } },
+              },
             },
           },
           '4xx': errorSchema,
@@ -71,6 +81,7 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
         quality?: string;
         ip?: string;
         ttlSeconds?: number;
+        cdn?: 'origin' | 'cloudfront';
       };
       const target = await streamTarget(deps, actor(request), {
         assetId: (request.params as { assetId: string }).assetId,
@@ -83,32 +94,49 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
       const { asset } = target;
       const tenant = await store.getTenant(asset.tenantId);
       if (!tenant) throw new BadRequest('tenant_missing', 'the tenant is gone');
-      const exp = Math.floor(now / 1000) + ttl;
+      const iat = Math.floor(now / 1000);
+      const terms = await sessionTerms(store, deps.media, {
+        tenantId: asset.tenantId,
+        assetId: asset.id,
+        sessionId: q.sessionId,
+        secret: tenant.secret,
+        iat,
+        exp: iat + ttl,
+      });
+      const { exp, watermarkId } = terms;
       const claims: Record<string, unknown> = { sessionId: q.sessionId, resourceId: asset.id, ip };
       if (asset.tenantId !== DEFAULT_TENANT) claims.tenant = asset.tenantId;
+      if (terms.usage) claims[USAGE_CLAIM] = terms.usage;
       const viewerToken = await new SignJWT(claims)
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(q.userId)
-        .setIssuedAt(Math.floor(now / 1000))
+        .setIssuedAt(iat)
         .setExpirationTime(exp)
         .sign(tenant.secret);
       const issue = signer.issue({
         tenantId: asset.tenantId,
         resourceId: asset.id,
-        ttlSeconds: ttl,
+        ttlSeconds: exp - iat,
         ip,
         sessionId: q.sessionId,
         notAfter: exp * 1000,
         now,
       });
       const base = ctx.baseUrl(request);
-      const watermarkId = `watermark_${createHmac('sha256', tenant.secret)
-        .update(`watermark:${asset.id}:${q.sessionId}`)
-        .digest('hex')
-        .slice(0, 24)}`;
+      let streamUrl = signedOriginUrl(base, issue, target.manifest);
+      const cdn =
+        q.cdn === 'cloudfront'
+          ? await cloudFrontDelivery(store, asset.tenantId, {
+              originUrl: streamUrl,
+              folder: `/origin/${asset.tenantId}/${asset.id}/`,
+              expires: exp,
+              ip,
+            })
+          : undefined;
+      if (cdn) streamUrl = cdn.streamUrl;
       reply.header('cache-control', 'no-store');
       return {
-        streamUrl: signedOriginUrl(base, issue, target.manifest),
+        streamUrl,
         hlsUrl: signedOriginUrl(base, issue, target.hls),
         licenseUrl: `${base}/v1/license/clearkey`,
         expiresAt: new Date(issue.expiresAt).toISOString(),
@@ -118,6 +146,7 @@ export function streamRoutes(app: FastifyInstance, ctx: MediaContext): void {
         qualities: target.qualities,
         viewerToken,
         ip,
+        ...(cdn ? { cloudfront: { cookies: cdn.cookies } } : {}),
       };
     },
   );

@@ -1,6 +1,7 @@
 export * from './changes.ts';
 export * from './detections.ts';
 export * from './media.ts';
+export * from './media-pages.ts';
 export * from './migrations.ts';
 export * from './operators.ts';
 export * from './pages.ts';

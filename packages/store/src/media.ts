@@ -103,7 +103,7 @@ function uploadOf(r: UploadRow): UploadRecord {
   };
 }
 
-function assetOf(r: AssetRow): AssetRecord {
+export function assetOf(r: AssetRow): AssetRecord {
   return {
     id: r.id,
     tenantId: r.tenant_id,

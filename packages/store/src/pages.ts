@@ -95,7 +95,7 @@ export function rowCompare(columns: string[], op: '>' | '<', values: SortKey): E
  * The rows of `q` after the sort key `after` (or from the start), ordered by `columns` (ascending, or all
  * descending), at most `take`: the one keyset read every list makes.
  */
-function keyset<R>(
+export function keyset<R>(
   // biome-ignore lint/suspicious/noExplicitAny: each list selects from a table of its own.
   q: SelectQueryBuilder<any, any, R>,
   columns: string[],

@@ -1,6 +1,7 @@
 import { LocalDiskStorage } from '@vigil/media';
 import type { FastifyInstance } from 'fastify';
 import { drmRoutes } from './drm.ts';
+import { listRoutes } from './list.ts';
 import { processRoutes } from './process.ts';
 import { type MediaRoutesOptions, mediaContext } from './shared.ts';
 import { streamRoutes } from './stream.ts';
@@ -13,6 +14,7 @@ export type { MediaRoutesOptions } from './shared.ts';
 export async function mediaRoutes(app: FastifyInstance, opts: MediaRoutesOptions): Promise<void> {
   const ctx = mediaContext(opts);
   uploadRoutes(app, ctx);
+  listRoutes(app, ctx);
   processRoutes(app, ctx);
   streamRoutes(app, ctx);
   drmRoutes(app, ctx);

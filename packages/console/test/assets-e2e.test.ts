@@ -1,7 +1,8 @@
 /**
  * The console's Assets page in headless Chromium against a real `vigil serve`, found by role and
  * accessible name: an operator signs in, uploads a short 360p clip through the page (tus, with the
- * session cookie and CSRF token), sees the progress bar reach 100 %, the asset processed to ready, its
+ * session cookie and CSRF token; paused while its connection stalls, then resumed), sees the progress
+ * bar reach 100 %, the asset processed to ready, its
  * metadata and variants, and the preview playing it with the Vigil plugin (a screenshot of the video
  * that is not blank). `GET /v1/media` lists the asset for its tenant only. Screenshots at desktop and
  * phone width go to test-artifacts/console/.
@@ -64,10 +65,30 @@ describe('console: the Assets page', { timeout: 120_000 }, () => {
     await page.getByRole('heading', { level: 1, name: 'Assets' }).waitFor();
     await page.getByText('No assets yet. Upload a video above.').waitFor();
 
+    // The first PATCH hangs (a stalled connection) until the upload is paused; resumed, it goes through.
+    let release: (() => void) | undefined;
+    let stalled: () => void = () => {};
+    const isStalled = new Promise<void>((done) => {
+      stalled = done;
+    });
+    await page.route('**/v1/media/tus/*', async (route) => {
+      if (route.request().method() !== 'PATCH' || release) return route.continue();
+      const released = new Promise<void>((done) => {
+        release = done;
+      });
+      stalled();
+      await released;
+      await route.abort('connectionreset').catch(() => {});
+    });
     await page.getByLabel('Video file').setInputFiles(clip);
     await page.getByRole('button', { name: 'Upload', exact: true }).click();
     const bar = page.getByRole('progressbar', { name: 'Upload of harbour-at-dawn.mp4' });
     await bar.waitFor();
+    await isStalled;
+    await page.getByRole('button', { name: 'Pause upload' }).click();
+    await page.getByText(/harbour-at-dawn\.mp4: .* \(\d+%\), paused\./).waitFor();
+    release?.();
+    await page.getByRole('button', { name: 'Resume upload' }).click();
     await page.waitForFunction(
       () =>
         document
@@ -103,8 +124,9 @@ describe('console: the Assets page', { timeout: 120_000 }, () => {
     assert.ok(picture.stdev > 20, `the preview shows a picture (luma spread ${picture.stdev.toFixed(1)})`);
     await page.screenshot({ path: join(ARTIFACTS, 'assets-desktop.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.getByRole('button', { name: 'Close the preview' }).click();
     await page.screenshot({ path: join(ARTIFACTS, 'assets-phone.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Close the preview' }).click();
+    await page.getByRole('heading', { name: 'Preview: harbour-at-dawn.mp4' }).waitFor({ state: 'detached' });
     process.stderr.write(
       `assets page: uploaded and ready in ${((readyAt - started) / 1000).toFixed(1)} s, playing after ${((Date.now() - readyAt) / 1000).toFixed(1)} s more\n`,
     );

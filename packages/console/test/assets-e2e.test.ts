@@ -23,12 +23,13 @@ const ENV = {
   VIGIL_MASTER_KEY: '77'.repeat(32),
   VIGIL_API_KEY: API_KEY,
   VIGIL_JWT_SECRET: 'console-assets-viewer-secret-0123456789',
-  DATABASE_URL: '',
-  VIGIL_PG_SCHEMA: '',
-  VIGIL_LIVE: '0',
-  VIGIL_MEDIA_LADDER: '360:600000,240:300000',
-  VIGIL_MEDIA_PRESET: 'ultrafast',
-  VIGIL_MEDIA_POLL_MS: '200',
+  // The embedded store, no live channels; a two-rung ladder encoded fast, the queue polled often.
+  ...{ DATABASE_URL: '', VIGIL_PG_SCHEMA: '', VIGIL_LIVE: '0' },
+  ...{
+    VIGIL_MEDIA_LADDER: '360:600000,240:300000',
+    VIGIL_MEDIA_PRESET: 'ultrafast',
+    VIGIL_MEDIA_POLL_MS: '200',
+  },
 };
 
 describe('console: the Assets page', { timeout: 120_000 }, () => {

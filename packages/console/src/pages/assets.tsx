@@ -3,36 +3,17 @@
  * with their processing status and progress (refreshed every few seconds), one asset's metadata and
  * variants, and a preview that plays a ready asset with the Vigil plugin.
  */
+
+import type { AssetSummary } from '@vigil/control';
 import { useState } from 'react';
 import { readAll } from '../api.ts';
 import { canWrite, ErrorNote, LoadState, Section, useAction, useApp, useLoad, when } from '../ui.tsx';
 import { AssetPreview } from './asset-preview.tsx';
 import { megabytes, UploadForm } from './asset-upload.tsx';
 
-export type MediaStatus =
-  | 'uploading'
-  | 'processing'
-  | 'transcoding'
-  | 'protecting'
-  | 'ready'
-  | 'failed'
-  | 'expired';
+export type { AssetSummary } from '@vigil/control';
 
-export interface AssetSummary {
-  assetId: string;
-  title: string;
-  status: MediaStatus;
-  progress: number;
-  error?: { code: string; message: string };
-  mimeType: string;
-  size: number;
-  duration?: number;
-  width?: number;
-  height?: number;
-  variantCount: number;
-  createdAt: string;
-  updatedAt: string;
-}
+type MediaStatus = AssetSummary['status'];
 
 interface Variant {
   id: string;
@@ -82,6 +63,21 @@ const STATUS_WORDS: Record<MediaStatus, string> = {
 const seconds = (s: number | undefined) => (s === undefined ? '—' : `${s.toFixed(1)} s`);
 const kbps = (b: number | undefined) => (b === undefined ? '—' : `${Math.round(b / 1000)} kb/s`);
 
+/** A table's column headings. */
+function Head({ columns }: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
 /** An asset's status in words, with its progress bar while it is processed. */
 function AssetStatus({ a }: { a: Pick<AssetSummary, 'status' | 'progress' | 'error'> & { title: string } }) {
   const working = WORKING.includes(a.status);
@@ -111,6 +107,33 @@ function AssetStatus({ a }: { a: Pick<AssetSummary, 'status' | 'progress' | 'err
         </div>
       )}
     </>
+  );
+}
+
+/** The renditions of one asset. */
+function VariantsTable({ title, variants }: { title: string; variants: Variant[] }) {
+  return (
+    <div className="table-wrap">
+      <table className="stack" aria-label={`Variants of ${title}`}>
+        <Head columns={['Quality', 'Size', 'Bitrate', 'Codec', 'Format', 'Key id']} />
+        <tbody>
+          {variants.map((v) => (
+            <tr key={v.id}>
+              <th scope="row">{v.quality}</th>
+              <td data-label="Size">
+                {v.width}×{v.height}
+              </td>
+              <td data-label="Bitrate">{kbps(v.bitrate)}</td>
+              <td data-label="Codec">{v.codec}</td>
+              <td data-label="Format">{v.format}</td>
+              <td data-label="Key id">
+                <code className="wrap">{v.encryptionKeyId ?? '—'}</code>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -192,36 +215,7 @@ function AssetDetails({ asset }: { asset: AssetSummary }) {
                   : 'None yet: they appear once packaged.'}
               </p>
             ) : (
-              <div className="table-wrap">
-                <table className="stack" aria-label={`Variants of ${asset.title}`}>
-                  <thead>
-                    <tr>
-                      <th scope="col">Quality</th>
-                      <th scope="col">Size</th>
-                      <th scope="col">Bitrate</th>
-                      <th scope="col">Codec</th>
-                      <th scope="col">Format</th>
-                      <th scope="col">Key id</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {variants.map((v) => (
-                      <tr key={v.id}>
-                        <th scope="row">{v.quality}</th>
-                        <td data-label="Size">
-                          {v.width}×{v.height}
-                        </td>
-                        <td data-label="Bitrate">{kbps(v.bitrate)}</td>
-                        <td data-label="Codec">{v.codec}</td>
-                        <td data-label="Format">{v.format}</td>
-                        <td data-label="Key id">
-                          <code className="wrap">{v.encryptionKeyId ?? '—'}</code>
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <VariantsTable title={asset.title} variants={variants} />
             )}
           </>
         )}
@@ -280,15 +274,7 @@ export function AssetsPage() {
           {(list) => (
             <div className="table-wrap">
               <table className="stack">
-                <thead>
-                  <tr>
-                    <th scope="col">Asset</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Duration</th>
-                    <th scope="col">Uploaded</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
+                <Head columns={['Asset', 'Status', 'Duration', 'Uploaded', 'Actions']} />
                 <tbody>
                   {list.map((a) => (
                     <tr key={a.assetId}>

@@ -584,12 +584,17 @@ export async function testClip(seconds: number): Promise<string> {
 }
 
 /**
- * Takes a screenshot of the video element (written to `path`) and returns the mean and standard deviation
- * of its luma: a real picture of testsrc2 has a large spread, a black or blank frame none. (A canvas
- * cannot tell: Chromium draws EME-decrypted video to a canvas as black, while screenshots show it.)
+ * Takes a screenshot of the video element (`selector`, written to `path`) and returns the mean and
+ * standard deviation of its luma: a real picture of testsrc2 has a large spread, a black or blank frame
+ * none. (A canvas cannot tell: Chromium draws EME-decrypted video to a canvas as black, while screenshots
+ * show it.)
  */
-export async function videoScreenshot(page: Page, path: string): Promise<{ mean: number; stdev: number }> {
-  const png = PNG.sync.read(await page.locator('#video').screenshot({ path }));
+export async function videoScreenshot(
+  page: Page,
+  path: string,
+  selector = '#video',
+): Promise<{ mean: number; stdev: number }> {
+  const png = PNG.sync.read(await page.locator(selector).screenshot({ path }));
   let sum = 0;
   let sq = 0;
   const n = png.width * png.height;

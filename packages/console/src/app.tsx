@@ -4,6 +4,7 @@
  */
 import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiClient, type ApiError, type ConsoleSession } from './api.ts';
+import { AssetsPage } from './pages/assets.tsx';
 import { BansPage } from './pages/bans.tsx';
 import { LeaksPage } from './pages/leaks.tsx';
 import { LivePage } from './pages/live.tsx';
@@ -21,6 +22,7 @@ export const PAGES: { path: string; title: string; render: () => ReactNode }[] =
   { path: 'sessions', title: 'Sessions', render: () => <SessionsPage /> },
   { path: 'leaks', title: 'Leak tracing', render: () => <LeaksPage /> },
   { path: 'live', title: 'Live channels', render: () => <LivePage /> },
+  { path: 'assets', title: 'Assets', render: () => <AssetsPage /> },
   { path: 'settings', title: 'Settings', render: () => <SettingsPage /> },
 ];
 

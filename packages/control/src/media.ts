@@ -12,5 +12,6 @@ export {
   mediaError,
   sourceKey,
 } from './media/common.ts';
+export * from './media/list.ts';
 export * from './media/tus.ts';
 export * from './media/uploads.ts';

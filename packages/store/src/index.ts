@@ -2,6 +2,7 @@ export * from './changes.ts';
 export * from './detections.ts';
 export * from './media.ts';
 export * from './media-delivery.ts';
+export * from './media-pages.ts';
 export * from './migrations.ts';
 export * from './operators.ts';
 export * from './pages.ts';

@@ -95,7 +95,7 @@ const JOB: ColumnTypes = {
 };
 
 const uploadOf = (r: Database['media_uploads']) => recordOf<UploadRecord>(r, UPLOAD);
-const assetOf = (r: AssetRow) => recordOf<AssetRecord>(r, ASSET);
+export const assetOf = (r: AssetRow) => recordOf<AssetRecord>(r, ASSET);
 const jobOf = (r: Database['media_jobs']) => recordOf<JobRecord>(r, JOB);
 const jobRow = (j: JobRecord) => rowOf<Database['media_jobs']>(j, JOB);
 

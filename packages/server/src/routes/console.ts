@@ -119,7 +119,8 @@ const TYPES: Record<string, string> = {
 
 /**
  * Same origin only: scripts, styles, fonts and API calls from this server; images, media and workers
- * also from blob:/data: (frame previews); never framed (clickjacking), no plugins, no foreign forms.
+ * also from blob:/data: (frame previews, the player's media source), fonts also from data: (the player's
+ * icon font); never framed (clickjacking), no plugins, no foreign forms.
  */
 export const CONSOLE_CSP = [
   "default-src 'self'",
@@ -127,7 +128,7 @@ export const CONSOLE_CSP = [
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data: blob:",
   "media-src 'self' blob:",
-  "font-src 'self'",
+  "font-src 'self' data:",
   "connect-src 'self'",
   "worker-src 'self' blob:",
   "object-src 'none'",

@@ -2,6 +2,7 @@ import { LocalDiskStorage } from '@vigil/media';
 import type { FastifyInstance } from 'fastify';
 import { cloudFrontRoutes } from './cloudfront.ts';
 import { drmRoutes } from './drm.ts';
+import { listRoutes } from './list.ts';
 import { monitoringRoutes } from './monitoring.ts';
 import { processRoutes } from './process.ts';
 import { type MediaRoutesOptions, mediaContext } from './shared.ts';
@@ -16,6 +17,7 @@ export type { MediaRoutesOptions } from './shared.ts';
 export async function mediaRoutes(app: FastifyInstance, opts: MediaRoutesOptions): Promise<void> {
   const ctx = mediaContext(opts);
   uploadRoutes(app, ctx);
+  listRoutes(app, ctx);
   processRoutes(app, ctx);
   streamRoutes(app, ctx);
   drmRoutes(app, ctx);

@@ -1,7 +1,8 @@
 /**
  * Pages' states, rendered by React into happy-dom and fed by a real Vigil (the client carries an API key
  * instead of the browser's session cookie): loading then data, empty, a failed call with what to do, the
- * readonly role's refusal, and the manual colour keyboard's decoder.
+ * readonly role's refusal, the viewer-token secret's rotation shown once, and the manual colour keyboard's
+ * decoder.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +14,7 @@ import { ApiClient, type Role } from '../src/api.ts';
 import { decodeTyped } from '../src/colour-keyboard.ts';
 import { BansPage } from '../src/pages/bans.tsx';
 import { OverviewPage } from '../src/pages/overview.tsx';
+import { SettingsPage } from '../src/pages/settings.tsx';
 import { WatermarkPage } from '../src/pages/watermark.tsx';
 import { Ctx } from '../src/ui.tsx';
 import { installDom, until } from './dom.ts';
@@ -109,6 +111,27 @@ describe('console pages', () => {
     const alert = await until('the error', () => document.querySelector('[role="alert"]'));
     assert.match(alert.textContent ?? '', /Loading the bans failed: Vigil is not reachable\./);
     assert.ok(button('Try again'));
+  });
+
+  test('settings: the viewer-token secret is rotated and the new one shown once', async () => {
+    await render(<SettingsPage />, readonlyKey, 'readonly');
+    await until('the refusal', () => /Your role \(readonly\) can't rotate the secret\./.test(text()));
+    await render(<SettingsPage />, vigil.apiKey, 'admin');
+    const rotate = await until('the button', () => button('Rotate the secret'));
+    const confirm = globalThis.confirm;
+    globalThis.confirm = () => true;
+    try {
+      rotate.click();
+      const shown = await until('the new secret', () =>
+        document.querySelector<HTMLInputElement>('#new-secret'),
+      );
+      assert.ok(shown.value.length >= 32 && shown.value !== vigil.secret);
+    } finally {
+      globalThis.confirm = confirm;
+    }
+    assert.match(text(), /Tokens signed with the old secret are accepted until/);
+    const tenant = await call(`${vigil.url}/v1/tenant`, { token: vigil.apiKey });
+    assert.ok(tenant.body.previousSecretValidUntil > Date.now() + 3000_000, JSON.stringify(tenant.body));
   });
 
   test('the colour keyboard decodes a typed cycle from any point, with a wrong colour or two', () => {

@@ -1,5 +1,5 @@
-/** Settings: viewer-token keys (JWKS), allowed origins, leak policy, operators, API keys. */
-import { type FormEvent, useEffect, useState } from 'react';
+/** Settings: viewer-token keys (HS256 secret rotation, JWKS), allowed origins, leak policy, operators, API keys. */
+import { type FormEvent, type ReactNode, useEffect, useState } from 'react';
 import { ApiError, readAll } from '../api.ts';
 import { canWrite, ErrorNote, Field, LoadState, Section, useAction, useApp, useLoad, when } from '../ui.tsx';
 
@@ -291,6 +291,111 @@ function Operators() {
   );
 }
 
+/** A secret the server answers once (a new API key, a rotated token secret): copy it now. */
+function ShownOnce(props: {
+  id: string;
+  label: string;
+  value: string;
+  copy: string;
+  onDone: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <div className="once" role="alert">
+      <p>{props.children}</p>
+      <label htmlFor={props.id}>{props.label}</label>
+      <input id={props.id} readOnly className="mono" value={props.value} onFocus={(e) => e.target.select()} />
+      <div className="buttons">
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => void navigator.clipboard?.writeText(props.value)}
+        >
+          {props.copy}
+        </button>
+        <button type="button" className="secondary" onClick={props.onDone}>
+          I have copied it
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** How long the old secret keeps verifying after a rotation, as offered. */
+const GRACE_CHOICES: [number, string][] = [
+  [0, 'not at all'],
+  [300, '5 minutes'],
+  [3600, '1 hour'],
+  [86_400, '1 day'],
+  [7 * 86_400, '7 days'],
+];
+
+/** The HS256 viewer-token secret: rotate it, the old one verifying for a grace period. */
+function TokenSecret() {
+  const { client, operator, notify } = useApp();
+  const [grace, setGrace] = useState(3600);
+  const [rotated, setRotated] = useState<
+    { jwtSecret: string; previousSecretValidUntil: number } | undefined
+  >();
+  const act = useAction();
+  if (!canWrite(operator.role, 'admin'))
+    return (
+      <Section title="Viewer-token secret (HS256)">
+        <p className="muted">
+          Your role ({operator.role}) can't rotate the secret. Ask an admin of this tenant.
+        </p>
+      </Section>
+    );
+  return (
+    <Section title="Viewer-token secret (HS256)">
+      {rotated && (
+        <ShownOnce
+          id="new-secret"
+          label="The new viewer-token secret"
+          value={rotated.jwtSecret}
+          copy="Copy the secret"
+          onDone={() => setRotated(undefined)}
+        >
+          Sign viewer tokens with this secret from now on; it is shown only once. Tokens signed with the old
+          secret are accepted until {when(new Date(rotated.previousSecretValidUntil).toISOString())}.
+        </ShownOnce>
+      )}
+      <form
+        className="form-row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!confirm('Rotate the viewer-token secret? Your backend must sign with the new one.')) return;
+          void act.run(async () => {
+            const res = await client.post<{ jwtSecret: string; previousSecretValidUntil: number }>(
+              '/v1/tenant/secret/rotate',
+              { graceSeconds: grace },
+              'Rotating the viewer-token secret',
+            );
+            setRotated(res);
+            notify('Viewer-token secret rotated.');
+          });
+        }}
+      >
+        <Field label="Old secret accepted for">
+          {(id) => (
+            <select id={id} value={grace} onChange={(e) => setGrace(Number(e.target.value))}>
+              {GRACE_CHOICES.map(([s, label]) => (
+                <option key={s} value={s}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <button type="submit" className="danger" disabled={act.busy}>
+          Rotate the secret
+        </button>
+      </form>
+      <ErrorNote error={act.error} />
+    </Section>
+  );
+}
+
 function ApiKeys() {
   const { client, operator, notify } = useApp();
   const keys = useLoad(
@@ -312,31 +417,15 @@ function ApiKeys() {
   return (
     <Section title="API keys">
       {created && (
-        <div className="once" role="alert">
-          <p>
-            New key <strong>{created.name || '(unnamed)'}</strong>. Copy it now: it is shown only once.
-          </p>
-          <label htmlFor="new-key">The new API key</label>
-          <input
-            id="new-key"
-            readOnly
-            className="mono"
-            value={created.key}
-            onFocus={(e) => e.target.select()}
-          />
-          <div className="buttons">
-            <button
-              type="button"
-              className="secondary"
-              onClick={() => void navigator.clipboard?.writeText(created.key)}
-            >
-              Copy the key
-            </button>
-            <button type="button" className="secondary" onClick={() => setCreated(undefined)}>
-              I have copied it
-            </button>
-          </div>
-        </div>
+        <ShownOnce
+          id="new-key"
+          label="The new API key"
+          value={created.key}
+          copy="Copy the key"
+          onDone={() => setCreated(undefined)}
+        >
+          New key <strong>{created.name || '(unnamed)'}</strong>. Copy it now: it is shown only once.
+        </ShownOnce>
       )}
       <form
         className="form-row"
@@ -441,6 +530,7 @@ export function SettingsPage() {
   return (
     <>
       <TenantSettings />
+      <TokenSecret />
       <ApiKeys />
       <Operators />
     </>

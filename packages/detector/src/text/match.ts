@@ -417,9 +417,12 @@ export const confusable = (a: string, b: string): boolean => CONFUSED.has(a + b)
  * other character read there at least twice and at least as often. A character OCR confuses with the
  * candidate's counts half; the candidate's own support is its exact readings plus half of the confused
  * readings other than the rival (a 4 read as d, 3, a and 4 is a 4 hard to read; one read as d and
- * hardly ever as anything else is a d).
+ * hardly ever as anything else is a d). Separators are not checked.
  */
 function contradicts(own: string, agree: number, others: Map<string, number> | undefined): boolean {
+  // A separator (a thin dash inside a dark outline) is what OCR loses first, merged into the outline or
+  // read as a letter beside it: it costs an edit but neither names nor refuses an id.
+  if (!/[\p{L}\p{N}]/u.test(own)) return false;
   if (agree === 0) return true;
   let rival = 0;
   let rivalChar = '';

@@ -14,6 +14,9 @@
  *    no error correction: bench/detector-seed.ts), decoded in turn (Vigil, seed, Vigil, seed...).
  * 3. BENCH_NEGATIVES negative clips (unmarked colourful content of several kinds, random boxes with the
  *    symbol rhythm): any session found is a false accusation.
+ * 4. Text mode (bench/detector-text.ts): the same figures over the same attacks on a text-mode recording
+ *    of the player, and BENCH_NEGATIVES negative clips of its own (unmarked content, other tenants' ids).
+ *    BENCH_MODES=color or BENCH_MODES=text runs one mode only.
  * Goals: at most 15 s of footage at 360p / 300 kbit/s, decoding at least 10x real time.
  */
 import { spawn } from 'node:child_process';
@@ -40,11 +43,13 @@ import {
   seedDecode,
   seedSequence,
 } from './detector-seed.ts';
+import { type TextRow, textAttacks, textNegatives } from './detector-text.ts';
 
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 const OFFSETS = Math.max(1, Math.round(envNumber('BENCH_OFFSETS', 5)));
 const NEGATIVES = Math.max(0, Math.round(envNumber('BENCH_NEGATIVES', 200)));
 const ONLY = (process.env.BENCH_ATTACKS ?? '').split(',').filter(Boolean);
+const MODES = (process.env.BENCH_MODES ?? 'color,text').split(',');
 const GOAL_FOOTAGE_S = 15;
 const GOAL_SPEED = 10;
 const SYNTH_SECONDS = 40;
@@ -235,6 +240,41 @@ async function main() {
       .map((l) => l.toFixed(1))
       .join(' ')}`,
   );
+  const offsets = Array.from({ length: OFFSETS }, (_, i) => (i * 5) / OFFSETS);
+  const color = MODES.includes('color') ? await colorBench(offsets) : undefined;
+  let text: { rows: TextRow[]; falseAccusations: number } | undefined;
+  if (MODES.includes('text')) {
+    const rows = await textAttacks(offsets, ONLY);
+    const falseAccusations = await textNegatives(NEGATIVES);
+    text = { rows, falseAccusations };
+    console.log('\n| attack (text mode) | footage s, median / worst | speed x real time (wall / CPU) |');
+    console.log('| --- | --- | --- |');
+    for (const r of rows) {
+      console.log(
+        `| ${r.attack} | ${fmt(median(r.footage))} / ${fmt(worst(r.footage))} | ${r.speedWall.toFixed(1)} / ${r.speedCpu.toFixed(1)} |`,
+      );
+    }
+    const within = rows.filter((r) => worst(r.footage) <= GOAL_FOOTAGE_S).length;
+    console.log(
+      `\ntext mode: the session from at most ${GOAL_FOOTAGE_S} s of footage from every start in ${within}/${rows.length} attacks; ` +
+        `negatives: ${NEGATIVES} clips, ${falseAccusations} false accusations.`,
+    );
+  }
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, `detector-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { offsets, color, text, load: loadavg(), seconds: (Date.now() - started) / 1000 },
+      null,
+      2,
+    ),
+  );
+  console.log(`# results in ${file}, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/** Colour mode over the attack suite, the seed's scheme beside it, and the negatives. */
+async function colorBench(offsets: number[]) {
   const rec = await playerRecording({ mode: 'color', sessionId: 'pirate-7', seconds: 20 });
   const page = await playerRecording({ mode: 'color', sessionId: 'pirate-7', seconds: 20, layout: 'page' });
   console.log(
@@ -243,7 +283,6 @@ async function main() {
   const synthTag = 0x5eed1234;
   const synthV = await synthetic('vigil', synthTag);
   const synthS = await synthetic('seed', 0);
-  const offsets = Array.from({ length: OFFSETS }, (_, i) => (i * 5) / OFFSETS);
   const attacks: (Attack & { source?: Recording })[] = [
     ...ATTACKS,
     {
@@ -361,23 +400,7 @@ async function main() {
   console.log(
     `goal speed >= ${GOAL_SPEED}x real time per CPU second: median ${median(speeds).toFixed(1)}x, slowest ${slowest.toFixed(1)}x ${median(speeds) >= GOAL_SPEED ? 'MET (median)' : 'MISSED'}`,
   );
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `detector-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify(
-      {
-        offsets,
-        rows,
-        negatives: { count: NEGATIVES, falseVigil, falseSeed },
-        load: loadavg(),
-        seconds: (Date.now() - started) / 1000,
-      },
-      null,
-      2,
-    ),
-  );
-  console.log(`# results in ${file}, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return { rows, negatives: { count: NEGATIVES, falseVigil, falseSeed } };
 }
 
 await main();

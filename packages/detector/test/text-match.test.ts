@@ -58,6 +58,23 @@ describe('text mode matching', () => {
     assert.match(r.why, /differs from what was read at character 15/);
   });
 
+  test('a character OCR reads in several confused ways is the candidate, one read the same other way is not', () => {
+    // A small bold 4 comes out as d, 3 or 4.
+    const hard = ['7cde', '7c3e', '7c4e', '7cde', '7c4e', '7cde', '7c3e', '7cde'].map(
+      (s) => `viewer-${s}91b2`,
+    );
+    const r = tally(hard, IDS);
+    assert.equal(r.accepted, true, r.why);
+    assert.equal(r.id, 'viewer-7c4e91b2');
+    // The mark says 4 (read so six times): an id with d there is refused, d being a confusion of 4.
+    const clear = ['7c4e', '7c4e', '7cde', '7c4e', '7c4e', '7cde', '7c4e', '7c4e'].map(
+      (s) => `viewer-${s}91b2`,
+    );
+    const near = tally(clear, ['viewer-7cde91b2', 'sess-11b4d0e7']);
+    assert.equal(near.accepted, false);
+    assert.match(near.why, /differs from what was read at character 10/);
+  });
+
   test('an id that the read one extends is refused', () => {
     const reads = [
       'viewer-7c4e91b2',

@@ -70,6 +70,8 @@ const ATTACKS: Record<string, { vf: string; bitrate: string }> = {
   colour: { vf: 'eq=brightness=0.08:contrast=0.8:gamma=1.2:saturation=1.3', bitrate: '300k' },
   noise: { vf: 'noise=alls=18:allf=t', bitrate: '400k' },
   blur: { vf: 'gblur=sigma=0.8', bitrate: '300k' },
+  /** Letters 5 px tall: a bold 4 mostly read as d or 3. */
+  half: { vf: 'scale=320:180', bitrate: '300k' },
   mirror: { vf: 'hflip', bitrate: '300k' },
 };
 
@@ -198,6 +200,7 @@ describe('text mode on a recording of the player', () => {
     'colour',
     'noise',
     'blur',
+    'half',
     'mirror',
   ]) {
     test(`reads the session after ${attack}`, { timeout: 90_000 }, async () => {

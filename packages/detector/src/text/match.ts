@@ -177,6 +177,8 @@ export function prepareCandidates(ids: readonly string[]): Candidate[] {
 
 export interface Vote extends Alignment {
   candidate: number;
+  /** The candidate's folded key as aligned (without junk at its ends). */
+  key: string;
 }
 
 /**
@@ -203,7 +205,7 @@ export function voteOf(reading: string, candidates: readonly Candidate[]): Vote 
     if (!mine) continue;
     if (!best || mine.distance < best.distance) {
       if (best) second = Math.min(second, best.distance);
-      best = { candidate: c, ...mine };
+      best = { candidate: c, key, ...mine };
     } else {
       second = Math.min(second, mine.distance);
     }
@@ -261,6 +263,8 @@ export function farFromAll(reading: string, candidates: readonly Candidate[]): b
 }
 
 export interface Tally {
+  /** The candidate's folded key as aligned; `agree`, `others` and `inserted` are indexed by it. */
+  key: string;
   /** Frame times (s) of the votes, one per frame. */
   times: number[];
   distances: number[];
@@ -295,6 +299,7 @@ export class Ballot {
     let tally = this.tallies.get(vote.candidate);
     if (!tally) {
       tally = {
+        key: vote.key,
         times: [],
         distances: [],
         agree: [],
@@ -369,11 +374,7 @@ export class Ballot {
     if (top.votes < 3 * runnerUp || top.votes - runnerUp < 2) {
       return { leader, accepted: false, why: 'readings matched more than one session id' };
     }
-    const contradicted = top.t.agree.findIndex((a, i) => {
-      if (a === 0) return true;
-      const rival = Math.max(0, ...(top.t.others[i]?.values() ?? []));
-      return rival >= 2 && rival >= a;
-    });
+    const contradicted = top.t.agree.findIndex((a, i) => contradicts(top.t.key[i]!, a, top.t.others[i]));
     if (contradicted >= 0) {
       return {
         leader,
@@ -399,6 +400,42 @@ export class Ballot {
     }
     return { leader, accepted: true, why: 'accepted' };
   }
+}
+
+/**
+ * Pairs of folded characters the OCR of the player's bold font confuses when the mark is small, blurred
+ * or washed out (a bold 4 comes out as a, d, 3 or 9; a 7 as Z or 1; b as h, e as c), beyond the pairs
+ * folded together outright.
+ */
+const CONFUSED = new Set(['4a', '4d', '43', '49', '72', '71', '8h', 'ec']);
+
+/** Whether OCR confuses these two folded characters (see CONFUSED). */
+export const confusable = (a: string, b: string): boolean => CONFUSED.has(a + b) || CONFUSED.has(b + a);
+
+/**
+ * Whether what was read at one character of a candidate contradicts it: never read as itself, or one
+ * other character read there at least twice and at least as often. A character OCR confuses with the
+ * candidate's counts half; the candidate's own support is its exact readings plus half of the confused
+ * readings other than the rival (a 4 read as d, 3, a and 4 is a 4 hard to read; one read as d and
+ * hardly ever as anything else is a d). Separators are not checked.
+ */
+function contradicts(own: string, agree: number, others: Map<string, number> | undefined): boolean {
+  // A separator (a thin dash inside a dark outline) is what OCR loses first, merged into the outline or
+  // read as a letter beside it: it costs an edit but neither names nor refuses an id.
+  if (!/[\p{L}\p{N}]/u.test(own)) return false;
+  if (agree === 0) return true;
+  let rival = 0;
+  let rivalChar = '';
+  for (const [ch, n] of others ?? []) {
+    const weight = confusable(own, ch) ? n / 2 : n;
+    if (weight > rival) {
+      rival = weight;
+      rivalChar = ch;
+    }
+  }
+  let support = agree;
+  for (const [ch, n] of others ?? []) if (ch !== rivalChar && confusable(own, ch)) support += n / 2;
+  return rival >= 2 && rival >= support;
 }
 
 function binomial(n: number, k: number): number {

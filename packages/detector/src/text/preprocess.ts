@@ -62,8 +62,59 @@ function erodeMin(src: Uint8Array, width: number, height: number, r: number): Ui
 }
 
 /**
+ * Minimum of the `r` pixels on one side of each pixel: before it (`dir` −1) or after it (+1), along its
+ * row (`step` 1) or its column (`step` = width).
+ */
+function sideMin(src: Uint8Array, width: number, height: number, r: number, step: number, dir: 1 | -1) {
+  const out = new Uint8Array(src.length);
+  const lines = step === 1 ? height : width;
+  const length = step === 1 ? width : height;
+  const across = step === 1 ? width : 1;
+  for (let line = 0; line < lines; line++) {
+    const base = line * across;
+    for (let i = 0; i < length; i++) {
+      const last = Math.min(length - 1, Math.max(0, i + dir * r));
+      let m = 255;
+      for (let k = i + dir; dir > 0 ? k <= last : k >= last; k += dir) {
+        const v = src[base + k * step]!;
+        if (v < m) m = v;
+      }
+      out[base + i * step] = m;
+    }
+  }
+  return out;
+}
+
+/** Maximum over each pixel's 3×3 neighbourhood. */
+function dilate1(src: Uint8Array, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(src.length);
+  for (let y = 0; y < height; y++) {
+    const y0 = Math.max(0, y - 1);
+    const y1 = Math.min(height - 1, y + 1);
+    for (let x = 0; x < width; x++) {
+      const x0 = Math.max(0, x - 1);
+      const x1 = Math.min(width - 1, x + 1);
+      let m = 0;
+      for (let yy = y0; yy <= y1; yy++) {
+        for (let xx = x0; xx <= x1; xx++) {
+          const v = src[yy * width + xx]!;
+          if (v > m) m = v;
+        }
+      }
+      out[y * width + x] = m;
+    }
+  }
+  return out;
+}
+
+/**
  * The mark map: whiteness (the lowest channel, lifted towards the luma so chroma bleeding of a
- * compressed clip does not erase thin letters) minus the darkest luma within the outline radius.
+ * compressed clip does not erase thin letters) minus the darkest luma within the outline radius —
+ * and no more than the same whiteness minus the darker of the two sides (left and right, or above and
+ * below, a little farther out), within a pixel. A letter's stroke has its outline on both sides; the
+ * picture just outside the outline has it on one side only, and without that second term comes out as
+ * a halo around the whole line, which OCR reads as letters of its own (a blurred, washed-out or small
+ * mark drowns in it).
  */
 export function markMap(frame: Frame, radius = outlineRadius(frame.height)): Gray {
   const { width, height, data } = frame;
@@ -80,9 +131,20 @@ export function markMap(frame: Frame, radius = outlineRadius(frame.height)): Gra
     white[i] = (3 * y + lo) >> 2;
   }
   const dark = erodeMin(luma, width, height, radius);
+  const side = radius + 2;
+  const left = sideMin(luma, width, height, side, 1, -1);
+  const right = sideMin(luma, width, height, side, 1, 1);
+  const up = sideMin(luma, width, height, side, width, -1);
+  const down = sideMin(luma, width, height, side, width, 1);
+  const between = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = white[i]! - Math.min(Math.max(left[i]!, right[i]!), Math.max(up[i]!, down[i]!));
+    between[i] = v > 0 ? v : 0;
+  }
+  const near = dilate1(between, width, height);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const v = white[i]! - dark[i]!;
+    const v = Math.min(white[i]! - dark[i]!, near[i]!);
     out[i] = v > 0 ? v : 0;
   }
   return { width, height, data: out };
@@ -243,7 +305,7 @@ function union(a: TextLine, b: TextLine): TextLine {
  */
 export function findTextLines(map: Gray, maxLines = 4): TextLine[] {
   let lines: TextLine[] = [];
-  for (const threshold of [30, 55]) {
+  for (const threshold of [30, 55, 90]) {
     for (const line of linesAt(map, threshold)) {
       const same = lines.findIndex(
         (l) => overlapArea(l, line) > 0.5 * Math.min(l.width * l.height, line.width * line.height),
@@ -354,23 +416,7 @@ export function ocrImage(raw: Gray, letterHeight: number): Gray {
   const scale = Math.min(4, 2400 / Math.max(1, patch.width), Math.max(1, 40 / Math.max(1, letterHeight)));
   const sw = Math.max(1, Math.round(patch.width * scale));
   const sh = Math.max(1, Math.round(patch.height * scale));
-  const scaled = new Uint8Array(sw * sh);
-  for (let y = 0; y < sh; y++) {
-    const fy = Math.min(patch.height - 1, Math.max(0, (y + 0.5) / scale - 0.5));
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(patch.height - 1, y0 + 1);
-    const wy = fy - y0;
-    for (let x = 0; x < sw; x++) {
-      const fx = Math.min(patch.width - 1, Math.max(0, (x + 0.5) / scale - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(patch.width - 1, x0 + 1);
-      const wx = fx - x0;
-      const p = patch.data;
-      const top = p[y0 * patch.width + x0]! * (1 - wx) + p[y0 * patch.width + x1]! * wx;
-      const bottom = p[y1 * patch.width + x0]! * (1 - wx) + p[y1 * patch.width + x1]! * wx;
-      scaled[y * sw + x] = Math.round(top * (1 - wy) + bottom * wy);
-    }
-  }
+  const scaled = bilinear(patch.data, patch.width, patch.height, 1, sw, sh);
   const t = otsu(scaled);
   const margin = 16;
   const width = sw + 2 * margin;
@@ -411,34 +457,51 @@ export function sameBox(a: Box, b: Box): boolean {
  */
 export function upscaled(frame: Frame, minHeight = 360): Frame {
   if (frame.height >= minHeight || frame.height < 2 || frame.width < 2) return frame;
-  const scale = minHeight / frame.height;
-  const width = Math.round(frame.width * scale);
+  const width = Math.round((frame.width * minHeight) / frame.height);
   const height = minHeight;
-  const src = frame.data;
-  const out = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    const fy = Math.min(frame.height - 1, Math.max(0, (y + 0.5) / scale - 0.5));
+  return {
+    t: frame.t,
+    width,
+    height,
+    data: bilinear(frame.data, frame.width, frame.height, 3, width, height),
+  };
+}
+
+/** An image of `channels` bytes a pixel resized (bilinear, pixel centres aligned) to `outWidth`×`outHeight`. */
+function bilinear(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
+  const out = new Uint8Array(outWidth * outHeight * channels);
+  const sx = outWidth / width;
+  const sy = outHeight / height;
+  for (let y = 0; y < outHeight; y++) {
+    const fy = Math.min(height - 1, Math.max(0, (y + 0.5) / sy - 0.5));
     const y0 = Math.floor(fy);
-    const y1 = Math.min(frame.height - 1, y0 + 1);
+    const y1 = Math.min(height - 1, y0 + 1);
     const wy = fy - y0;
-    for (let x = 0; x < width; x++) {
-      const fx = Math.min(frame.width - 1, Math.max(0, (x + 0.5) / scale - 0.5));
+    for (let x = 0; x < outWidth; x++) {
+      const fx = Math.min(width - 1, Math.max(0, (x + 0.5) / sx - 0.5));
       const x0 = Math.floor(fx);
-      const x1 = Math.min(frame.width - 1, x0 + 1);
+      const x1 = Math.min(width - 1, x0 + 1);
       const wx = fx - x0;
-      const a = (y0 * frame.width + x0) * 3;
-      const b = (y0 * frame.width + x1) * 3;
-      const c = (y1 * frame.width + x0) * 3;
-      const d = (y1 * frame.width + x1) * 3;
-      const o = (y * width + x) * 3;
-      for (let k = 0; k < 3; k++) {
+      const a = (y0 * width + x0) * channels;
+      const b = (y0 * width + x1) * channels;
+      const c = (y1 * width + x0) * channels;
+      const d = (y1 * width + x1) * channels;
+      const o = (y * outWidth + x) * channels;
+      for (let k = 0; k < channels; k++) {
         const top = src[a + k]! * (1 - wx) + src[b + k]! * wx;
         const bottom = src[c + k]! * (1 - wx) + src[d + k]! * wx;
         out[o + k] = Math.round(top * (1 - wy) + bottom * wy);
       }
     }
   }
-  return { t: frame.t, width, height, data: out };
+  return out;
 }
 
 /** A grey image flipped left to right. */

@@ -455,7 +455,7 @@ export function sameBox(a: Box, b: Box): boolean {
  * A frame scaled up (bilinear) to at least `minHeight` rows: a small restream (240p) carries the mark
  * in letters of 8 px, too few for the outline erosion and for OCR.
  */
-export function upscaled(frame: Frame, minHeight = 360): Frame {
+export function upscaled(frame: Frame, minHeight = 540): Frame {
   if (frame.height >= minHeight || frame.height < 2 || frame.width < 2) return frame;
   const width = Math.round((frame.width * minHeight) / frame.height);
   const height = minHeight;

@@ -590,12 +590,30 @@ const migrations: Record<string, Migration> = {
   },
   '0009_tok_secret_rotation': {
     // A rotated HS256 viewer-token secret: the previous one (still sealed) verifies until a time.
+    // Idempotent like every migration after 0006: the columns are added only where missing.
     async up(db: Kysely<unknown>) {
-      await db.schema.alterTable('tenants').addColumn('previous_secret_sealed', 'text').execute();
-      await db.schema.alterTable('tenants').addColumn('previous_secret_until', 'bigint').execute();
+      const have = await columnsOf(db, 'tenants');
+      if (!have.has('previous_secret_sealed'))
+        await db.schema.alterTable('tenants').addColumn('previous_secret_sealed', 'text').execute();
+      if (!have.has('previous_secret_until'))
+        await db.schema.alterTable('tenants').addColumn('previous_secret_until', 'bigint').execute();
     },
   },
 };
+
+/**
+ * The columns `table` has now, in this store's schema (PostgreSQL's introspection lists every schema's
+ * tables: only the one first on the search path counts; SQLite has one).
+ */
+async function columnsOf(db: Kysely<unknown>, table: string): Promise<Set<string>> {
+  const tables = (await db.introspection.getTables()).filter((t) => t.name === table);
+  let meta = tables[0];
+  if (tables.some((t) => t.schema !== undefined)) {
+    const { rows } = await sql<{ s: string }>`select current_schema() as s`.execute(db);
+    meta = tables.find((t) => t.schema === rows[0]?.s);
+  }
+  return new Set(meta?.columns.map((c) => c.name) ?? []);
+}
 
 /** The tables the 0006_addr_ migrations read, as they were then. */
 interface AddressTables {
